@@ -1,0 +1,3 @@
+from assethost.cli.main import main
+
+main()

@@ -1,0 +1,47 @@
+"""The one place where errors become Twilio's JSON body: {code, message, more_info, status}."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from assethost.core.errors import AssetHostError, MethodNotAllowed, NotFound
+
+log = logging.getLogger("assethost.api")
+
+
+def twilio_error(status: int, code: int, message: str) -> JSONResponse:
+    body = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    headers = {"WWW-Authenticate": 'Basic realm="assethost"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def from_exception(exc: AssetHostError) -> JSONResponse:
+    return twilio_error(exc.status, exc.code, exc.message)
+
+
+async def handle_domain_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AssetHostError)
+    return from_exception(exc)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return from_exception(NotFound.resource(request.url.path))
+    if exc.status_code == 405:
+        return from_exception(MethodNotAllowed(f"Method {request.method} not allowed on {request.url.path}"))
+    return twilio_error(exc.status_code, exc.status_code, str(exc.detail))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return twilio_error(500, 20500, "Internal Server Error")

@@ -1,0 +1,205 @@
+"""Rows to Twilio's JSON shapes. Every `url`, `links` entry and paging URL is absolute on the
+public origin, so clients that follow them verbatim never leave this server."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from assethost.core.paging import Page
+
+_COLLECTION = {"asset": "Assets", "function": "Functions"}
+
+
+def date(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+class Renderer:
+    def __init__(self, origin: str) -> None:
+        self.origin = origin.rstrip("/")
+        self.v1 = self.origin + "/v1"
+
+    def service_url(self, sid: str) -> str:
+        return f"{self.v1}/Services/{sid}"
+
+    def service(self, row: Any) -> dict[str, Any]:
+        url = self.service_url(row.sid)
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "friendly_name": row.friendly_name,
+            "unique_name": row.unique_name,
+            "include_credentials": bool(row.include_credentials),
+            "ui_editable": bool(row.ui_editable),
+            "domain_base": row.domain_base,
+            "date_created": date(row.date_created),
+            "date_updated": date(row.date_updated),
+            "url": url,
+            "links": {
+                "environments": f"{url}/Environments",
+                "functions": f"{url}/Functions",
+                "assets": f"{url}/Assets",
+                "builds": f"{url}/Builds",
+            },
+        }
+
+    def resource(self, row: Any) -> dict[str, Any]:
+        url = f"{self.service_url(row.service_sid)}/{_COLLECTION[row.kind]}/{row.sid}"
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "friendly_name": row.friendly_name,
+            "date_created": date(row.date_created),
+            "date_updated": date(row.date_updated),
+            "url": url,
+            "links": {f"{row.kind}_versions": f"{url}/Versions"},
+        }
+
+    def version_url(self, service_sid: str, kind: str, resource_sid: str, sid: str) -> str:
+        return f"{self.service_url(service_sid)}/{_COLLECTION[kind]}/{resource_sid}/Versions/{sid}"
+
+    def version(self, row: Any) -> dict[str, Any]:
+        url = self.version_url(row.service_sid, row.kind, row.resource_sid, row.sid)
+        body = {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            f"{row.kind}_sid": row.resource_sid,
+            "path": row.path,
+            "visibility": row.visibility,
+            "date_created": date(row.date_created),
+            "url": url,
+        }
+        if row.kind == "function":
+            body["links"] = {"function_version_content": f"{url}/Content"}
+        return body
+
+    def function_content(self, row: Any, content: str) -> dict[str, Any]:
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "function_sid": row.resource_sid,
+            "content": content,
+            "url": self.version_url(row.service_sid, "function", row.resource_sid, row.sid) + "/Content",
+        }
+
+    def build_entry(self, build: Any, entry: Any) -> dict[str, Any]:
+        return {
+            "sid": entry.version_sid,
+            "account_sid": build.account_sid,
+            "service_sid": build.service_sid,
+            f"{entry.kind}_sid": entry.resource_sid,
+            "date_created": date(entry.version_date_created),
+            "path": entry.path,
+            "visibility": entry.visibility,
+            "url": self.version_url(build.service_sid, entry.kind, entry.resource_sid, entry.version_sid),
+        }
+
+    def build(self, row: Any, entries: list[Any]) -> dict[str, Any]:
+        url = f"{self.service_url(row.service_sid)}/Builds/{row.sid}"
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "asset_versions": [self.build_entry(row, e) for e in entries if e.kind == "asset"],
+            "function_versions": [self.build_entry(row, e) for e in entries if e.kind == "function"],
+            "dependencies": json.loads(row.dependencies),
+            "runtime": row.runtime,
+            "status": row.status,
+            "date_created": date(row.date_created),
+            "date_updated": date(row.date_updated),
+            "url": url,
+            "links": {"build_status": f"{url}/Status"},
+        }
+
+    def build_status(self, row: Any) -> dict[str, Any]:
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "status": row.status,
+            "url": f"{self.service_url(row.service_sid)}/Builds/{row.sid}/Status",
+        }
+
+    def environment(self, row: Any) -> dict[str, Any]:
+        url = f"{self.service_url(row.service_sid)}/Environments/{row.sid}"
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "build_sid": row.build_sid,
+            "unique_name": row.unique_name,
+            "domain_suffix": row.domain_suffix,
+            "domain_name": row.domain_name,
+            "date_created": date(row.date_created),
+            "date_updated": date(row.date_updated),
+            "url": url,
+            "links": {
+                "variables": f"{url}/Variables",
+                "deployments": f"{url}/Deployments",
+                "logs": f"{url}/Logs",
+            },
+        }
+
+    def deployment(self, row: Any) -> dict[str, Any]:
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "environment_sid": row.environment_sid,
+            "build_sid": row.build_sid,
+            "date_created": date(row.date_created),
+            "date_updated": date(row.date_updated),
+            "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/Deployments/{row.sid}",
+        }
+
+    def variable(self, row: Any) -> dict[str, Any]:
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "environment_sid": row.environment_sid,
+            "key": row.key,
+            "value": row.value,
+            "date_created": date(row.date_created),
+            "date_updated": date(row.date_updated),
+            "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/Variables/{row.sid}",
+        }
+
+    def listing(
+        self, path: str, key: str, page: Page, item: Callable[[Any], dict[str, Any]],
+        filters: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        req = page.request
+        base = self.origin + path
+
+        def link(page_no: int, token: str | None) -> str:
+            query = dict(filters or {})
+            query.update(PageSize=str(req.size), Page=str(page_no))
+            if token:
+                query["PageToken"] = token
+            return f"{base}?{urlencode(query)}"
+
+        current_token = None
+        if req.after_id is not None:
+            current_token = f"PA{req.after_id}"
+        elif req.before_id is not None:
+            current_token = f"PB{req.before_id}"
+        next_token, previous_token = page.next_token, page.previous_token
+        return {
+            key: [item(row) for row in page.rows],
+            "meta": {
+                "first_page_url": link(0, None),
+                "key": key,
+                "next_page_url": link(req.page + 1, next_token) if next_token else None,
+                "page": req.page,
+                "page_size": req.size,
+                "previous_page_url": link(req.page - 1, previous_token) if previous_token else None,
+                "url": link(req.page, current_token),
+            },
+        }

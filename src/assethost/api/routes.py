@@ -1,0 +1,300 @@
+"""Serverless API v1 endpoints. Each one authenticates, reads its parameters, calls core in a
+worker thread (core is synchronous) and renders the result; none holds a rule of its own."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from assethost.api import upload
+from assethost.api.auth import authenticate
+from assethost.api.render import Renderer
+from assethost.core import builds, environments, resources, services
+from assethost.core.context import Context
+from assethost.core.paging import Page, PageRequest
+
+
+def _ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def _render(request: Request) -> Renderer:
+    return request.app.state.renderer_for(request)
+
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    return await run_in_threadpool(fn, *args)
+
+
+def _page_request(request: Request) -> PageRequest:
+    q = request.query_params
+    return PageRequest.parse(q.get("PageSize"), q.get("Page"), q.get("PageToken"))
+
+
+def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+def _no_content() -> Response:
+    return Response(status_code=204)
+
+
+async def _form(request: Request) -> Any:
+    return await request.form()
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+async def service_list(request: Request) -> Response:
+    account = await authenticate(request)
+    if request.method == "POST":
+        f = await _form(request)
+        row = await _call(
+            services.create, _ctx(request), account, f.get("UniqueName"), f.get("FriendlyName"),
+            f.get("IncludeCredentials"), f.get("UiEditable"),
+        )
+        return _json(_render(request).service(row), 201)
+    page = await _call(services.page, _ctx(request), account, _page_request(request))
+    r = _render(request)
+    return _json(r.listing(request.url.path, "services", page, r.service))
+
+
+async def service_instance(request: Request) -> Response:
+    account = await authenticate(request)
+    ref = request.path_params["service"]
+    if request.method == "DELETE":
+        await _call(services.delete, _ctx(request), account, ref)
+        return _no_content()
+    if request.method == "POST":
+        f = await _form(request)
+        row = await _call(
+            services.update, _ctx(request), account, ref, f.get("FriendlyName"),
+            f.get("IncludeCredentials"), f.get("UiEditable"),
+        )
+    else:
+        row = await _call(services.get, _ctx(request), account, ref)
+    return _json(_render(request).service(row))
+
+
+# --- assets and functions -------------------------------------------------------------------
+
+
+def _resource_routes(kind: str, collection: str) -> list[Route]:
+    base = "/v1/Services/{service}/" + collection
+
+    async def listing(request: Request) -> Response:
+        account = await authenticate(request)
+        ref = request.path_params["service"]
+        if request.method == "POST":
+            f = await _form(request)
+            row = await _call(resources.create, _ctx(request), account, ref, kind, f.get("FriendlyName"))
+            return _json(_render(request).resource(row), 201)
+        page = await _call(resources.page, _ctx(request), account, ref, kind, _page_request(request))
+        r = _render(request)
+        return _json(r.listing(request.url.path, f"{kind}s", page, r.resource))
+
+    async def instance(request: Request) -> Response:
+        account = await authenticate(request)
+        ref, sid = request.path_params["service"], request.path_params["sid"]
+        if request.method == "DELETE":
+            await _call(resources.delete, _ctx(request), account, ref, kind, sid)
+            return _no_content()
+        if request.method == "POST":
+            f = await _form(request)
+            row = await _call(resources.update, _ctx(request), account, ref, kind, sid, f.get("FriendlyName"))
+        else:
+            row = await _call(resources.get, _ctx(request), account, ref, kind, sid)
+        return _json(_render(request).resource(row))
+
+    async def versions(request: Request) -> Response:
+        account = await authenticate(request)
+        ref, sid = request.path_params["service"], request.path_params["sid"]
+        ctx = _ctx(request)
+        if request.method == "POST":
+            return await _create_version(request, ctx, account, ref, kind, sid)
+        page = await _call(resources.version_page, ctx, account, ref, kind, sid, _page_request(request))
+        r = _render(request)
+        return _json(r.listing(request.url.path, f"{kind}_versions", page, r.version))
+
+    async def version(request: Request) -> Response:
+        account = await authenticate(request)
+        p = request.path_params
+        row = await _call(resources.get_version, _ctx(request), account, p["service"], kind, p["sid"], p["version"])
+        return _json(_render(request).version(row))
+
+    routes = [
+        Route(base, listing, methods=["GET", "POST"]),
+        Route(base + "/{sid}", instance, methods=["GET", "POST", "DELETE"]),
+        Route(base + "/{sid}/Versions", versions, methods=["GET", "POST"]),
+        Route(base + "/{sid}/Versions/{version}", version, methods=["GET"]),
+    ]
+    if kind == "function":
+
+        async def content(request: Request) -> Response:
+            account = await authenticate(request)
+            p = request.path_params
+            ctx = _ctx(request)
+            row = await _call(resources.get_version, ctx, account, p["service"], kind, p["sid"], p["version"])
+            text = await _call(resources.function_source, ctx, row)
+            return _json(_render(request).function_content(row, text))
+
+        routes.append(Route(base + "/{sid}/Versions/{version}/Content", content, methods=["GET"]))
+    return routes
+
+
+async def _create_version(request: Request, ctx: Context, account: str, ref: str, kind: str, sid: str) -> Response:
+    await _call(resources.resolve_for_upload, ctx, account, ref, kind, sid)
+    received = await upload.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind))
+    try:
+        assert received.content is not None
+        path, visibility = resources.check_upload(
+            ctx, kind, received.fields.get("Path"), received.fields.get("Visibility"), received.content.size
+        )
+        blob_hash, size = await _call(received.content.commit)
+    finally:
+        received.abort()  # a no-op once committed
+    row = await _call(
+        resources.add_version, ctx, account, ref, kind, sid, path, visibility, blob_hash, size, received.content_type
+    )
+    return _json(_render(request).version(row), 201)
+
+
+# --- builds ---------------------------------------------------------------------------------
+
+
+async def build_list(request: Request) -> Response:
+    account = await authenticate(request)
+    ref = request.path_params["service"]
+    ctx, r = _ctx(request), _render(request)
+    if request.method == "POST":
+        f = await _form(request)
+        row, entries = await _call(
+            builds.create, ctx, account, ref, f.getlist("AssetVersions"), f.getlist("FunctionVersions"),
+            f.get("Dependencies"), f.get("Runtime"),
+        )
+        return JSONResponse(r.build(row, entries), status_code=201,
+                            background=BackgroundTask(run_in_threadpool, builds.finish, ctx, row.sid))
+    page, by_build = await _call(builds.page, ctx, account, ref, _page_request(request))
+    return _json(r.listing(request.url.path, "builds", page, lambda b: r.build(b, by_build[b.sid])))
+
+
+async def build_instance(request: Request) -> Response:
+    account = await authenticate(request)
+    ref, sid = request.path_params["service"], request.path_params["sid"]
+    if request.method == "DELETE":
+        await _call(builds.delete, _ctx(request), account, ref, sid)
+        return _no_content()
+    row, entries = await _call(builds.get, _ctx(request), account, ref, sid)
+    return _json(_render(request).build(row, entries))
+
+
+async def build_status(request: Request) -> Response:
+    account = await authenticate(request)
+    row, _ = await _call(builds.get, _ctx(request), account, request.path_params["service"], request.path_params["sid"])
+    return _json(_render(request).build_status(row))
+
+
+# --- environments, deployments, variables ---------------------------------------------------
+
+
+async def environment_list(request: Request) -> Response:
+    account = await authenticate(request)
+    ref = request.path_params["service"]
+    if request.method == "POST":
+        f = await _form(request)
+        row = await _call(environments.create, _ctx(request), account, ref, f.get("UniqueName"), f.get("DomainSuffix"))
+        return _json(_render(request).environment(row), 201)
+    page = await _call(environments.page, _ctx(request), account, ref, _page_request(request))
+    r = _render(request)
+    return _json(r.listing(request.url.path, "environments", page, r.environment))
+
+
+async def environment_instance(request: Request) -> Response:
+    account = await authenticate(request)
+    ref, sid = request.path_params["service"], request.path_params["sid"]
+    if request.method == "DELETE":
+        await _call(environments.delete, _ctx(request), account, ref, sid)
+        return _no_content()
+    row = await _call(environments.get, _ctx(request), account, ref, sid)
+    return _json(_render(request).environment(row))
+
+
+async def deployment_list(request: Request) -> Response:
+    account = await authenticate(request)
+    ref, env = request.path_params["service"], request.path_params["env"]
+    if request.method == "POST":
+        f = await _form(request)
+        row = await _call(environments.deploy, _ctx(request), account, ref, env, f.get("BuildSid"))
+        return _json(_render(request).deployment(row), 201)
+    page = await _call(environments.deployment_page, _ctx(request), account, ref, env, _page_request(request))
+    r = _render(request)
+    return _json(r.listing(request.url.path, "deployments", page, r.deployment))
+
+
+async def deployment_instance(request: Request) -> Response:
+    account = await authenticate(request)
+    p = request.path_params
+    row = await _call(environments.get_deployment, _ctx(request), account, p["service"], p["env"], p["sid"])
+    return _json(_render(request).deployment(row))
+
+
+async def variable_list(request: Request) -> Response:
+    account = await authenticate(request)
+    ref, env = request.path_params["service"], request.path_params["env"]
+    if request.method == "POST":
+        f = await _form(request)
+        row = await _call(environments.create_variable, _ctx(request), account, ref, env, f.get("Key"), f.get("Value"))
+        return _json(_render(request).variable(row), 201)
+    page = await _call(environments.variable_page, _ctx(request), account, ref, env, _page_request(request))
+    r = _render(request)
+    return _json(r.listing(request.url.path, "variables", page, r.variable))
+
+
+async def variable_instance(request: Request) -> Response:
+    account = await authenticate(request)
+    p = request.path_params
+    args = (_ctx(request), account, p["service"], p["env"], p["sid"])
+    if request.method == "DELETE":
+        await _call(environments.delete_variable, *args)
+        return _no_content()
+    if request.method == "POST":
+        f = await _form(request)
+        row = await _call(environments.update_variable, *args, f.get("Key"), f.get("Value"))
+    else:
+        row = await _call(environments.get_variable, *args)
+    return _json(_render(request).variable(row))
+
+
+async def log_list(request: Request) -> Response:
+    """Logs come from Function invocations, which are not run yet: the list exists and is empty."""
+    account = await authenticate(request)
+    p = request.path_params
+    await _call(environments.get, _ctx(request), account, p["service"], p["env"])
+    req = _page_request(request)
+    r = _render(request)
+    return _json(r.listing(request.url.path, "logs", Page(rows=[], request=req, has_next=False), lambda x: x))
+
+
+S = "/v1/Services/{service}"
+routes = [
+    Route("/v1/Services", service_list, methods=["GET", "POST"]),
+    Route(S, service_instance, methods=["GET", "POST", "DELETE"]),
+    *_resource_routes("asset", "Assets"),
+    *_resource_routes("function", "Functions"),
+    Route(S + "/Builds", build_list, methods=["GET", "POST"]),
+    Route(S + "/Builds/{sid}", build_instance, methods=["GET", "DELETE"]),
+    Route(S + "/Builds/{sid}/Status", build_status, methods=["GET"]),
+    Route(S + "/Environments", environment_list, methods=["GET", "POST"]),
+    Route(S + "/Environments/{sid}", environment_instance, methods=["GET", "DELETE"]),
+    Route(S + "/Environments/{env}/Deployments", deployment_list, methods=["GET", "POST"]),
+    Route(S + "/Environments/{env}/Deployments/{sid}", deployment_instance, methods=["GET"]),
+    Route(S + "/Environments/{env}/Variables", variable_list, methods=["GET", "POST"]),
+    Route(S + "/Environments/{env}/Variables/{sid}", variable_instance, methods=["GET", "POST", "DELETE"]),
+    Route(S + "/Environments/{env}/Logs", log_list, methods=["GET"]),
+]

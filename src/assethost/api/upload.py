@@ -1,0 +1,153 @@
+"""Streaming receipt of the multipart version upload (`Path`, `Visibility`, `Content`).
+
+Starlette's `request.form()` would spool the whole file before we could look at its size, so
+we drive python-multipart's parser ourselves: the `Content` part goes straight into a blob
+writer that hashes and counts as it writes, and the upload stops at the size ceiling without
+ever holding the file in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from assethost.core.errors import Invalid, TooLarge
+from assethost.store.blobs import BlobTooLarge, BlobWriter, LocalBlobStore
+
+MAX_TEXT_FIELD = 64 * 1024
+MAX_PARTS = 16
+# After a file passes the limit we keep reading (and discarding) a bounded amount, so that the
+# client, still busy sending, reads our 413 instead of a reset connection.
+DRAIN_LIMIT = 128 * 1024 * 1024
+
+
+@dataclass
+class Upload:
+    fields: dict[str, str] = field(default_factory=dict)
+    content: BlobWriter | None = None
+    filename: str | None = None
+    content_type: str | None = None
+
+    def abort(self) -> None:
+        if self.content is not None:
+            self.content.abort()
+
+
+@dataclass
+class _Part:
+    headers: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    text: bytearray | None = None
+
+
+class _Receiver:
+    def __init__(self, blobs: LocalBlobStore, ceiling: int) -> None:
+        self.blobs = blobs
+        self.ceiling = ceiling
+        self.upload = Upload()
+        self.part = _Part()
+        self.parts = 0
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.too_large = False
+        self.error: Invalid | None = None
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": lambda d, s, e: self.header_field.extend(d[s:e]),
+            "on_header_value": lambda d, s, e: self.header_value.extend(d[s:e]),
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self.part = _Part()
+        self.parts += 1
+        if self.parts > MAX_PARTS and self.error is None:
+            self.error = Invalid(f"An upload may have at most {MAX_PARTS} parts")
+
+    def on_header_end(self) -> None:
+        self.part.headers[self.header_field.decode("latin-1").lower()] = self.header_value.decode("latin-1")
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self.part.headers.get("content-disposition", ""))
+        self.part.name = options.get(b"name", b"").decode("utf-8", "replace")
+        if self.error is not None:
+            return
+        if self.part.name == "Content":
+            if self.upload.content is not None:
+                self.error = Invalid("Content was sent more than once")
+                return
+            self.upload.content = self.blobs.writer(self.ceiling)
+            self.upload.filename = options.get(b"filename", b"").decode("utf-8", "replace") or None
+            self.upload.content_type = self.part.headers.get("content-type")
+        else:
+            self.part.text = bytearray()
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.error is not None or self.too_large:
+            return
+        if self.part.text is not None:
+            self.part.text.extend(data[start:end])
+            if len(self.part.text) > MAX_TEXT_FIELD:
+                self.error = Invalid(f"The field {self.part.name} is longer than {MAX_TEXT_FIELD} bytes")
+        elif self.part.name == "Content" and self.upload.content is not None:
+            try:
+                self.upload.content.write(data[start:end])
+            except BlobTooLarge:
+                self.too_large = True
+
+    def on_part_end(self) -> None:
+        if self.part.text is not None and self.error is None:
+            self.upload.fields[self.part.name] = self.part.text.decode("utf-8", "replace")
+
+
+def _boundary(request: Request) -> bytes:
+    ctype, options = parse_options_header(request.headers.get("content-type", ""))
+    if ctype != b"multipart/form-data" or not options.get(b"boundary"):
+        raise Invalid("A version upload must be sent as multipart/form-data with Path, Visibility and Content")
+    return options[b"boundary"]
+
+
+async def receive(request: Request, blobs: LocalBlobStore, ceiling: int) -> Upload:
+    """Read the whole upload. The returned Content writer is uncommitted: the caller validates
+    the fields, then commits the bytes or aborts."""
+    receiver = _Receiver(blobs, ceiling)
+    parser = MultipartParser(_boundary(request), receiver.callbacks())
+    drained = 0
+    try:
+        async for chunk in request.stream():
+            if receiver.too_large or receiver.error is not None:
+                drained += len(chunk)
+                if drained > DRAIN_LIMIT:
+                    break
+                continue
+            parser.write(chunk)
+        if not receiver.too_large and receiver.error is None:
+            parser.finalize()
+    except ClientDisconnect:
+        receiver.upload.abort()
+        raise Invalid("The client disconnected before the upload was complete") from None
+    except Exception as exc:  # the parser's own errors: malformed multipart
+        receiver.upload.abort()
+        if isinstance(exc, (Invalid, TooLarge)):
+            raise
+        raise Invalid(f"The multipart body could not be parsed: {exc}") from None
+    upload = receiver.upload
+    if receiver.too_large:
+        upload.abort()
+        name = upload.fields.get("Path") or upload.filename or "the upload"
+        raise TooLarge(f"File {name} is larger than {ceiling} bytes, the most any file may be")
+    if receiver.error is not None:
+        upload.abort()
+        raise receiver.error
+    if upload.content is None:
+        raise Invalid("Missing required parameter Content (the file part) in the post body")
+    return upload

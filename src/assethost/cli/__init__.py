@@ -1,0 +1,1 @@
+"""The `assethost` command."""

@@ -1,0 +1,95 @@
+"""Accounts and their credentials: Auth Tokens and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from assethost.core import clock, sids
+from assethost.core.errors import Invalid, NotFound, Unauthorized
+from assethost.store.meta import MetaStore
+
+
+@dataclass(frozen=True)
+class Credentials:
+    sid: str
+    secret: str
+    account_sid: str
+
+
+def _hash_secret(secret: str) -> str:
+    # Key secrets are 32 random bytes, so a plain SHA-256 is as strong as a slow hash here
+    # and keeps per-request authentication cheap.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _new_token() -> str:
+    return secrets.token_hex(16)
+
+
+def ensure_account(meta: MetaStore, account_sid: str, auth_token: str) -> bool:
+    """Make sure the account exists with this token (as given by TWILIO_* variables).
+    Returns True when it was created."""
+    if not sids.is_sid(account_sid, sids.ACCOUNT):
+        raise Invalid(f"TWILIO_ACCOUNT_SID must be AC followed by 32 lower-case hex digits (got {account_sid!r})")
+    if not auth_token:
+        raise Invalid("TWILIO_AUTH_TOKEN is empty")
+    with meta.write() as tx:
+        row = tx.get("accounts", sid=account_sid)
+        if row is None:
+            tx.insert(
+                "accounts", sid=account_sid, friendly_name="Main account", auth_token=auth_token,
+                date_created=clock.now(),
+            )
+            return True
+        if row.auth_token != auth_token:
+            tx.update("accounts", {"sid": account_sid}, auth_token=auth_token)
+        return False
+
+
+def create_account(meta: MetaStore, friendly_name: str = "Account") -> Credentials:
+    sid, token = sids.new(sids.ACCOUNT), _new_token()
+    with meta.write() as tx:
+        tx.insert("accounts", sid=sid, friendly_name=friendly_name, auth_token=token, date_created=clock.now())
+    return Credentials(sid=sid, secret=token, account_sid=sid)
+
+
+def list_accounts(meta: MetaStore) -> list[str]:
+    with meta.read() as tx:
+        return [row.sid for row in tx.select("accounts")]
+
+
+def create_key(meta: MetaStore, account_sid: str, friendly_name: str = "assethost key") -> Credentials:
+    sid, secret = sids.new(sids.API_KEY), secrets.token_urlsafe(32)
+    with meta.write() as tx:
+        if tx.get("accounts", sid=account_sid) is None:
+            raise NotFound(f"Account {account_sid} does not exist")
+        tx.insert(
+            "api_keys", sid=sid, account_sid=account_sid, friendly_name=friendly_name,
+            secret_hash=_hash_secret(secret), date_created=clock.now(),
+        )
+    return Credentials(sid=sid, secret=secret, account_sid=account_sid)
+
+
+def authenticate(meta: MetaStore, username: str, password: str) -> str:
+    """Account SID + Auth Token, or API Key SID + secret. Returns the account SID."""
+    with meta.read() as tx:
+        if sids.is_sid(username, sids.ACCOUNT):
+            row = tx.get("accounts", sid=username)
+            if row is not None and hmac.compare_digest(row.auth_token.encode(), password.encode()):
+                return row.sid
+        elif sids.is_sid(username, sids.API_KEY):
+            row = tx.get("api_keys", sid=username)
+            if row is not None and hmac.compare_digest(row.secret_hash, _hash_secret(password)):
+                return row.account_sid
+    raise Unauthorized()
+
+
+def auth_token(meta: MetaStore, account_sid: str) -> str:
+    with meta.read() as tx:
+        row = tx.get("accounts", sid=account_sid)
+    if row is None:
+        raise NotFound(f"Account {account_sid} does not exist")
+    return row.auth_token

@@ -1,0 +1,160 @@
+"""Builds: immutable, frozen manifests of asset and function versions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from assethost.core import clock, services, sids
+from assethost.core.context import Context
+from assethost.core.errors import Conflict, Invalid, NotFound
+from assethost.core.paging import Page, PageRequest, fetch
+from assethost.store.meta import Tx
+
+log = logging.getLogger("assethost.builds")
+
+DEFAULT_RUNTIME = "node22"
+_RUNTIME = re.compile(r"^[a-z][a-z0-9.]{1,15}$")
+
+
+def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
+    """Dependencies as a JSON list of {name, version}. The Serverless Toolkit wraps the JSON in
+    one extra pair of double quotes; Twilio accepts that, so we do too."""
+    if raw is None or raw.strip() == "":
+        return []
+    text = raw.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = text[1:-1]
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise Invalid(f"Dependencies must be a JSON array of {{name, version}} objects (got {raw[:80]!r})") from None
+    if isinstance(value, dict):  # package.json style {"name": "version"}
+        value = [{"name": k, "version": v} for k, v in value.items()]
+    if not isinstance(value, list) or not all(
+        isinstance(d, dict) and isinstance(d.get("name"), str) and d.get("name")
+        and isinstance(d.get("version", ""), str)
+        for d in value
+    ):
+        raise Invalid("Dependencies must be a JSON array of {name, version} objects")
+    return [{"name": d["name"], "version": d.get("version") or "*"} for d in value]
+
+
+def find(tx: Tx, account_sid: str, service_ref: str, sid: str) -> tuple[Any, Any]:
+    service = services.find(tx, account_sid, service_ref)
+    row = tx.get("builds", sid=sid, service_sid=service.sid) if sids.is_sid(sid, sids.BUILD) else None
+    if row is None:
+        raise NotFound.resource(f"/Services/{service_ref}/Builds/{sid}")
+    return service, row
+
+
+def _versions(tx: Tx, service_sid: str, kind: str, param: str, wanted: list[str]) -> list[Any]:
+    for sid in wanted:
+        if not sids.is_sid(sid, sids.VERSION):
+            raise Invalid(f"{param} contains {sid!r}, which is not a Version SID (ZN…)")
+    if len(set(wanted)) != len(wanted):
+        dupes = sorted({s for s in wanted if wanted.count(s) > 1})
+        raise Invalid(f"{param} lists {dupes[0]} more than once")
+    found = {row.sid: row for row in tx.select_in("versions", "sid", wanted, service_sid=service_sid)}
+    out = []
+    for sid in wanted:
+        row = found.get(sid)
+        if row is None:
+            raise NotFound(f"{param}: the version {sid} was not found in this service")
+        if row.kind != kind:
+            raise Invalid(f"{param}: {sid} is a {row.kind} version, not an {kind} version")
+        out.append(row)
+    return out
+
+
+def create(
+    ctx: Context, account_sid: str, service_ref: str, asset_versions: list[str],
+    function_versions: list[str], dependencies: str | None, runtime: str | None,
+) -> tuple[Any, list[Any]]:
+    deps = parse_dependencies(dependencies)
+    runtime = runtime or DEFAULT_RUNTIME
+    if not _RUNTIME.match(runtime):
+        raise Invalid(f"Runtime {runtime!r} is not a runtime name such as node22")
+    if not asset_versions and not function_versions:
+        raise Invalid("At least one Function Version or Asset Version is required for Build.")
+    sid, now = sids.new(sids.BUILD), clock.now()
+    with ctx.meta.write() as tx:
+        service = services.find(tx, account_sid, service_ref)
+        rows = _versions(tx, service.sid, "asset", "AssetVersions", asset_versions)
+        rows += _versions(tx, service.sid, "function", "FunctionVersions", function_versions)
+        seen: dict[str, Any] = {}
+        for row in rows:
+            if row.path in seen:
+                raise Invalid(f"Two versions in this build have the path {row.path}: {seen[row.path].sid} and {row.sid}")
+            seen[row.path] = row
+        ctx.limits.check_build([(r.kind, r.visibility, r.path, r.size) for r in rows])
+        tx.insert(
+            "builds", sid=sid, account_sid=account_sid, service_sid=service.sid, status="building",
+            status_reason=None, runtime=runtime, dependencies=json.dumps(deps), date_created=now, date_updated=now,
+        )
+        tx.insert_many("build_entries", [
+            {
+                "build_sid": sid, "version_sid": r.sid, "resource_sid": r.resource_sid, "kind": r.kind,
+                "path": r.path, "visibility": r.visibility, "blob_hash": r.blob_hash, "size": r.size,
+                "content_type": r.content_type, "version_date_created": r.date_created,
+            }
+            for r in rows
+        ])
+        return tx.get("builds", sid=sid), entries(tx, sid)
+
+
+def entries(tx: Tx, build_sid: str) -> list[Any]:
+    return tx.select("build_entries", build_sid=build_sid)
+
+
+def finish(ctx: Context, build_sid: str) -> str:
+    """The packaging step: check that every byte the manifest names is in the blob store, then
+    mark the build completed (or failed, with the reason)."""
+    with ctx.meta.read() as tx:
+        build = tx.get("builds", sid=build_sid)
+        if build is None or build.status != "building":
+            return build.status if build else "gone"
+        missing = [e.path for e in entries(tx, build_sid) if not ctx.blobs.exists(e.blob_hash)]
+    status, reason = ("failed", f"content missing for {', '.join(missing[:5])}") if missing else ("completed", None)
+    with ctx.meta.write() as tx:
+        tx.update("builds", {"sid": build_sid, "status": "building"}, status=status, status_reason=reason,
+                  date_updated=clock.now())
+    if reason:
+        log.warning("build %s failed: %s", build_sid, reason)
+    return status
+
+
+def finish_pending(ctx: Context) -> int:
+    """Finish builds a stopped process left in `building`."""
+    with ctx.meta.read() as tx:
+        pending = [b.sid for b in tx.select("builds", status="building")]
+    for sid in pending:
+        finish(ctx, sid)
+    return len(pending)
+
+
+def get(ctx: Context, account_sid: str, service_ref: str, sid: str) -> tuple[Any, list[Any]]:
+    with ctx.meta.read() as tx:
+        _, row = find(tx, account_sid, service_ref, sid)
+        return row, entries(tx, row.sid)
+
+
+def page(ctx: Context, account_sid: str, service_ref: str, req: PageRequest) -> tuple[Page, dict[str, list[Any]]]:
+    with ctx.meta.read() as tx:
+        service = services.find(tx, account_sid, service_ref)
+        result = fetch(tx, "builds", {"service_sid": service.sid}, req)
+        sids_ = [b.sid for b in result.rows]
+        by_build: dict[str, list[Any]] = {s: [] for s in sids_}
+        for e in tx.select_in("build_entries", "build_sid", sids_):
+            by_build[e.build_sid].append(e)
+        return result, by_build
+
+
+def delete(ctx: Context, account_sid: str, service_ref: str, sid: str) -> None:
+    with ctx.meta.write() as tx:
+        service, row = find(tx, account_sid, service_ref, sid)
+        if any(e.build_sid == row.sid for e in tx.select("environments", service_sid=service.sid)):
+            raise Conflict("Cannot delete Build because it's part of an active Deployment.")
+        tx.delete("builds", sid=row.sid)

@@ -1,0 +1,62 @@
+"""One exception hierarchy for every rule the domain enforces.
+
+The API maps each class to Twilio's error body in one place (`api/errors.py`); the status and
+code live here so that every face of assethost (API, CLI, console) reports the same thing.
+"""
+
+from __future__ import annotations
+
+
+class AssetHostError(Exception):
+    status = 500
+    code = 20500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(AssetHostError):
+    """A parameter is missing or malformed; the message names it."""
+
+    status = 400
+    code = 20001
+
+
+class Unauthorized(AssetHostError):
+    status = 401
+    code = 20003
+
+    def __init__(self, message: str = "Authenticate") -> None:
+        super().__init__(message)
+
+
+class Forbidden(AssetHostError):
+    status = 403
+    code = 20403
+
+
+class NotFound(AssetHostError):
+    status = 404
+    code = 20404
+
+    @classmethod
+    def resource(cls, uri: str) -> NotFound:
+        return cls(f"The requested resource {uri} was not found")
+
+
+class MethodNotAllowed(AssetHostError):
+    status = 405
+    code = 20004
+
+
+class Conflict(AssetHostError):
+    status = 409
+    code = 20409
+
+
+class TooLarge(AssetHostError):
+    """A file is over its size limit. Twilio answers a bare 413; we add a code of our own."""
+
+    status = 413
+    code = 20413

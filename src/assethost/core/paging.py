@@ -1,0 +1,82 @@
+"""List paging: PageSize, Page and an opaque PageToken, as Twilio's lists take them.
+
+Tokens are keyset cursors: `PA<id>` means "after row id", `PB<id>` "before row id". They keep
+pages stable while rows are added, which plain offsets would not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from assethost.core.errors import Invalid
+
+DEFAULT_SIZE = 50
+MAX_SIZE = 1000
+_TOKEN = re.compile(r"^P([AB])(\d{1,18})$")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    size: int = DEFAULT_SIZE
+    page: int = 0
+    after_id: int | None = None
+    before_id: int | None = None
+
+    @classmethod
+    def parse(cls, size: str | None, page: str | None, token: str | None) -> PageRequest:
+        n = _int(size, "PageSize", DEFAULT_SIZE)
+        if not 1 <= n <= MAX_SIZE:
+            raise Invalid(f"PageSize must be between 1 and {MAX_SIZE} (got {n})")
+        p = _int(page, "Page", 0)
+        if p < 0:
+            raise Invalid(f"Page must be 0 or more (got {p})")
+        after = before = None
+        if token:
+            m = _TOKEN.match(token)
+            if not m:
+                raise Invalid(f"Invalid PageToken {token!r}")
+            if m.group(1) == "A":
+                after = int(m.group(2))
+            else:
+                before = int(m.group(2))
+        return cls(size=n, page=p, after_id=after, before_id=before)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    request: PageRequest
+    has_next: bool
+
+    @property
+    def next_token(self) -> str | None:
+        return f"PA{self.rows[-1].id}" if self.has_next and self.rows else None
+
+    @property
+    def previous_token(self) -> str | None:
+        if self.request.page == 0 or not self.rows:
+            return None
+        return f"PB{self.rows[0].id}"
+
+
+def fetch(tx: Any, table: str, where: dict[str, Any], req: PageRequest) -> Page:
+    rows = tx.page(
+        table, where, limit=req.size + 1, offset=req.page * req.size,
+        after_id=req.after_id, before_id=req.before_id,
+    )
+    if req.before_id is not None:
+        # Going back: the extra row, if any, is the oldest one and belongs to an earlier page.
+        rows = rows[-req.size :]
+        return Page(rows=rows, request=req, has_next=True)
+    return Page(rows=rows[: req.size], request=req, has_next=len(rows) > req.size)
+
+
+def _int(value: str | None, param: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(f"{param} must be an integer (got {value!r})") from None

@@ -1,0 +1,137 @@
+"""Assets and Functions (named containers) and their immutable Versions."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from assethost.core import clock, names, services, sids
+from assethost.core.context import Context
+from assethost.core.errors import Conflict, NotFound
+from assethost.core.paging import Page, PageRequest, fetch
+from assethost.store.meta import Tx
+
+KINDS = ("asset", "function")
+_COLLECTION = {"asset": "Assets", "function": "Functions"}
+
+
+def find(tx: Tx, account_sid: str, service_ref: str, kind: str, sid: str) -> tuple[Any, Any]:
+    service = services.find(tx, account_sid, service_ref)
+    row = None
+    if sids.is_sid(sid, sids.RESOURCE):
+        row = tx.get("resources", sid=sid, service_sid=service.sid, kind=kind)
+    if row is None:
+        raise NotFound.resource(f"/Services/{service_ref}/{_COLLECTION[kind]}/{sid}")
+    return service, row
+
+
+def create(ctx: Context, account_sid: str, service_ref: str, kind: str, friendly_name: str | None) -> Any:
+    friendly = names.friendly_name(friendly_name)
+    sid, now = sids.new(sids.RESOURCE), clock.now()
+    with ctx.meta.write() as tx:
+        service = services.find(tx, account_sid, service_ref)
+        tx.insert(
+            "resources", sid=sid, account_sid=account_sid, service_sid=service.sid, kind=kind,
+            friendly_name=friendly, date_created=now, date_updated=now,
+        )
+        return tx.get("resources", sid=sid)
+
+
+def get(ctx: Context, account_sid: str, service_ref: str, kind: str, sid: str) -> Any:
+    with ctx.meta.read() as tx:
+        return find(tx, account_sid, service_ref, kind, sid)[1]
+
+
+def page(ctx: Context, account_sid: str, service_ref: str, kind: str, req: PageRequest) -> Page:
+    with ctx.meta.read() as tx:
+        service = services.find(tx, account_sid, service_ref)
+        return fetch(tx, "resources", {"service_sid": service.sid, "kind": kind}, req)
+
+
+def update(ctx: Context, account_sid: str, service_ref: str, kind: str, sid: str, friendly_name: str | None) -> Any:
+    friendly = names.friendly_name(friendly_name)
+    with ctx.meta.write() as tx:
+        _, row = find(tx, account_sid, service_ref, kind, sid)
+        tx.update("resources", {"sid": row.sid}, friendly_name=friendly, date_updated=clock.now())
+        return tx.get("resources", sid=row.sid)
+
+
+def delete(ctx: Context, account_sid: str, service_ref: str, kind: str, sid: str) -> None:
+    """Refused while a version of it is live in some environment: deleting it would have to
+    change a deployed build, and builds never change."""
+    with ctx.meta.write() as tx:
+        service, row = find(tx, account_sid, service_ref, kind, sid)
+        live = [e.build_sid for e in tx.select("environments", service_sid=service.sid) if e.build_sid]
+        if any(tx.count("build_entries", build_sid=b, resource_sid=row.sid) for b in set(live)):
+            raise Conflict(
+                f"Cannot delete {kind} {row.sid} because a version of it is part of an active Deployment"
+            )
+        tx.delete("resources", sid=row.sid)
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+def check_upload(ctx: Context, kind: str, path: str | None, visibility: str | None, size: int) -> tuple[str, str]:
+    """Validate an upload's fields once its bytes have been counted. Returns (path, visibility)."""
+    clean_path = names.version_path(path)
+    clean_visibility = names.visibility(visibility)
+    ctx.limits.check_file(kind, clean_visibility, clean_path, size)
+    return clean_path, clean_visibility
+
+
+def content_type(declared: str | None, path: str) -> str:
+    """The type the uploader declared, unless it said nothing useful; then the extension's."""
+    declared = (declared or "").strip()
+    if declared and declared.lower() != "application/octet-stream":
+        return declared
+    guessed, _ = mimetypes.guess_type(path)
+    return guessed or declared or "application/octet-stream"
+
+
+def add_version(
+    ctx: Context, account_sid: str, service_ref: str, kind: str, resource_sid: str,
+    path: str, visibility: str, blob_hash: str, size: int, declared_type: str | None,
+) -> Any:
+    sid = sids.new(sids.VERSION)
+    with ctx.meta.write() as tx:
+        service, resource = find(tx, account_sid, service_ref, kind, resource_sid)
+        tx.insert(
+            "versions", sid=sid, account_sid=account_sid, service_sid=service.sid,
+            resource_sid=resource.sid, kind=kind, path=path, visibility=visibility, blob_hash=blob_hash,
+            size=size, content_type=content_type(declared_type, path), date_created=clock.now(),
+        )
+        return tx.get("versions", sid=sid)
+
+
+def resolve_for_upload(ctx: Context, account_sid: str, service_ref: str, kind: str, resource_sid: str) -> None:
+    """Fail before reading an upload's body if the asset or function does not exist."""
+    with ctx.meta.read() as tx:
+        find(tx, account_sid, service_ref, kind, resource_sid)
+
+
+def find_version(tx: Tx, account_sid: str, service_ref: str, kind: str, resource_sid: str, sid: str) -> Any:
+    _, resource = find(tx, account_sid, service_ref, kind, resource_sid)
+    row = None
+    if sids.is_sid(sid, sids.VERSION):
+        row = tx.get("versions", sid=sid, resource_sid=resource.sid)
+    if row is None:
+        raise NotFound.resource(f"/Services/{service_ref}/{_COLLECTION[kind]}/{resource_sid}/Versions/{sid}")
+    return row
+
+
+def get_version(ctx: Context, account_sid: str, service_ref: str, kind: str, resource_sid: str, sid: str) -> Any:
+    with ctx.meta.read() as tx:
+        return find_version(tx, account_sid, service_ref, kind, resource_sid, sid)
+
+
+def version_page(
+    ctx: Context, account_sid: str, service_ref: str, kind: str, resource_sid: str, req: PageRequest
+) -> Page:
+    with ctx.meta.read() as tx:
+        _, resource = find(tx, account_sid, service_ref, kind, resource_sid)
+        return fetch(tx, "versions", {"resource_sid": resource.sid}, req)
+
+
+def function_source(ctx: Context, version: Any) -> str:
+    return ctx.blobs.read(version.blob_hash).decode("utf-8", errors="replace")

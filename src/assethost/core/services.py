@@ -1,0 +1,90 @@
+"""Services: the top-level container whose unique name forms every environment's domain."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from assethost.core import clock, names, sids
+from assethost.core.context import Context
+from assethost.core.errors import Conflict, NotFound
+from assethost.core.paging import Page, PageRequest, fetch
+from assethost.store.meta import Duplicate, Tx
+
+
+def find(tx: Tx, account_sid: str, ref: str) -> Any:
+    """A service of this account by SID or unique name; another account's is 'not found'."""
+    if sids.is_sid(ref, sids.SERVICE):
+        row = tx.get("services", sid=ref, account_sid=account_sid)
+    else:
+        row = tx.get("services", unique_name=ref, account_sid=account_sid)
+    if row is None:
+        raise NotFound.resource(f"/Services/{ref}")
+    return row
+
+
+def _domain_base(tx: Tx, unique_name: str) -> str:
+    for _ in range(200):
+        candidate = f"{unique_name.lower()}-{random.randint(1000, 9999)}"
+        if tx.get("services", domain_base=candidate) is None:
+            return candidate
+    raise Conflict(f"No free domain left for the service name {unique_name!r}")
+
+
+def create(
+    ctx: Context, account_sid: str, unique_name: str | None, friendly_name: str | None,
+    include_credentials: str | None, ui_editable: str | None,
+) -> Any:
+    unique = names.service_unique_name(unique_name)
+    friendly = names.friendly_name(friendly_name)
+    include = names.boolean(include_credentials, "IncludeCredentials", True)
+    editable = names.boolean(ui_editable, "UiEditable", False)
+    sid, now = sids.new(sids.SERVICE), clock.now()
+    with ctx.meta.write() as tx:
+        if tx.get("services", account_sid=account_sid, unique_name=unique) is not None:
+            raise Conflict(f"Service with UniqueName {unique!r} already exists")
+        try:
+            tx.insert(
+                "services", sid=sid, account_sid=account_sid, unique_name=unique, friendly_name=friendly,
+                include_credentials=include, ui_editable=editable, domain_base=_domain_base(tx, unique),
+                date_created=now, date_updated=now,
+            )
+        except Duplicate:
+            raise Conflict(f"Service with UniqueName {unique!r} already exists") from None
+        return tx.get("services", sid=sid)
+
+
+def get(ctx: Context, account_sid: str, ref: str) -> Any:
+    with ctx.meta.read() as tx:
+        return find(tx, account_sid, ref)
+
+
+def page(ctx: Context, account_sid: str, req: PageRequest) -> Page:
+    with ctx.meta.read() as tx:
+        return fetch(tx, "services", {"account_sid": account_sid}, req)
+
+
+def update(
+    ctx: Context, account_sid: str, ref: str, friendly_name: str | None,
+    include_credentials: str | None, ui_editable: str | None,
+) -> Any:
+    values: dict[str, Any] = {}
+    if friendly_name is not None:
+        values["friendly_name"] = names.friendly_name(friendly_name)
+    if include_credentials is not None:
+        values["include_credentials"] = names.boolean(include_credentials, "IncludeCredentials", True)
+    if ui_editable is not None:
+        values["ui_editable"] = names.boolean(ui_editable, "UiEditable", False)
+    with ctx.meta.write() as tx:
+        row = find(tx, account_sid, ref)
+        if values:
+            tx.update("services", {"sid": row.sid}, date_updated=clock.now(), **values)
+        return tx.get("services", sid=row.sid)
+
+
+def delete(ctx: Context, account_sid: str, ref: str) -> None:
+    """Deletes the service with everything in it; its domains stop serving at once."""
+    with ctx.meta.write() as tx:
+        row = find(tx, account_sid, ref)
+        tx.delete("services", sid=row.sid)
+        tx.bump_generation()

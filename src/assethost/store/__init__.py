@@ -1,0 +1,1 @@
+"""Persistence: metadata through SQLAlchemy Core (`meta`), bytes in a content-addressed store (`blobs`)."""

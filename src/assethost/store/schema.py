@@ -1,0 +1,228 @@
+"""Table definitions. Every change here needs an Alembic migration in `migrations/versions/`.
+
+Each table has an integer `id` that only gives lists a stable creation order (SIDs are random),
+and a `sid` that is the public identity.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> Column:
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
+def _sid() -> Column:
+    return Column("sid", String(34), nullable=False, unique=True)
+
+
+def _service_fk() -> Column:
+    return Column(
+        "service_sid", String(34), ForeignKey("services.sid", ondelete="CASCADE"), nullable=False
+    )
+
+
+def _created() -> Column:
+    return Column("date_created", DateTime, nullable=False)
+
+
+def _updated() -> Column:
+    return Column("date_updated", DateTime, nullable=False)
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _id(),
+    _sid(),
+    Column("friendly_name", String(255), nullable=False),
+    # Kept in clear: checking X-Twilio-Signature needs the token itself as the HMAC key.
+    Column("auth_token", String(64), nullable=False),
+    _created(),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    _sid(),
+    Column("account_sid", String(34), ForeignKey("accounts.sid", ondelete="CASCADE"), nullable=False),
+    Column("friendly_name", String(255), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    _created(),
+)
+
+services = Table(
+    "services",
+    metadata,
+    _id(),
+    _sid(),
+    Column("account_sid", String(34), ForeignKey("accounts.sid", ondelete="CASCADE"), nullable=False),
+    Column("unique_name", String(50), nullable=False),
+    Column("friendly_name", String(255), nullable=False),
+    Column("include_credentials", Boolean, nullable=False),
+    Column("ui_editable", Boolean, nullable=False),
+    Column("domain_base", String(64), nullable=False, unique=True),
+    _created(),
+    _updated(),
+    UniqueConstraint("account_sid", "unique_name", name="uq_services_account_unique_name"),
+)
+
+# Assets and functions: the same named container, told apart by `kind` ("asset" | "function").
+resources = Table(
+    "resources",
+    metadata,
+    _id(),
+    _sid(),
+    Column("account_sid", String(34), nullable=False),
+    _service_fk(),
+    Column("kind", String(16), nullable=False),
+    Column("friendly_name", String(255), nullable=False),
+    _created(),
+    _updated(),
+    Index("ix_resources_service_kind", "service_sid", "kind"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    _id(),
+    _sid(),
+    Column("account_sid", String(34), nullable=False),
+    _service_fk(),
+    Column(
+        "resource_sid", String(34), ForeignKey("resources.sid", ondelete="CASCADE"), nullable=False
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("path", String(255), nullable=False),
+    Column("visibility", String(16), nullable=False),
+    Column("blob_hash", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(255), nullable=False),
+    _created(),
+    Index("ix_versions_resource", "resource_sid"),
+)
+
+builds = Table(
+    "builds",
+    metadata,
+    _id(),
+    _sid(),
+    Column("account_sid", String(34), nullable=False),
+    _service_fk(),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text, nullable=True),
+    Column("runtime", String(32), nullable=False),
+    Column("dependencies", Text, nullable=False),  # JSON list of {name, version}
+    _created(),
+    _updated(),
+    Index("ix_builds_service", "service_sid"),
+)
+
+# A build's frozen manifest: a copy of each version's serving facts, so that a build never
+# changes, whatever happens to the versions and assets it was made from.
+build_entries = Table(
+    "build_entries",
+    metadata,
+    _id(),
+    Column("build_sid", String(34), ForeignKey("builds.sid", ondelete="CASCADE"), nullable=False),
+    Column("version_sid", String(34), nullable=False),
+    Column("resource_sid", String(34), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("path", String(255), nullable=False),
+    Column("visibility", String(16), nullable=False),
+    Column("blob_hash", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("version_date_created", DateTime, nullable=False),
+    Index("ix_build_entries_build", "build_sid"),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    _id(),
+    _sid(),
+    Column("account_sid", String(34), nullable=False),
+    _service_fk(),
+    Column("unique_name", String(100), nullable=False),
+    Column("domain_suffix", String(16), nullable=True),
+    Column("domain_name", String(255), nullable=False, unique=True),
+    # No foreign key: "a deployed build cannot be deleted" is a rule of core, with its own error.
+    Column("build_sid", String(34), nullable=True),
+    _created(),
+    _updated(),
+    UniqueConstraint("service_sid", "unique_name", name="uq_environments_service_unique_name"),
+    UniqueConstraint("service_sid", "domain_suffix", name="uq_environments_service_domain_suffix"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    _id(),
+    _sid(),
+    Column("account_sid", String(34), nullable=False),
+    Column("service_sid", String(34), nullable=False),
+    Column(
+        "environment_sid",
+        String(34),
+        ForeignKey("environments.sid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("build_sid", String(34), nullable=True),
+    _created(),
+    _updated(),
+    Index("ix_deployments_environment", "environment_sid"),
+)
+
+variables = Table(
+    "variables",
+    metadata,
+    _id(),
+    _sid(),
+    Column("account_sid", String(34), nullable=False),
+    Column("service_sid", String(34), nullable=False),
+    Column(
+        "environment_sid",
+        String(34),
+        ForeignKey("environments.sid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(128), nullable=False),
+    Column("value", Text, nullable=False),
+    _created(),
+    _updated(),
+    UniqueConstraint("environment_sid", "key", name="uq_variables_environment_key"),
+)
+
+# One row: a counter that every deployment bumps, so edge processes sharing the database can
+# notice a switch with one cheap query instead of re-reading every environment.
+deploy_state = Table(
+    "deploy_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False),
+)
