@@ -1,4 +1,5 @@
-"""Puts the process together: stores, migrations, the first account, and the ASGI application."""
+"""Puts the process together: stores, migrations, the first account, and the ASGI application
+that sends each request to the edge or to the API by its Host header."""
 
 from __future__ import annotations
 
@@ -7,24 +8,19 @@ import logging
 import os
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assethost.api.app import create_api
 from assethost.core import accounts, builds
 from assethost.core.context import Context
+from assethost.edge.asgi import EdgeApp
+from assethost.edge.runtime import Edge
 from assethost.settings import Settings
 from assethost.store.blobs import LocalBlobStore
 from assethost.store.meta import MetaStore
 
 log = logging.getLogger("assethost")
 CREDENTIALS_FILE = "credentials.json"
-
-
-@dataclass
-class Assembly:
-    ctx: Context
-    app: ASGIApp
-    notes: list[str]
 
 
 def open_context(settings: Settings) -> Context:
@@ -69,10 +65,57 @@ def bootstrap_account(settings: Settings, ctx: Context) -> list[str]:
     ]
 
 
+class HostDispatch:
+    """One port for everything: subdomains of the base domain are environments (the edge), any
+    other host is the API. Also runs the edge's background work over the ASGI lifespan."""
+
+    def __init__(self, edge: Edge, edge_app: ASGIApp, api: ASGIApp | None) -> None:
+        self.edge = edge
+        self.edge_app = edge_app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            for name, value in scope["headers"]:
+                if name == b"host":
+                    if self.edge.claims(value.decode("latin-1")):
+                        return await self.edge_app(scope, receive, send)
+                    break
+            if self.api is not None:
+                return await self.api(scope, receive, send)
+            return await self.edge_app(scope, receive, send)  # edge-only: unknown hosts get its 404
+        if kind == "lifespan":
+            return await self._lifespan(receive, send)
+        if self.api is not None:
+            await self.api(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.edge.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.edge.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+@dataclass
+class Assembly:
+    ctx: Context
+    edge: Edge
+    app: ASGIApp
+    notes: list[str]
+
+
 def assemble(settings: Settings) -> Assembly:
     ctx = open_context(settings)
     ctx.blobs.clean_tmp()
     notes = bootstrap_account(settings, ctx)
     builds.finish_pending(ctx)
-    api = create_api(ctx, settings.fixed_origin)
-    return Assembly(ctx=ctx, app=api, notes=notes)
+    edge = Edge(ctx, settings.base_domain, settings.edge)
+    edge_app = EdgeApp(edge, settings.public_scheme, settings.trust_forwarded)
+    api = None if settings.edge_only else create_api(ctx, settings.fixed_origin)
+    return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api), notes=notes)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assethost.core.limits import Limits
+from assethost.edge.snapshot import EdgeOptions
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
@@ -20,6 +21,9 @@ class Settings:
     public_url: str | None = None
     base_domain: str = "localhost"
     limits: Limits = field(default_factory=Limits)
+    edge: EdgeOptions = field(default_factory=EdgeOptions)
+    edge_only: bool = False  # serve deployed assets only; no API
+    trust_forwarded: bool = False  # rebuild signed URLs from X-Forwarded-Proto/-Host
     # Credentials of the account to serve, from TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN.
     account_sid: str | None = None
     auth_token: str | None = None
@@ -44,3 +48,8 @@ class Settings:
             return None
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def public_scheme(self) -> str | None:
+        """The scheme clients use, when a --public-url says (e.g. TLS ends at a proxy)."""
+        return self.public_url.split("://", 1)[0].lower() if self.public_url else None

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 from assethost.core.paging import Page
+from assethost.core.usage import PRICE_PER_REQUEST
 
 _COLLECTION = {"asset": "Assets", "function": "Functions"}
 
@@ -169,6 +170,19 @@ class Renderer:
             "date_created": date(row.date_created),
             "date_updated": date(row.date_updated),
             "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/Variables/{row.sid}",
+        }
+
+    def usage(self, u: Any) -> dict[str, Any]:
+        return {
+            "account_sid": u.account_sid,
+            "month": u.month,
+            "requests": u.requests,
+            "free_requests": u.free_requests,
+            "billable_requests": u.billable_requests,
+            "price_per_request": str(PRICE_PER_REQUEST),
+            "price_unit": "USD",
+            "cost": f"{u.cost:.4f}",
+            "url": f"{self.origin}/assethost/v1/Usage?Month={u.month}",
         }
 
     def listing(

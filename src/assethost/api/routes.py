@@ -3,6 +3,7 @@ worker thread (core is synchronous) and renders the result; none holds a rule of
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from starlette.background import BackgroundTask
@@ -14,8 +15,9 @@ from starlette.routing import Route
 from assethost.api import upload
 from assethost.api.auth import authenticate
 from assethost.api.render import Renderer
-from assethost.core import builds, environments, resources, services
+from assethost.core import builds, environments, resources, services, usage
 from assethost.core.context import Context
+from assethost.core.errors import Invalid
 from assethost.core.paging import Page, PageRequest
 
 
@@ -298,3 +300,21 @@ routes = [
     Route(S + "/Environments/{env}/Variables/{sid}", variable_instance, methods=["GET", "POST", "DELETE"]),
     Route(S + "/Environments/{env}/Logs", log_list, methods=["GET"]),
 ]
+
+
+# --- assethost extensions (no Twilio equivalent) --------------------------------------------
+
+
+async def usage_instance(request: Request) -> Response:
+    """Requests served this month (or ?Month=YYYY-MM) and what they cost."""
+    account = await authenticate(request)
+    ctx = _ctx(request)
+    month = request.query_params.get("Month") or None
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise Invalid(f"Month must look like 2026-11 (got {month!r})")
+    pending = ctx.meter.pending(account) if month in (None, usage.this_month()) else 0
+    result = await _call(usage.monthly, ctx.meta, account, month, pending)
+    return _json(_render(request).usage(result))
+
+
+routes.append(Route("/assethost/v1/Usage", usage_instance, methods=["GET"]))

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from assethost.core.limits import Limits
+from assethost.edge.snapshot import EdgeOptions
 from assethost.settings import Settings
 
 
@@ -55,12 +56,25 @@ def main() -> None:
               default=Limits.max_private_versions, show_default=True, help="Most private asset versions in one build.")
 @click.option("--max-function-versions", envvar="ASSETHOST_MAX_FUNCTION_VERSIONS", type=int,
               default=Limits.max_function_versions, show_default=True, help="Most function versions in one build.")
+@click.option("--edge-only", envvar="ASSETHOST_EDGE_ONLY", is_flag=True,
+              help="Serve deployed assets only (no API), e.g. for nodes behind a CDN.")
+@click.option("--trust-forwarded", envvar="ASSETHOST_TRUST_FORWARDED", is_flag=True,
+              help="Behind a proxy: rebuild the signed URL from X-Forwarded-Proto and X-Forwarded-Host.")
+@click.option("--cache-control", envvar="ASSETHOST_CACHE_CONTROL", default=EdgeOptions.public_cache_control,
+              show_default=True, help="Cache-Control of public assets.")
+@click.option("--protected-cache-control", envvar="ASSETHOST_PROTECTED_CACHE_CONTROL",
+              default=EdgeOptions.protected_cache_control, show_default=True,
+              help="Cache-Control of protected assets.")
+@click.option("--memory-file-limit", envvar="ASSETHOST_MEMORY_FILE_LIMIT", type=int,
+              default=EdgeOptions.memory_file_limit, show_default=True,
+              help="Files up to this many bytes are served from memory; larger ones from disk.")
 @click.option("--log-level", envvar="ASSETHOST_LOG_LEVEL", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(
     host: str, port: int, data_dir: Path, database_url: str | None, public_url: str | None, base_domain: str,
     max_public_bytes: int, max_private_bytes: int, max_function_bytes: int, max_public_versions: int,
-    max_private_versions: int, max_function_versions: int, log_level: str,
+    max_private_versions: int, max_function_versions: int, edge_only: bool, trust_forwarded: bool,
+    cache_control: str, protected_cache_control: str, memory_file_limit: int, log_level: str,
 ) -> None:
     """Run the API (and the runtime edge) on one port."""
     import os
@@ -77,6 +91,12 @@ def serve(
             max_function_bytes=max_function_bytes, max_public_versions=max_public_versions,
             max_private_versions=max_private_versions, max_function_versions=max_function_versions,
         ),
+        edge=EdgeOptions(
+            memory_file_limit=memory_file_limit, public_cache_control=cache_control,
+            protected_cache_control=protected_cache_control,
+        ),
+        edge_only=edge_only,
+        trust_forwarded=trust_forwarded,
         # The same variables the Twilio tools use, so the token Twilio signs with works here.
         account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
         auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,
@@ -84,7 +104,8 @@ def serve(
     assembly = assemble(settings)
     origin = settings.fixed_origin or f"http://<request host>:{port}"
     click.echo(f"assethost {_version()} listening on http://{host}:{port}")
-    click.echo(f"  API:      {origin}/v1")
+    if not edge_only:
+        click.echo(f"  API:      {origin}/v1")
     click.echo(f"  database: {_safe_url(settings.db_url)}")
     click.echo(f"  blobs:    {settings.blob_dir}")
     click.echo(f"  domains:  *.{settings.base_domain}")

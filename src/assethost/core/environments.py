@@ -67,6 +67,7 @@ def delete(ctx: Context, account_sid: str, service_ref: str, sid: str) -> None:
         _, row = find(tx, account_sid, service_ref, sid)
         tx.delete("environments", sid=row.sid)
         tx.bump_generation()
+    ctx.changed()
 
 
 # --- deployments ----------------------------------------------------------------------------
@@ -97,7 +98,9 @@ def deploy(
             build_sid=build_sid, date_created=now, date_updated=now,
         )
         tx.bump_generation()
-        return tx.get("deployments", sid=sid)
+        deployment = tx.get("deployments", sid=sid)
+    ctx.changed()
+    return deployment
 
 
 def get_deployment(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Any:

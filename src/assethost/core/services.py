@@ -88,3 +88,4 @@ def delete(ctx: Context, account_sid: str, ref: str) -> None:
         row = find(tx, account_sid, ref)
         tx.delete("services", sid=row.sid)
         tx.bump_generation()
+    ctx.changed()

@@ -172,3 +172,14 @@ class Tx:
         if self.conn.execute(update(t).where(t.c.id == 1).values(generation=t.c.generation + 1)).rowcount == 0:
             self.conn.execute(insert(t).values(id=1, generation=1))
         return self.generation()
+
+    def add_usage(self, account_sid: str, month: str, requests: int) -> None:
+        t = schema.usage
+        where = (t.c.account_sid == account_sid, t.c.month == month)
+        if self.conn.execute(update(t).where(*where).values(requests=t.c.requests + requests)).rowcount:
+            return
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(t).values(account_sid=account_sid, month=month, requests=requests))
+        except IntegrityError:  # another process inserted the row first
+            self.conn.execute(update(t).where(*where).values(requests=t.c.requests + requests))

@@ -226,3 +226,12 @@ deploy_state = Table(
     Column("id", Integer, primary_key=True),
     Column("generation", BigInteger, nullable=False),
 )
+
+# Served requests per account and calendar month (UTC), flushed in batches by the edge.
+usage = Table(
+    "usage",
+    metadata,
+    Column("account_sid", String(34), primary_key=True),
+    Column("month", String(7), primary_key=True),  # YYYY-MM
+    Column("requests", BigInteger, nullable=False),
+)

@@ -1,0 +1,76 @@
+"""gzip and brotli variants, computed once per blob in a background thread.
+
+Until a blob's variants are ready the edge serves it uncompressed; nothing on the serving path
+ever waits for a compressor.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import queue
+import threading
+from pathlib import Path
+
+import brotli
+
+log = logging.getLogger("assethost.edge")
+
+# Keep a variant only if it saves at least this share of the bytes.
+MIN_SAVING = 0.10
+ENCODINGS = ("br", "gzip")
+
+
+def _variants(data: bytes) -> dict[str, bytes]:
+    quality = 11 if len(data) <= 1024 * 1024 else 6
+    out = {
+        "br": brotli.compress(data, quality=quality),
+        "gzip": gzip.compress(data, compresslevel=9 if len(data) <= 1024 * 1024 else 6, mtime=0),
+    }
+    return {enc: body for enc, body in out.items() if len(body) <= len(data) * (1 - MIN_SAVING)}
+
+
+class Compressor:
+    def __init__(self) -> None:
+        self.variants: dict[str, dict[str, bytes]] = {}
+        self._queue: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="assethost-compress", daemon=True)
+        self._thread.start()
+
+    def want(self, blob_hash: str, file: str) -> None:
+        with self._lock:
+            if blob_hash in self.variants or blob_hash in self._pending:
+                return
+            self._pending.add(blob_hash)
+        self._queue.put((blob_hash, file))
+
+    def keep_only(self, live: set[str]) -> None:
+        """Forget variants of blobs no live build serves any more."""
+        for blob_hash in [h for h in self.variants if h not in live]:
+            self.variants.pop(blob_hash, None)
+
+    def _run(self) -> None:
+        while True:
+            blob_hash, file = self._queue.get()
+            try:
+                self.variants[blob_hash] = _variants(Path(file).read_bytes())
+            except Exception:  # a vanished or unreadable blob is served uncompressed
+                log.exception("could not compress %s", blob_hash)
+                self.variants[blob_hash] = {}
+            finally:
+                with self._lock:
+                    self._pending.discard(blob_hash)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """For tests and benchmarks: wait until everything asked for is compressed."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._pending:
+                    return True
+            time.sleep(0.01)
+        return False

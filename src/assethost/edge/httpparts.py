@@ -1,0 +1,108 @@
+"""Small, allocation-light parsers for the request headers the edge acts on."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate, parsedate_to_datetime
+
+
+def http_date(epoch: float) -> str:
+    return formatdate(epoch, usegmt=True)
+
+
+def parse_http_date(value: str) -> float | None:
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Weak comparison, as If-None-Match uses: W/"x" matches "x"."""
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag[2:] if etag.startswith("W/") else etag
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == bare:
+            return True
+    return False
+
+
+UNSATISFIABLE = (-1, -1)
+
+
+def parse_range(value: str, size: int) -> tuple[int, int] | None:
+    """One byte range as (first, last) inclusive; UNSATISFIABLE; or None to ignore the header
+    (malformed, another unit, or several ranges: then the whole file is sent, as RFC 9110 allows)."""
+    unit, _, spec = value.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first_s, dash, last_s = spec.strip().partition("-")
+    if not dash:
+        return None
+    first_s, last_s = first_s.strip(), last_s.strip()
+    if not (first_s.isdigit() or first_s == "") or not (last_s.isdigit() or last_s == ""):
+        return None
+    if first_s == "":
+        if last_s == "":
+            return None
+        length = int(last_s)
+        if length == 0 or size == 0:
+            return UNSATISFIABLE
+        return max(0, size - length), size - 1
+    first = int(first_s)
+    last = int(last_s) if last_s else size - 1
+    if last_s and last < first:
+        return None
+    if first >= size:
+        return UNSATISFIABLE
+    return first, min(last, size - 1)
+
+
+_encoding_cache: dict[str, str | None] = {}
+
+
+def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | None:
+    """The best of `offered` (in our order of preference) that the client accepts, or None."""
+    key = accept_encoding
+    cached = _encoding_cache.get(key, "?")
+    if cached != "?" and offered == ("br", "gzip"):
+        return cached
+    accepted: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        name, _, params = item.strip().partition(";")
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        accepted[name.strip().lower()] = q
+    choice = None
+    for enc in offered:
+        q = accepted.get(enc, accepted.get("*", 0.0))
+        if q > 0:
+            choice = enc
+            break
+    if offered == ("br", "gzip") and len(_encoding_cache) < 256:
+        _encoding_cache[key] = choice
+    return choice
+
+
+class Clock:
+    """The Date header, formatted once a second instead of per response."""
+
+    def __init__(self) -> None:
+        self._second = 0
+        self._value = b""
+
+    def date(self) -> bytes:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._value = http_date(now).encode()
+        return self._value

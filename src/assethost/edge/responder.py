@@ -1,0 +1,156 @@
+"""What the edge answers to one request: pure decisions over the in-memory snapshot.
+
+It knows nothing of ASGI or sockets: it takes the request's facts and returns a Reply, so the
+same code serves under any server front and is tested directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from assethost.core import signatures
+from assethost.edge.compress import ENCODINGS, Compressor
+from assethost.edge.httpparts import UNSATISFIABLE, choose_encoding, etag_matches, parse_http_date, parse_range
+from assethost.edge.snapshot import FileEntry, Snapshot
+
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_CACHE = (b"cache-control", b"no-cache")
+# What Twilio's runtime answers to OPTIONS on an asset (copied into twilio-run, PR #141).
+_CORS_PREFLIGHT = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-headers",
+     b"Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, "
+     b"If-Unmodified-Since, User-Agent"),
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    (b"access-control-expose-headers", b"ETag"),
+    (b"access-control-max-age", b"86400"),
+    (b"access-control-allow-credentials", b"true"),
+    (b"content-length", b"0"),
+]
+SERVED_METHODS = ("GET", "HEAD", "POST")
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
+    file: str | None = None  # send `length` bytes of this file from `offset` instead of body
+    offset: int = 0
+    length: int = 0
+
+
+def _plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> Reply:
+    body = text.encode()
+    headers = [_TEXT, _NOSNIFF, _NO_CACHE, (b"content-length", str(len(body)).encode())]
+    return Reply(status, headers + (extra or []), body)
+
+
+NOT_FOUND = "Not Found\n"
+FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature\n"
+
+
+def hostname(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+class Responder:
+    def __init__(
+        self, snapshot: Callable[[], Snapshot], compressor: Compressor, count: Callable[[str], None],
+    ) -> None:
+        self._snapshot = snapshot
+        self._compressor = compressor
+        self._count = count
+
+    def respond(
+        self, method: str, scheme: str, host: str, raw_path: str, query: str,
+        headers: dict[bytes, bytes], form: list[tuple[str, str]] | None = None,
+    ) -> Reply:
+        site = self._snapshot().sites.get(hostname(host))
+        if site is None:
+            return _plain(404, f"Not Found: no environment has the domain {hostname(host)}\n")
+        self._count(site.account_sid)
+        build = site.build
+        if build is None:
+            return _plain(404, "Not Found: nothing is deployed to this environment\n")
+        entry = build.root if raw_path == "/" else (build.served.get(raw_path) or build.served.get(unquote(raw_path)))
+        if entry is None:
+            # Private assets are not in `served` at all: the same 404 as a path that never existed.
+            return _plain(404, NOT_FOUND)
+        if method == "OPTIONS":
+            return Reply(204, list(_CORS_PREFLIGHT))
+        if method not in SERVED_METHODS:
+            return _plain(405, "Method Not Allowed\n", [(b"allow", b"GET, HEAD, POST, OPTIONS")])
+        if entry.visibility == "protected":
+            url = f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else "")
+            signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
+            if not signatures.valid(site.auth_token, url, form or (), signature):
+                return _plain(403, FORBIDDEN)
+        return self._file(method, entry, headers)
+
+    def _file(self, method: str, entry: FileEntry, headers: dict[bytes, bytes]) -> Reply:
+        inm = headers.get(b"if-none-match")
+        if inm is not None:
+            if etag_matches(inm.decode("latin-1"), entry.etag):
+                return Reply(304, entry.headers)
+        else:
+            ims = headers.get(b"if-modified-since")
+            if ims is not None:
+                since = parse_http_date(ims.decode("latin-1"))
+                if since is not None and entry.last_modified <= since:
+                    return Reply(304, entry.headers)
+        head = method == "HEAD"
+        size = entry.size
+        rng = headers.get(b"range")
+        if rng is not None and self._if_range_ok(headers.get(b"if-range"), entry):
+            span = parse_range(rng.decode("latin-1"), size)
+            if span == UNSATISFIABLE:
+                return _plain(416, "Range Not Satisfiable\n", [(b"content-range", f"bytes */{size}".encode())])
+            if span is not None:
+                first, last = span
+                length = last - first + 1
+                hdrs = entry.headers + [
+                    (b"content-range", f"bytes {first}-{last}/{size}".encode()),
+                    (b"content-length", str(length).encode()),
+                ]
+                return self._body(206, hdrs, entry, first, length, head)
+        if entry.compressible:
+            variants = self._compressor.variants.get(entry.blob_hash)
+            if variants:
+                accept = headers.get(b"accept-encoding")
+                enc = choose_encoding(accept.decode("latin-1"), ENCODINGS) if accept else None
+                if enc is not None and enc in variants:
+                    body = variants[enc]
+                    hdrs = entry.headers + [
+                        (b"content-encoding", enc.encode()),
+                        (b"content-length", str(len(body)).encode()),
+                    ]
+                    return Reply(200, hdrs, b"" if head else body)
+        hdrs = entry.headers + [(b"content-length", str(size).encode())]
+        return self._body(200, hdrs, entry, 0, size, head)
+
+    @staticmethod
+    def _if_range_ok(if_range: bytes | None, entry: FileEntry) -> bool:
+        if if_range is None:
+            return True
+        value = if_range.decode("latin-1").strip()
+        if value.startswith('"') or value.startswith("W/"):
+            return value == entry.etag  # If-Range needs a strong match
+        since = parse_http_date(value)
+        return since is not None and entry.last_modified <= since
+
+    @staticmethod
+    def _body(status: int, headers: list[tuple[bytes, bytes]], entry: FileEntry, offset: int, length: int,
+              head: bool) -> Reply:
+        if head:
+            return Reply(status, headers)
+        if entry.body is not None:
+            body = entry.body if (offset == 0 and length == entry.size) else entry.body[offset : offset + length]
+            return Reply(status, headers, body)
+        return Reply(status, headers, file=entry.file, offset=offset, length=length)

@@ -1,0 +1,83 @@
+"""The edge of one process: its snapshot, how it stays current, and its request meter."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from assethost.core.context import Context
+from assethost.edge.compress import Compressor
+from assethost.edge.responder import Responder
+from assethost.edge.snapshot import EdgeOptions, Snapshot, SnapshotLoader
+
+log = logging.getLogger("assethost.edge")
+
+
+class Edge:
+    def __init__(self, ctx: Context, base_domain: str, options: EdgeOptions | None = None,
+                 poll_interval: float = 0.5, flush_interval: float = 2.0) -> None:
+        self.ctx = ctx
+        self.base_domain = base_domain
+        self.suffix = "." + base_domain
+        self.options = options or EdgeOptions()
+        self.snapshot = Snapshot()
+        self.loader = SnapshotLoader(ctx, self.options)
+        self.compressor = Compressor()
+        self.meter = ctx.meter
+        self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add)
+        self.poll_interval = poll_interval
+        self.flush_interval = flush_interval
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        ctx.listeners.append(self.reload)
+
+    def claims(self, host: str) -> bool:
+        """Requests for a subdomain of the base domain are the edge's; everything else is the API's."""
+        name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+        return name.endswith(self.suffix)
+
+    def reload(self) -> None:
+        snapshot = self.loader.load(self.snapshot)
+        self.snapshot = snapshot
+        live: set[str] = set()
+        for site in snapshot.sites.values():
+            if site.build is not None:
+                for entry in site.build.served.values():
+                    live.add(entry.blob_hash)
+                    if entry.compressible:
+                        self.compressor.want(entry.blob_hash, entry.file)
+        self.compressor.keep_only(live)
+
+    def start(self) -> None:
+        self.reload()
+        for target, name in ((self._poll, "assethost-edge-poll"), (self._flush_loop, "assethost-meter")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
+        self.flush()
+
+    def flush(self) -> None:
+        try:
+            self.meter.flush(self.ctx.meta)
+        except Exception:
+            log.exception("could not flush request counts; they are kept for the next try")
+
+    def _poll(self) -> None:
+        """Notice deployments made by other processes sharing the database."""
+        while not self._stop.wait(self.poll_interval):
+            try:
+                with self.ctx.meta.read() as tx:
+                    generation = tx.generation()
+                if generation != self.snapshot.generation:
+                    self.reload()
+            except Exception:
+                log.exception("edge reload failed; serving the previous snapshot")
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            self.flush()
