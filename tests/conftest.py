@@ -20,6 +20,8 @@ from twilio.rest import Client
 
 sys.path.insert(0, str(Path(__file__).parent))  # make `import helpers` work from tests/api
 
+from helpers import SMALL_LIMITS
+
 # twilio-python (requests) must not route loopback through a proxy nor splice region/edge into our host.
 for _var in ("TWILIO_REGION", "TWILIO_EDGE"):
     os.environ.pop(_var, None)
@@ -28,16 +30,6 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("ASSETHOST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 READY_TIMEOUT_S = 20.0
-
-# Limits used by the dedicated small-limits server (see `limited_server`).
-SMALL_LIMITS = {
-    "max_public_bytes": 1000,
-    "max_private_bytes": 500,
-    "max_public_versions": 3,
-    "max_private_versions": 2,
-    "max_function_versions": 2,
-}
-
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -131,13 +123,13 @@ class ServerProcess:
             args += ["--database-url", self.db_url]
         return args
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         cmd = [sys.executable, "-m", "assethost", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                *self._db_args()]
         if self.public_url:
             cmd += ["--public-url", self.public_url]
         cmd += self.extra_args
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env=self._env(), stdout=self._log, stderr=subprocess.STDOUT,
                                      cwd=str(self.workdir), start_new_session=True)
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -198,7 +190,7 @@ class ServerProcess:
     # ------------------------------------------------------------------ admin CLI
     def admin(self, *args: str) -> dict:
         cmd = [sys.executable, "-m", "assethost", *args[:2], *self._db_args(), *args[2:], "--json"]
-        res = subprocess.run(cmd, env=self._env(), cwd=str(self.workdir), capture_output=True, text=True,
+        res = subprocess.run(cmd, check=False, env=self._env(), cwd=str(self.workdir), capture_output=True, text=True,
                              timeout=60)
         assert res.returncode == 0, f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
         out = res.stdout.strip()

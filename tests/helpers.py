@@ -20,6 +20,15 @@ DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 BUILD_TIMEOUT_S = 20.0
 
+# Limits used by the dedicated small-limits server (conftest `limited_server`).
+SMALL_LIMITS = {
+    "max_public_bytes": 1000,
+    "max_private_bytes": 500,
+    "max_public_versions": 3,
+    "max_private_versions": 2,
+    "max_function_versions": 2,
+}
+
 
 def uniq(prefix: str = "t") -> str:
     """A unique, valid Service UniqueName / name (letters, digits, hyphens)."""

@@ -58,8 +58,7 @@ def bootstrap_account(settings: Settings, ctx: Context) -> list[str]:
     creds = accounts.create_account(ctx.meta, "Main account")
     path = _write_credentials(settings, creds)
     return [
-        "Created an account on this first run (shown once; also saved, readable only by you, in "
-        f"{path}):",
+        f"Created an account on this first run (shown once; also saved, readable only by you, in {path}):",
         f"  TWILIO_ACCOUNT_SID={creds.account_sid}",
         f"  TWILIO_AUTH_TOKEN={creds.secret}",
     ]

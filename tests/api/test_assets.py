@@ -1,8 +1,20 @@
 """Assets, Functions and their Versions (incl. the multipart upload endpoint)."""
 
 import pytest
-from helpers import (assert_date, assert_error, assert_sid, create_asset, create_function, create_service,
-                     expect_twilio_error, fake_sid, upload, upload_asset_version, upload_function_version, uniq)
+from helpers import (
+    assert_date,
+    assert_error,
+    assert_sid,
+    create_asset,
+    create_function,
+    create_service,
+    expect_twilio_error,
+    fake_sid,
+    uniq,
+    upload,
+    upload_asset_version,
+    upload_function_version,
+)
 
 ASSET_VERSION_KEYS = {"sid", "account_sid", "service_sid", "asset_sid", "path", "visibility", "date_created", "url"}
 

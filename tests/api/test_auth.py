@@ -5,9 +5,20 @@ import secrets
 
 import httpx
 import pytest
-from helpers import (assert_error, asset_with_version, completed_build, create_build, create_environment,
-                     create_function, create_service, deploy, expect_twilio_error, upload,
-                     upload_function_version, uniq)
+from helpers import (
+    assert_error,
+    asset_with_version,
+    completed_build,
+    create_build,
+    create_environment,
+    create_function,
+    create_service,
+    deploy,
+    expect_twilio_error,
+    uniq,
+    upload,
+    upload_function_version,
+)
 from twilio.base.exceptions import TwilioException
 
 
@@ -79,7 +90,8 @@ def test_api_key_sees_same_account(server, http):
         resp = upload(kc, svc["sid"], "Assets", asset.json()["sid"], "/k.txt", b"k")
         assert resp.status_code == 201, resp.text
         assert resp.json()["account_sid"] == server.account_sid
-        assert_error(_raw(server, auth=(key_sid, secret + "x")).get("/v1/Services"), 401, 20003)
+        with _raw(server, auth=(key_sid, secret + "x")) as bad:
+            assert_error(bad.get("/v1/Services"), 401, 20003)
     # the service created with the key is visible with the account token
     assert http.get(f"/v1/Services/{created['sid']}").status_code == 200
 
@@ -115,7 +127,7 @@ def world(http):
     assert deploy(http, svc["sid"], env["sid"], build["sid"]).status_code == 201
     var = http.post(f"/v1/Services/{svc['sid']}/Environments/{env['sid']}/Variables",
                     data={"Key": "SECRET", "Value": "v"}).json()
-    return dict(svc=svc, asset=asset, av=av, fn=fn, fv=fv, build=build, env=env, var=var)
+    return {"svc": svc, "asset": asset, "av": av, "fn": fn, "fv": fv, "build": build, "env": env, "var": var}
 
 
 def test_second_account_list_is_empty(server, other_account, world):

@@ -3,9 +3,23 @@
 import time
 
 import pytest
-from helpers import (BUILD_TIMEOUT_S, assert_date, assert_error, assert_sid, asset_with_version, completed_build,
-                     create_build, create_environment, create_function, create_service, deploy,
-                     expect_twilio_error, fake_sid, upload_function_version, wait_build)
+from helpers import (
+    BUILD_TIMEOUT_S,
+    assert_date,
+    assert_error,
+    assert_sid,
+    asset_with_version,
+    completed_build,
+    create_build,
+    create_environment,
+    create_function,
+    create_service,
+    deploy,
+    expect_twilio_error,
+    fake_sid,
+    upload_function_version,
+    wait_build,
+)
 
 
 @pytest.fixture

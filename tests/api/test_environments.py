@@ -1,8 +1,19 @@
 """Environments, Deployments and Variables."""
 
 import pytest
-from helpers import (assert_date, assert_error, assert_sid, asset_with_version, completed_build,
-                     create_environment, create_service, deploy, expect_twilio_error, fake_sid, uniq)
+from helpers import (
+    assert_date,
+    assert_error,
+    assert_sid,
+    asset_with_version,
+    completed_build,
+    create_environment,
+    create_service,
+    deploy,
+    expect_twilio_error,
+    fake_sid,
+    uniq,
+)
 
 
 @pytest.fixture

@@ -110,9 +110,9 @@ def test_list_keys(http, key, path):
 
 
 def test_services_paging_is_stable_with_many_items(http, server):
-    # services of this account created so far + 3 new ones, listed 2 per page
+    # services of this account created so far + 3 new ones, listed 5 per page
     new = [create_service(http)["sid"] for _ in range(3)]
-    all_services = list_all(http, "/v1/Services?PageSize=2", "services")
+    all_services = list_all(http, "/v1/Services?PageSize=5", "services", max_pages=1000)
     sids = [s["sid"] for s in all_services]
     assert len(sids) == len(set(sids)), "duplicates across pages"
     assert sids[-3:] == new, "creation order not preserved"
@@ -126,7 +126,7 @@ def test_variables_and_environments_paging(client, http):
     for k in keys:
         variables.create(key=k, value=k.lower())
     assert [v.key for v in variables.stream(page_size=2)] == keys
-    envs = [env["sid"]] + [create_environment(http, svc["sid"])["sid"] for _ in range(2)]
+    envs = [env["sid"]] + [create_environment(http, svc["sid"], domain_suffix=f"s{i}")["sid"] for i in range(2)]
     listed = list_all(http, f"/v1/Services/{svc['sid']}/Environments?PageSize=1", "environments")
     assert [e["sid"] for e in listed] == envs
 

@@ -3,8 +3,7 @@
 import re
 
 import pytest
-from helpers import (assert_date, assert_error, assert_sid, create_service, expect_twilio_error, fake_sid,
-                     uniq)
+from helpers import assert_date, assert_error, assert_sid, create_service, expect_twilio_error, fake_sid, uniq
 
 
 def test_create_service_with_twilio_client_returns_full_resource(client, http, server):
@@ -157,3 +156,21 @@ def test_unknown_and_malformed_service_sids_are_404(client, http):
         expect_twilio_error(404, 20404, client.serverless.v1.services(ident).update, friendly_name="x")
         expect_twilio_error(404, 20404, client.serverless.v1.services(ident).delete)
     assert_error(http.get(f"/v1/Services/{fake_sid('ZS')}"), 404, 20404)
+
+
+def test_invalid_boolean_rejected(http):
+    resp = http.post("/v1/Services", data={"UniqueName": uniq("svc"), "FriendlyName": "x",
+                                           "IncludeCredentials": "maybe"})
+    assert_error(resp, 400, 20001, "IncludeCredentials")
+
+
+def test_unicode_friendly_name_roundtrip(client):
+    svc = client.serverless.v1.services.create(unique_name=uniq("svc"), friendly_name="Größe ✓ 日本")
+    assert client.serverless.v1.services(svc.sid).fetch().friendly_name == "Größe ✓ 日本"
+
+
+def test_domain_base_differs_between_services(http):
+    a = create_service(http)
+    b = create_service(http)
+    assert a["domain_base"] != b["domain_base"]
+    assert a["sid"] != b["sid"]

@@ -1,13 +1,27 @@
 """Blob storage: content-addressed de-duplication and no leftovers after rejected uploads."""
 
+import contextlib
+import hashlib
 import os
 import secrets
 import threading
 import time
+from pathlib import Path
 
 import httpx
-from helpers import (assert_error, blob_files, create_asset, create_function, create_service,
-                     data_files_outside_tmp, sha256_hex, upload, upload_asset_version, upload_function_version)
+import pytest
+from helpers import (
+    assert_error,
+    blob_files,
+    create_asset,
+    create_function,
+    create_service,
+    data_files_outside_tmp,
+    sha256_hex,
+    upload,
+    upload_asset_version,
+    upload_function_version,
+)
 
 MiB = 1024 * 1024
 
@@ -115,10 +129,8 @@ class _RssSampler(threading.Thread):
 
     def run(self):
         while not self._stop_evt.is_set():
-            try:
+            with contextlib.suppress(Exception):  # process may be between states; keep sampling
                 self.peak = max(self.peak, self.server.rss())
-            except Exception:  # noqa: BLE001 - process may be between states; keep sampling
-                pass
             time.sleep(0.01)
 
     def stop(self):
@@ -126,7 +138,8 @@ class _RssSampler(threading.Thread):
         self.join(timeout=5)
 
 
-def test_30mib_upload_over_default_limit_is_413_without_buffering(http, server):
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_30mib_upload_over_default_limit_is_413_without_buffering(http, server, framing):
     svc = create_service(http)
     asset = create_asset(http, svc["sid"])
     ok = upload_asset_version(http, svc["sid"], asset["sid"], "/small.bin", b"small")
@@ -138,13 +151,17 @@ def test_30mib_upload_over_default_limit_is_413_without_buffering(http, server):
 
     size = 30 * MiB
     content_type, length, body = _streamed_multipart("/huge.bin", "public", size, "huge.bin")
+    headers = {"Content-Type": content_type}
+    if framing == "content-length":
+        headers["Content-Length"] = str(length)  # like the toolkit (form-data computes it)
+    # else: no length known up front -> httpx sends Transfer-Encoding: chunked
     baseline = server.rss()
     sampler = _RssSampler(server)
     sampler.start()
     t0 = time.monotonic()
     try:
         resp = http.post(f"/v1/Services/{svc['sid']}/Assets/{asset['sid']}/Versions", content=body,
-                         headers={"Content-Type": content_type, "Content-Length": str(length)},
+                         headers=headers,
                          timeout=httpx.Timeout(60.0))
     except httpx.TransportError as exc:
         sampler.stop()
@@ -169,3 +186,64 @@ def test_30mib_upload_over_default_limit_is_413_without_buffering(http, server):
     assert ok["sid"] in [v["sid"] for v in after]
     # server still healthy
     assert http.get(f"/v1/Services/{svc['sid']}").status_code == 200
+
+
+def test_20mib_upload_is_streamed_to_disk(http, server):
+    """A large upload under the limit succeeds, lands as one sha256-named blob, without buffering in RAM."""
+    svc = create_service(http)
+    asset = create_asset(http, svc["sid"])
+    upload_asset_version(http, svc["sid"], asset["sid"], "/warm.bin", os.urandom(256 * 1024))
+    size = 20 * MiB
+    content_type, length, body = _streamed_multipart("/big.bin", "public", size, "big.bin")
+    # hash the content part on the fly (everything between the multipart head and tail)
+    hasher = hashlib.sha256()
+
+    def tee():
+        first = True
+        pending = None
+        for chunk in body:
+            if first:
+                first = False
+                yield chunk
+                continue
+            if pending is not None:
+                hasher.update(pending)
+                yield pending
+            pending = chunk
+        yield pending  # the multipart tail, not part of the content
+
+    before = blob_files(server.data_dir)
+    baseline = server.rss()
+    sampler = _RssSampler(server)
+    sampler.start()
+    try:
+        resp = http.post(f"/v1/Services/{svc['sid']}/Assets/{asset['sid']}/Versions", content=tee(),
+                         headers={"Content-Type": content_type, "Content-Length": str(length)},
+                         timeout=httpx.Timeout(60.0))
+    finally:
+        sampler.stop()
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["path"] == "/big.bin"
+    growth = sampler.peak - baseline
+    assert growth < 15 * MiB, f"server RSS grew by {growth / MiB:.1f} MiB during a 20 MiB upload"
+    new = blob_files(server.data_dir) - before
+    digest = hasher.hexdigest()
+    matching = [p for p in new if digest in str(p.relative_to(server.data_dir))]
+    assert len(matching) == 1, (digest, new)
+
+
+def test_client_filename_is_not_used_as_storage_path(http, server):
+    """The Content part's filename must never decide where bytes are written."""
+    svc = create_service(http)
+    asset = create_asset(http, svc["sid"])
+    workdir = server.workdir
+    before_all = {p for p in workdir.rglob("*") if p.is_file()}
+    marker = f"evil-{secrets.token_hex(6)}.txt"
+    for filename in (f"../../../{marker}", f"/tmp/{marker}", f"..\\..\\{marker}"):
+        resp = upload(http, svc["sid"], "Assets", asset["sid"], "/ok.txt", os.urandom(64), "public",
+                      filename=filename)
+        assert resp.status_code in (201, 400), resp.text
+    created = {p for p in workdir.rglob("*") if p.is_file()} - before_all
+    assert not [p for p in created if marker in p.name], created
+    assert not (workdir.parent / marker).exists()
+    assert not (Path("/tmp") / marker).exists()

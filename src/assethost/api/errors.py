@@ -40,8 +40,3 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return from_exception(MethodNotAllowed(f"Method {request.method} not allowed on {request.url.path}"))
     return twilio_error(exc.status_code, exc.status_code, str(exc.detail))
-
-
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return twilio_error(500, 20500, "Internal Server Error")

@@ -4,8 +4,9 @@ public origin, so clients that follow them verbatim never leave this server."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from assethost.core.paging import Page

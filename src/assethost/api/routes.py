@@ -4,7 +4,8 @@ worker thread (core is synchronous) and renders the result; none holds a rule of
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool

@@ -70,7 +70,7 @@ def _major(mime: str) -> str:
 
 def is_textual(mime: str) -> bool:
     base = mime.split(";", 1)[0].strip().lower()
-    return base.startswith("text/") or base in _TEXTUAL or base.endswith("+json") or base.endswith("+xml")
+    return base.startswith("text/") or base in _TEXTUAL or base.endswith(("+json", "+xml"))
 
 
 def resolve(path: str, declared: str | None, head: bytes) -> str:
@@ -82,9 +82,9 @@ def resolve(path: str, declared: str | None, head: bytes) -> str:
     if declared_base == "application/octet-stream":
         declared_base = ""
     chosen = ext_type or declared_base or sniffed
-    if chosen and sniffed and sniffed != chosen and sniffed.startswith(_SNIFFABLE):
-        if _major(sniffed) != _major(chosen) or _major(chosen) == "image":
-            chosen = sniffed
+    differs = bool(chosen and sniffed and sniffed != chosen and sniffed.startswith(_SNIFFABLE))
+    if differs and (_major(sniffed) != _major(chosen) or _major(chosen) == "image"):
+        chosen = sniffed
     if not chosen:
         chosen = "text/plain" if _looks_like_text(head) else "application/octet-stream"
     if is_textual(chosen) and "charset=" not in chosen:

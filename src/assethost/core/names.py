@@ -20,13 +20,22 @@ MAX_VARIABLE_VALUE_BYTES = 450
 
 # The service unique name becomes a DNS label of every environment's domain.
 _DNS_LABEL = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
-# Characters that can never be part of a served path: they end or escape the path in a URL.
-_PATH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f?#\\]")
+# Never part of a served path: control characters anywhere, and as sent, the characters that end
+# or escape the path of a URL. Percent-encoded forms (`%20`, `%3F`) are stored verbatim.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_RAW_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f?#\\]")
 
 
 def required(value: str | None, param: str) -> str:
     if value is None or value == "":
         raise Invalid(f"Missing required parameter {param} in the post body")
+    return no_nul(value, param)
+
+
+def no_nul(value: str, param: str) -> str:
+    # PostgreSQL cannot store NUL in text, and no name or value of ours has a use for it.
+    if "\x00" in value:
+        raise Invalid(f"{param} may not contain NUL characters")
     return value
 
 
@@ -59,7 +68,7 @@ def environment_unique_name(value: str | None) -> str:
 def domain_suffix(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    bounded(value, "DomainSuffix", MAX_DOMAIN_SUFFIX)
+    bounded(no_nul(value, "DomainSuffix"), "DomainSuffix", MAX_DOMAIN_SUFFIX)
     if not _DNS_LABEL.match(value):
         raise Invalid(f"DomainSuffix may only contain letters, digits and hyphens (got {value!r})")
     return value
@@ -86,8 +95,8 @@ def version_path(value: str | None) -> str:
         raise Invalid(f"Path must be {MAX_PATH} characters or less (got {len(value)})")
     if value == "/":
         return value  # the root asset
-    for form in (value, unquote(value)):
-        if _PATH_FORBIDDEN.search(form):
+    for form, forbidden in ((value, _RAW_FORBIDDEN), (unquote(value), _CONTROL)):
+        if forbidden.search(form) or "\\" in form:
             raise Invalid(f"Path {value!r} contains a character that is not allowed in a URL path")
         segments = form[1:].split("/")
         if any(s in ("", ".", "..") for s in segments):
@@ -102,6 +111,7 @@ def variable_key(value: str | None) -> str:
 def variable_value(value: str | None) -> str:
     if value is None:
         raise Invalid("Missing required parameter Value in the post body")
+    no_nul(value, "Value")
     size = len(value.encode("utf-8"))
     if size > MAX_VARIABLE_VALUE_BYTES:
         raise Invalid(f"Value must be {MAX_VARIABLE_VALUE_BYTES} bytes or less (got {size})")
@@ -117,3 +127,7 @@ def boolean(value: str | None, param: str, default: bool) -> bool:
     if lowered in ("false", "0"):
         return False
     raise Invalid(f"{param} must be true or false (got {value!r})")
+
+
+def looks_like_service_name(value: str) -> bool:
+    return len(value) <= MAX_SERVICE_UNIQUE_NAME and bool(_DNS_LABEL.match(value))

@@ -14,9 +14,10 @@ from assethost.store.meta import Duplicate, Tx
 
 def find(tx: Tx, account_sid: str, ref: str) -> Any:
     """A service of this account by SID or unique name; another account's is 'not found'."""
+    row = None
     if sids.is_sid(ref, sids.SERVICE):
         row = tx.get("services", sid=ref, account_sid=account_sid)
-    else:
+    elif names.looks_like_service_name(ref):
         row = tx.get("services", unique_name=ref, account_sid=account_sid)
     if row is None:
         raise NotFound.resource(f"/Services/{ref}")

@@ -21,11 +21,10 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     """Weak comparison, as If-None-Match uses: W/"x" matches "x"."""
     if if_none_match.strip() == "*":
         return True
-    bare = etag[2:] if etag.startswith("W/") else etag
+    bare = etag.removeprefix("W/")
     for candidate in if_none_match.split(","):
         candidate = candidate.strip()
-        if candidate.startswith("W/"):
-            candidate = candidate[2:]
+        candidate = candidate.removeprefix("W/")
         if candidate == bare:
             return True
     return False

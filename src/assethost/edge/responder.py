@@ -12,7 +12,13 @@ from urllib.parse import unquote
 
 from assethost.core import signatures
 from assethost.edge.compress import ENCODINGS, Compressor
-from assethost.edge.httpparts import UNSATISFIABLE, choose_encoding, etag_matches, parse_http_date, parse_range
+from assethost.edge.httpparts import (
+    UNSATISFIABLE,
+    choose_encoding,
+    etag_matches,
+    parse_http_date,
+    parse_range,
+)
 from assethost.edge.snapshot import FileEntry, Snapshot
 
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
@@ -21,9 +27,13 @@ _NO_CACHE = (b"cache-control", b"no-cache")
 # What Twilio's runtime answers to OPTIONS on an asset (copied into twilio-run, PR #141).
 _CORS_PREFLIGHT = [
     (b"access-control-allow-origin", b"*"),
-    (b"access-control-allow-headers",
-     b"Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, "
-     b"If-Unmodified-Since, User-Agent"),
+    (
+        b"access-control-allow-headers",
+        (
+            b"Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, "
+            b"If-Unmodified-Since, User-Agent"
+        ),
+    ),
     (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
     (b"access-control-expose-headers", b"ETag"),
     (b"access-control-max-age", b"86400"),
@@ -140,7 +150,7 @@ class Responder:
         if if_range is None:
             return True
         value = if_range.decode("latin-1").strip()
-        if value.startswith('"') or value.startswith("W/"):
+        if value.startswith(('"', "W/")):
             return value == entry.etag  # If-Range needs a strong match
         since = parse_http_date(value)
         return since is not None and entry.last_modified <= since

@@ -13,6 +13,7 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Self
 
 
 class BlobTooLarge(Exception):
@@ -63,7 +64,7 @@ class BlobWriter:
             self._fd = None
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> BlobWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
