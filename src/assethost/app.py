@@ -106,15 +106,25 @@ class Assembly:
     ctx: Context
     edge: Edge
     app: ASGIApp
-    notes: list[str]
+
+
+def prepare(settings: Settings) -> list[str]:
+    """Once per server, before any worker starts: migrate, make sure of the account, finish
+    builds a stop interrupted. Returns what to tell the person who started it."""
+    ctx = open_context(settings)
+    try:
+        ctx.blobs.clean_tmp()
+        notes = bootstrap_account(settings, ctx)
+        builds.finish_pending(ctx)
+    finally:
+        ctx.meta.dispose()  # workers open their own connections
+    return notes
 
 
 def assemble(settings: Settings) -> Assembly:
+    """One worker's application."""
     ctx = open_context(settings)
-    ctx.blobs.clean_tmp()
-    notes = bootstrap_account(settings, ctx)
-    builds.finish_pending(ctx)
     edge = Edge(ctx, settings.base_domain, settings.edge)
     edge_app = EdgeApp(edge, settings.public_scheme, settings.trust_forwarded)
     api = None if settings.edge_only else create_api(ctx, settings.fixed_origin)
-    return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api), notes=notes)
+    return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api))

@@ -68,20 +68,22 @@ def main() -> None:
 @click.option("--memory-file-limit", envvar="ASSETHOST_MEMORY_FILE_LIMIT", type=int,
               default=EdgeOptions.memory_file_limit, show_default=True,
               help="Files up to this many bytes are served from memory; larger ones from disk.")
+@click.option("--workers", envvar="ASSETHOST_WORKERS", type=int, default=1, show_default=True,
+              help="Worker processes sharing the port. With more than one, a deployment reaches the other "
+              "workers within half a second rather than at once.")
 @click.option("--log-level", envvar="ASSETHOST_LOG_LEVEL", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(
     host: str, port: int, data_dir: Path, database_url: str | None, public_url: str | None, base_domain: str,
     max_public_bytes: int, max_private_bytes: int, max_function_bytes: int, max_public_versions: int,
     max_private_versions: int, max_function_versions: int, edge_only: bool, trust_forwarded: bool,
-    cache_control: str, protected_cache_control: str, memory_file_limit: int, log_level: str,
+    cache_control: str, protected_cache_control: str, memory_file_limit: int, workers: int, log_level: str,
 ) -> None:
     """Run the API (and the runtime edge) on one port."""
     import os
 
-    import uvicorn
-
-    from assethost.app import assemble
+    from assethost.app import prepare
+    from assethost.server import run
 
     settings = Settings(
         host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url,
@@ -101,18 +103,18 @@ def serve(
         account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
         auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,
     )
-    assembly = assemble(settings)
+    notes = prepare(settings)
     origin = settings.fixed_origin or f"http://<request host>:{port}"
     click.echo(f"assethost {_version()} listening on http://{host}:{port}")
     if not edge_only:
         click.echo(f"  API:      {origin}/v1")
     click.echo(f"  database: {_safe_url(settings.db_url)}")
     click.echo(f"  blobs:    {settings.blob_dir}")
-    click.echo(f"  domains:  *.{settings.base_domain}")
-    for line in assembly.notes:
+    click.echo(f"  domains:  *.{settings.base_domain}  (e.g. http://myservice-1234.{settings.base_domain}:{port}/)")
+    click.echo(f"  workers:  {workers}")
+    for line in notes:
         click.echo(line)
-    uvicorn.run(assembly.app, host=host, port=port, log_level=log_level, access_log=False,
-                server_header=False, proxy_headers=False)
+    run(settings, workers, log_level)
 
 
 @main.group()

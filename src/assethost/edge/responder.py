@@ -51,6 +51,7 @@ class Reply:
     file: str | None = None  # send `length` bytes of this file from `offset` instead of body
     offset: int = 0
     length: int = 0
+    raw_head: bytes | None = None  # `headers` already serialised, when precomputed
 
 
 def _plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> Reply:
@@ -108,13 +109,13 @@ class Responder:
         inm = headers.get(b"if-none-match")
         if inm is not None:
             if etag_matches(inm.decode("latin-1"), entry.etag):
-                return Reply(304, entry.headers)
+                return Reply(304, entry.headers, raw_head=entry.not_modified_head)
         else:
             ims = headers.get(b"if-modified-since")
             if ims is not None:
                 since = parse_http_date(ims.decode("latin-1"))
                 if since is not None and entry.last_modified <= since:
-                    return Reply(304, entry.headers)
+                    return Reply(304, entry.headers, raw_head=entry.not_modified_head)
         head = method == "HEAD"
         size = entry.size
         rng = headers.get(b"range")
@@ -142,8 +143,9 @@ class Responder:
                         (b"content-length", str(len(body)).encode()),
                     ]
                     return Reply(200, hdrs, b"" if head else body)
-        hdrs = entry.headers + [(b"content-length", str(size).encode())]
-        return self._body(200, hdrs, entry, 0, size, head)
+        reply = self._body(200, entry.ok_headers, entry, 0, size, head)
+        reply.raw_head = entry.ok_head
+        return reply
 
     @staticmethod
     def _if_range_ok(if_range: bytes | None, entry: FileEntry) -> bool:

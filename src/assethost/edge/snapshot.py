@@ -46,6 +46,9 @@ class FileEntry:
     compressible: bool
     body: bytes | None
     headers: list[tuple[bytes, bytes]]  # every header but Content-Length, Content-Range, Date
+    ok_headers: list[tuple[bytes, bytes]]  # a whole-file 200: `headers` and Content-Length
+    ok_head: bytes  # the same, serialised
+    not_modified_head: bytes
 
 
 @dataclass(slots=True)
@@ -99,11 +102,16 @@ def _entry(ctx: Context, options: EdgeOptions, row: Any) -> FileEntry:
         headers.append((b"cache-control", options.protected_cache_control.encode("latin-1")))
     if compressible:
         headers.append((b"vary", b"Accept-Encoding"))
+    ok_headers = headers + [(b"content-length", str(row.size).encode())]
     return FileEntry(
         path=row.path, visibility=row.visibility, blob_hash=row.blob_hash, size=row.size, file=str(blob),
         content_type=ctype, etag=etag, last_modified=modified, compressible=compressible, body=body,
-        headers=headers,
+        headers=headers, ok_headers=ok_headers, ok_head=serialize(ok_headers), not_modified_head=serialize(headers),
     )
+
+
+def serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
+    return b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
 
 
 def _build_files(ctx: Context, options: EdgeOptions, build_sid: str, rows: list[Any]) -> BuildFiles:

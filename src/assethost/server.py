@@ -1,0 +1,94 @@
+"""Runs assethost: one listening socket, shared by one or more worker processes.
+
+Workers are forked from a parent that only supervises: each opens its own database connections
+and holds its own edge snapshot, so nothing is shared that could go stale or be used by two
+processes at once. A worker that dies is replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+import uvicorn
+
+from assethost.app import assemble
+from assethost.edge.front import FrontProtocol
+from assethost.settings import Settings
+
+log = logging.getLogger("assethost")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_worker(settings: Settings, sock: socket.socket, log_level: str) -> None:
+    assembly = assemble(settings)
+    config = uvicorn.Config(
+        assembly.app, http=FrontProtocol, lifespan="on", log_level=log_level, access_log=False,
+        server_header=False, proxy_headers=False, timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def run(settings: Settings, workers: int, log_level: str) -> None:
+    sock = bind(settings.host, settings.port)
+    if workers <= 1:
+        serve_worker(settings, sock, log_level)
+        return
+    children: dict[int, float] = {}
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                serve_worker(settings, sock, log_level)
+            except BaseException:
+                log.exception("worker failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = time.monotonic()
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(workers):
+        spawn()
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        started = children.pop(pid, None)
+        if stopping or started is None:
+            continue
+        print(f"assethost: worker {pid} exited ({status}); starting another", file=sys.stderr)
+        if time.monotonic() - started < 1.0:
+            time.sleep(1.0)  # do not spin if workers die at start
+        spawn()
