@@ -65,8 +65,8 @@ class FrontProtocol(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.scheme = "http"
-        # Bytes since the start of the request now being parsed, to replay on a hand-over.
-        self.pending = bytearray()
+        # Data received since the start of the request now being parsed, to replay on a hand-over.
+        self.pending: list[bytes] = []
         self.idle = True
         self.begun = 0  # requests begun within `pending`
         self.handed_over = False
@@ -74,6 +74,7 @@ class FrontProtocol(asyncio.Protocol):
         self.queue: deque[tuple[Reply, bool]] = deque()
         self.write_ready: asyncio.Event | None = None
         self.keepalive_timer: asyncio.TimerHandle | None = None
+        self.last_active = 0.0
         self._reset_request()
 
     def _reset_request(self) -> None:
@@ -89,6 +90,7 @@ class FrontProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.server_state.connections.add(self)
         self.scheme = "https" if transport.get_extra_info("sslcontext") else "http"
+        self.last_active = self.loop.time()
         self._arm_keepalive()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -107,12 +109,12 @@ class FrontProtocol(asyncio.Protocol):
             self.write_ready.set()
 
     def data_received(self, data: bytes) -> None:
-        self._cancel_keepalive()
+        self.last_active = self.loop.time()
         if self.idle:
-            self.pending = bytearray(data)
+            self.pending = [data]
             self.begun = 0
         else:
-            self.pending += data
+            self.pending.append(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -209,8 +211,6 @@ class FrontProtocol(asyncio.Protocol):
             self.loop.create_task(self._send_file(reply, keep_alive))
         elif not keep_alive:
             transport.close()
-        else:
-            self._arm_keepalive()
 
     async def _send_file(self, reply: Reply, keep_alive: bool) -> None:
         transport = self.transport
@@ -242,11 +242,10 @@ class FrontProtocol(asyncio.Protocol):
             transport.close()
             return
         transport.resume_reading()
+        self.last_active = self.loop.time()
         while self.queue and not self.busy:
             queued, alive = self.queue.popleft()
             self._emit(queued, alive)
-        if not self.busy:
-            self._arm_keepalive()
 
     # hand-over and failures ------------------------------------------------------------------------
 
@@ -266,7 +265,7 @@ class FrontProtocol(asyncio.Protocol):
         assert transport is not None
         protocol.connection_made(transport)
         transport.set_protocol(protocol)
-        protocol.data_received(bytes(self.pending))
+        protocol.data_received(b"".join(self.pending))
         # Stop feeding our own parser: the rest of this data belongs to the new protocol.
         raise _HandedOver()
 
@@ -275,9 +274,11 @@ class FrontProtocol(asyncio.Protocol):
             self.transport.write(_simple(status, text))
             self.transport.close()
 
-    def _arm_keepalive(self) -> None:
+    def _arm_keepalive(self, delay: float | None = None) -> None:
+        # One timer per connection, re-armed only when it fires: cheaper than a timer per request.
         self._cancel_keepalive()
-        self.keepalive_timer = self.loop.call_later(self.config.timeout_keep_alive, self._keepalive_expired)
+        delay = self.config.timeout_keep_alive if delay is None else delay
+        self.keepalive_timer = self.loop.call_later(delay, self._keepalive_expired)
 
     def _cancel_keepalive(self) -> None:
         if self.keepalive_timer is not None:
@@ -285,8 +286,14 @@ class FrontProtocol(asyncio.Protocol):
             self.keepalive_timer = None
 
     def _keepalive_expired(self) -> None:
-        if self.transport is not None and self.idle and not self.busy:
+        self.keepalive_timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        quiet = self.loop.time() - self.last_active
+        if self.idle and not self.busy and quiet >= self.config.timeout_keep_alive:
             self.transport.close()
+        else:
+            self._arm_keepalive(max(0.1, self.config.timeout_keep_alive - quiet))
 
 
 class _HandedOver(Exception):
