@@ -80,6 +80,16 @@ class Renderer:
             body["links"] = {"function_version_content": f"{url}/Content"}
         return body
 
+    def version_facts(self, row: Any) -> dict[str, Any]:
+        """The version with what only assethost tells: kind, content hash, size and type."""
+        return self.version(row) | {
+            "kind": row.kind,
+            "resource_sid": row.resource_sid,
+            "sha256": row.blob_hash,
+            "size": row.size,
+            "content_type": row.content_type,
+        }
+
     def function_content(self, row: Any, content: str) -> dict[str, Any]:
         return {
             "sid": row.sid,

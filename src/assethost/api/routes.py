@@ -318,4 +318,36 @@ async def usage_instance(request: Request) -> Response:
     return _json(_render(request).usage(result))
 
 
-routes.append(Route("/assethost/v1/Usage", usage_instance, methods=["GET"]))
+async def service_versions(request: Request) -> Response:
+    """Every version of the service with its content hash, so a deploy can tell what changed."""
+    account = await authenticate(request)
+    ctx, r = _ctx(request), _render(request)
+    kind = request.query_params.get("Kind") or None
+    page = await _call(resources.service_version_page, ctx, account, request.path_params["service"], kind,
+                       _page_request(request))
+    filters = {"Kind": kind} if kind else None
+    return _json(r.listing(request.url.path, "versions", page, r.version_facts, filters))
+
+
+def _version_by_hash(kind: str):  # type: ignore[no-untyped-def]
+    async def create(request: Request) -> Response:
+        """Create a version from content the account already stored (form: Path, Visibility,
+        ContentSha256, optional ContentType)."""
+        account = await authenticate(request)
+        p, f = request.path_params, await _form(request)
+        row = await _call(
+            resources.add_version_from_content, _ctx(request), account, p["service"], kind, p["sid"],
+            f.get("Path"), f.get("Visibility"), f.get("ContentSha256"), f.get("ContentType"),
+        )
+        return _json(_render(request).version_facts(row), 201)
+
+    return create
+
+
+X = "/assethost/v1/Services/{service}"
+routes += [
+    Route("/assethost/v1/Usage", usage_instance, methods=["GET"]),
+    Route(X + "/Versions", service_versions, methods=["GET"]),
+    Route(X + "/Assets/{sid}/Versions", _version_by_hash("asset"), methods=["POST"]),
+    Route(X + "/Functions/{sid}/Versions", _version_by_hash("function"), methods=["POST"]),
+]

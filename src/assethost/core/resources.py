@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from typing import Any
 
 from assethost.core import clock, names, services, sids
 from assethost.core.context import Context
-from assethost.core.errors import Conflict, NotFound
+from assethost.core.errors import Conflict, Invalid, NotFound
 from assethost.core.paging import Page, PageRequest, fetch
 from assethost.store.meta import Tx
 
@@ -135,3 +136,40 @@ def version_page(
 
 def function_source(ctx: Context, version: Any) -> str:
     return ctx.blobs.read(version.blob_hash).decode("utf-8", errors="replace")
+
+
+# --- assethost extensions: reuse of stored content ------------------------------------------
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def add_version_from_content(
+    ctx: Context, account_sid: str, service_ref: str, kind: str, resource_sid: str,
+    path: str | None, visibility: str | None, sha256: str | None, declared_type: str | None,
+) -> Any:
+    """A new version whose bytes this account has uploaded before, named by their SHA-256, so a
+    deploy sends only content the server does not hold. Only the account's own content can be
+    named: whether other accounts hold some bytes is never revealed."""
+    sha256 = (sha256 or "").lower()
+    if not _SHA256.match(sha256):
+        raise Invalid("ContentSha256 must be the 64 hex digits of the content's SHA-256")
+    with ctx.meta.read() as tx:
+        find(tx, account_sid, service_ref, kind, resource_sid)
+        known = tx.get("versions", account_sid=account_sid, blob_hash=sha256)
+    if known is None or not ctx.blobs.exists(sha256):
+        raise NotFound(f"No content with SHA-256 {sha256} is stored for this account; upload it instead")
+    clean_path, clean_visibility = check_upload(ctx, kind, path, visibility, known.size)
+    return add_version(
+        ctx, account_sid, service_ref, kind, resource_sid, clean_path, clean_visibility, sha256, known.size,
+        declared_type or known.content_type,
+    )
+
+
+def service_version_page(ctx: Context, account_sid: str, service_ref: str, kind: str | None, req: PageRequest) -> Page:
+    """Every version of a service's assets and/or functions, with content hashes."""
+    if kind is not None and kind not in KINDS:
+        raise Invalid(f"Kind must be asset or function (got {kind!r})")
+    with ctx.meta.read() as tx:
+        service = services.find(tx, account_sid, service_ref)
+        where = {"service_sid": service.sid} | ({"kind": kind} if kind else {})
+        return fetch(tx, "versions", where, req)

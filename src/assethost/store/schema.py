@@ -124,6 +124,7 @@ versions = Table(
     Column("content_type", String(255), nullable=False),
     _created(),
     Index("ix_versions_resource", "resource_sid"),
+    Index("ix_versions_account_blob", "account_sid", "blob_hash"),
 )
 
 builds = Table(
