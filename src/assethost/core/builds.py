@@ -79,30 +79,36 @@ def create(
         raise Invalid(f"Runtime {runtime!r} is not a runtime name such as node22")
     if not asset_versions and not function_versions:
         raise Invalid("At least one Function Version or Asset Version is required for Build.")
-    sid, now = sids.new(sids.BUILD), clock.now()
     with ctx.meta.write() as tx:
         service = services.find(tx, account_sid, service_ref)
         rows = _versions(tx, service.sid, "asset", "AssetVersions", asset_versions)
         rows += _versions(tx, service.sid, "function", "FunctionVersions", function_versions)
-        seen: dict[str, Any] = {}
-        for row in rows:
-            if row.path in seen:
-                raise Invalid(f"Two versions in this build have the path {row.path}: {seen[row.path].sid} and {row.sid}")
-            seen[row.path] = row
-        ctx.limits.check_build([(r.kind, r.visibility, r.path, r.size) for r in rows])
-        tx.insert(
-            "builds", sid=sid, account_sid=account_sid, service_sid=service.sid, status="building",
-            status_reason=None, runtime=runtime, dependencies=json.dumps(deps), date_created=now, date_updated=now,
-        )
-        tx.insert_many("build_entries", [
-            {
-                "build_sid": sid, "version_sid": r.sid, "resource_sid": r.resource_sid, "kind": r.kind,
-                "path": r.path, "visibility": r.visibility, "blob_hash": r.blob_hash, "size": r.size,
-                "content_type": r.content_type, "version_date_created": r.date_created,
-            }
-            for r in rows
-        ])
-        return tx.get("builds", sid=sid), entries(tx, sid)
+        build = freeze(ctx, tx, service, rows, deps, runtime)
+        return build, entries(tx, build.sid)
+
+
+def freeze(ctx: Context, tx: Tx, service: Any, rows: list[Any], deps: list[dict[str, str]], runtime: str) -> Any:
+    """Check the versions against the rules and limits and record them as a new build."""
+    seen: dict[str, Any] = {}
+    for row in rows:
+        if row.path in seen:
+            raise Invalid(f"Two versions in this build have the path {row.path}: {seen[row.path].sid} and {row.sid}")
+        seen[row.path] = row
+    ctx.limits.check_build([(r.kind, r.visibility, r.path, r.size) for r in rows])
+    sid, now = sids.new(sids.BUILD), clock.now()
+    tx.insert(
+        "builds", sid=sid, account_sid=service.account_sid, service_sid=service.sid, status="building",
+        status_reason=None, runtime=runtime, dependencies=json.dumps(deps), date_created=now, date_updated=now,
+    )
+    tx.insert_many("build_entries", [
+        {
+            "build_sid": sid, "version_sid": r.sid, "resource_sid": r.resource_sid, "kind": r.kind,
+            "path": r.path, "visibility": r.visibility, "blob_hash": r.blob_hash, "size": r.size,
+            "content_type": r.content_type, "version_date_created": r.date_created,
+        }
+        for r in rows
+    ])
+    return tx.get("builds", sid=sid)
 
 
 def entries(tx: Tx, build_sid: str) -> list[Any]:

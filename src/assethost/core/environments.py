@@ -80,27 +80,33 @@ def deploy(
     build_sid = build_sid or None
     if build_sid is not None and not sids.is_sid(build_sid, sids.BUILD):
         raise Invalid(f"BuildSid {build_sid!r} is not a Build SID (ZB…)")
-    sid, now = sids.new(sids.DEPLOYMENT), clock.now()
     with ctx.meta.write() as tx:
         service, env = find(tx, account_sid, service_ref, environment_sid)
-        env = tx.lock("environments", sid=env.sid)
-        if build_sid is not None:
-            build = tx.get("builds", sid=build_sid, service_sid=service.sid)
-            if build is None:
-                raise NotFound(f"BuildSid: the build {build_sid} was not found in this service")
-            if build.status != "completed":
-                raise Invalid(f"Build {build_sid} cannot be deployed: its status is {build.status}, not completed")
-        if env.build_sid == build_sid:
-            raise Conflict("Environment already has requested deployment.")
-        tx.update("environments", {"sid": env.sid}, build_sid=build_sid, date_updated=now)
-        tx.insert(
-            "deployments", sid=sid, account_sid=account_sid, service_sid=service.sid, environment_sid=env.sid,
-            build_sid=build_sid, date_created=now, date_updated=now,
-        )
-        tx.bump_generation()
-        deployment = tx.get("deployments", sid=sid)
+        deployment = switch(tx, service, env, build_sid)
     ctx.changed()
     return deployment
+
+
+def switch(tx: Tx, service: Any, env: Any, build_sid: str | None) -> Any:
+    """Point the environment at the build and record the deployment; the caller commits and then
+    tells the edge (`ctx.changed()`)."""
+    sid, now = sids.new(sids.DEPLOYMENT), clock.now()
+    env = tx.lock("environments", sid=env.sid)
+    if build_sid is not None:
+        build = tx.get("builds", sid=build_sid, service_sid=service.sid)
+        if build is None:
+            raise NotFound(f"BuildSid: the build {build_sid} was not found in this service")
+        if build.status != "completed":
+            raise Invalid(f"Build {build_sid} cannot be deployed: its status is {build.status}, not completed")
+    if env.build_sid == build_sid:
+        raise Conflict("Environment already has requested deployment.")
+    tx.update("environments", {"sid": env.sid}, build_sid=build_sid, date_updated=now)
+    tx.insert(
+        "deployments", sid=sid, account_sid=service.account_sid, service_sid=service.sid, environment_sid=env.sid,
+        build_sid=build_sid, date_created=now, date_updated=now,
+    )
+    tx.bump_generation()
+    return tx.get("deployments", sid=sid)
 
 
 def get_deployment(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Any:

@@ -57,13 +57,14 @@ def update(ctx: Context, account_sid: str, service_ref: str, kind: str, sid: str
         return tx.get("resources", sid=row.sid)
 
 
-def delete(ctx: Context, account_sid: str, service_ref: str, kind: str, sid: str) -> None:
-    """Refused while a version of it is live in some environment: deleting it would have to
-    change a deployed build, and builds never change."""
+def delete(ctx: Context, account_sid: str, service_ref: str, kind: str, sid: str, allow_live: bool = False) -> None:
+    """Through the API, refused while a version of it is live in some environment, as Twilio does.
+    The console allows it (`allow_live`): builds are frozen copies, so the live build keeps
+    serving the file until the next deploy leaves it out."""
     with ctx.meta.write() as tx:
         service, row = find(tx, account_sid, service_ref, kind, sid)
         live = [e.build_sid for e in tx.select("environments", service_sid=service.sid) if e.build_sid]
-        if any(tx.count("build_entries", build_sid=b, resource_sid=row.sid) for b in set(live)):
+        if not allow_live and any(tx.count("build_entries", build_sid=b, resource_sid=row.sid) for b in set(live)):
             raise Conflict(
                 f"Cannot delete {kind} {row.sid} because a version of it is part of an active Deployment"
             )

@@ -12,24 +12,25 @@ from assethost.core.paging import Page, PageRequest, fetch
 from assethost.store.meta import Duplicate, Tx
 
 
-def find(tx: Tx, account_sid: str, ref: str) -> Any:
+def find(tx: Tx, account_sid: str, ref: str, kind: str = "serverless") -> Any:
     """A service of this account by SID or unique name; another account's is 'not found'."""
     row = None
     if sids.is_sid(ref, sids.SERVICE):
-        row = tx.get("services", sid=ref, account_sid=account_sid)
-    elif names.looks_like_service_name(ref):
-        row = tx.get("services", unique_name=ref, account_sid=account_sid)
+        row = tx.get("services", sid=ref, account_sid=account_sid, kind=kind)
+    elif names.looks_like_service_name(ref) or kind != "serverless":
+        row = tx.get("services", unique_name=ref, account_sid=account_sid, kind=kind)
     if row is None:
         raise NotFound.resource(f"/Services/{ref}")
     return row
 
 
-def _domain_base(tx: Tx, unique_name: str) -> str:
+def domain_base(tx: Tx, name: str) -> str:
+    """`{name}-{4 random digits}`, free as a service domain and as a domain label."""
     for _ in range(200):
-        candidate = f"{unique_name.lower()}-{random.randint(1000, 9999)}"
+        candidate = f"{name.lower()}-{random.randint(1000, 9999)}"
         if tx.get("services", domain_base=candidate) is None:
             return candidate
-    raise Conflict(f"No free domain left for the service name {unique_name!r}")
+    raise Conflict(f"No free domain left for the service name {name!r}")
 
 
 def create(
@@ -47,7 +48,7 @@ def create(
         try:
             tx.insert(
                 "services", sid=sid, account_sid=account_sid, unique_name=unique, friendly_name=friendly,
-                include_credentials=include, ui_editable=editable, domain_base=_domain_base(tx, unique),
+                include_credentials=include, ui_editable=editable, domain_base=domain_base(tx, unique), kind="serverless",
                 date_created=now, date_updated=now,
             )
         except Duplicate:
@@ -62,7 +63,7 @@ def get(ctx: Context, account_sid: str, ref: str) -> Any:
 
 def page(ctx: Context, account_sid: str, req: PageRequest) -> Page:
     with ctx.meta.read() as tx:
-        return fetch(tx, "services", {"account_sid": account_sid}, req)
+        return fetch(tx, "services", {"account_sid": account_sid, "kind": "serverless"}, req)
 
 
 def update(

@@ -86,6 +86,9 @@ services = Table(
     Column("include_credentials", Boolean, nullable=False),
     Column("ui_editable", Boolean, nullable=False),
     Column("domain_base", String(64), nullable=False, unique=True),
+    # "serverless": the API's services. "legacy": the hidden service that holds an account's
+    # Assets (Legacy) files; the Serverless API never sees it, as on Twilio.
+    Column("kind", String(16), nullable=False, server_default="serverless"),
     _created(),
     _updated(),
     UniqueConstraint("account_sid", "unique_name", name="uq_services_account_unique_name"),

@@ -1,0 +1,162 @@
+"""Assets (Legacy): an account-level set of files, live as soon as they are uploaded, served at
+`{account runtime domain}/assets/{filename}`.
+
+They are kept in a hidden service of the account (kind "legacy") with one environment whose
+domain is the account's runtime domain, so the edge serves them by the same rules as everything
+else. Every upload or delete makes a new build of all files and deploys it at once. The
+Serverless API never lists or accepts that service, and the legacy page never shows Serverless
+files, as in Twilio's console.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from assethost.core import builds, clock, environments, names, resources, services, sids
+from assethost.core.context import Context
+from assethost.core.errors import Invalid, NotFound
+from assethost.core.workspace import latest_versions
+from assethost.store.meta import Tx
+
+SERVICE_NAME = "_legacy"  # not a valid API unique name, so it can never clash with a user's
+PREFIX = "/assets/"
+_FILENAME = re.compile(r"^[A-Za-z0-9._~!'()*+,;=@-][A-Za-z0-9 ._~!'()*+,;=@-]*$")
+_WORDS_A = ("amber", "brave", "calm", "dusty", "eager", "fuzzy", "gentle", "happy", "ivory", "jolly",
+            "kind", "lucky", "mellow", "nimble", "olive", "proud", "quiet", "rusty", "sandy", "tidy")
+_WORDS_B = ("otter", "heron", "lynx", "panda", "koala", "gecko", "bison", "crane", "dingo", "egret",
+            "ferret", "gopher", "ibis", "jackal", "lemur", "marten", "newt", "okapi", "puffin", "quail")
+
+
+@dataclass(frozen=True)
+class LegacyFile:
+    asset: Any
+    version: Any
+    url: str | None  # None for private files: never served by URL
+
+
+def _find(tx: Tx, account_sid: str) -> tuple[Any, Any] | tuple[None, None]:
+    service = tx.get("services", account_sid=account_sid, unique_name=SERVICE_NAME, kind="legacy")
+    if service is None:
+        return None, None
+    return service, tx.get("environments", service_sid=service.sid)
+
+
+def _create(ctx: Context, tx: Tx, account_sid: str) -> tuple[Any, Any]:
+    base = services.domain_base(tx, f"{random.choice(_WORDS_A)}-{random.choice(_WORDS_B)}")
+    now = clock.now()
+    service_sid, env_sid = sids.new(sids.SERVICE), sids.new(sids.ENVIRONMENT)
+    tx.insert(
+        "services", sid=service_sid, account_sid=account_sid, unique_name=SERVICE_NAME,
+        friendly_name="Assets (Legacy)", include_credentials=False, ui_editable=False, domain_base=base,
+        kind="legacy", date_created=now, date_updated=now,
+    )
+    tx.insert(
+        "environments", sid=env_sid, account_sid=account_sid, service_sid=service_sid, unique_name="legacy",
+        domain_suffix=None, domain_name=environments.domain_name(base, None, ctx.base_domain), build_sid=None,
+        date_created=now, date_updated=now,
+    )
+    return tx.get("services", sid=service_sid), tx.get("environments", sid=env_sid)
+
+
+def runtime_domain(ctx: Context, account_sid: str) -> str:
+    """The account's runtime domain, made on first use."""
+    with ctx.meta.write() as tx:
+        service, env = _find(tx, account_sid)
+        if service is None:
+            service, env = _create(ctx, tx, account_sid)
+        return env.domain_name
+
+
+def files(ctx: Context, account_sid: str, origin: str) -> list[LegacyFile]:
+    """origin: how URLs start, e.g. `http://{domain}:8080` (the caller knows scheme and port)."""
+    with ctx.meta.read() as tx:
+        service, _ = _find(tx, account_sid)
+        if service is None:
+            return []
+        latest = latest_versions(tx, service.sid, "asset")
+        rows = tx.select("resources", service_sid=service.sid, kind="asset")
+    out = []
+    for asset in rows:
+        version = latest.get(asset.sid)
+        if version is not None:
+            url = None if version.visibility == "private" else origin + version.path
+            out.append(LegacyFile(asset=asset, version=version, url=url))
+    return out
+
+
+def check_filename(filename: str | None) -> str:
+    filename = names.required(filename, "filename").strip()
+    if "/" in filename or "\\" in filename or filename in (".", "..") or not _FILENAME.match(filename):
+        raise Invalid(f"The file name {filename!r} is not allowed: use letters, digits, spaces and . _ - ~")
+    names.version_path(PREFIX + filename)
+    return filename
+
+
+def _check_counts(ctx: Context, tx: Tx, service_sid: str, replacing: str | None, visibility: str) -> None:
+    latest = latest_versions(tx, service_sid, "asset")
+    count = sum(1 for sid, v in latest.items() if v.visibility == visibility and sid != replacing)
+    limit = ctx.limits.max_private_versions if visibility == "private" else ctx.limits.max_public_versions
+    if count + 1 > limit:
+        raise Invalid(f"Assets (Legacy) holds at most {limit} {visibility} files; there are {count} already")
+
+
+def upload(
+    ctx: Context, account_sid: str, filename: str, visibility: str | None, blob_hash: str, size: int,
+    declared_type: str | None,
+) -> Any:
+    """Add (or replace) a file and make it live at once. The blob must already be stored."""
+    filename = check_filename(filename)
+    path = PREFIX + filename
+    visibility = names.visibility(visibility)
+    ctx.limits.check_file("asset", visibility, path, size)
+    with ctx.meta.write() as tx:
+        service, env = _find(tx, account_sid)
+        if service is None:
+            service, env = _create(ctx, tx, account_sid)
+        existing = next((r for r in tx.select("resources", service_sid=service.sid, kind="asset")
+                         if r.friendly_name == filename), None)
+        _check_counts(ctx, tx, service.sid, existing.sid if existing else None, visibility)
+        now = clock.now()
+        if existing is None:
+            asset_sid = sids.new(sids.RESOURCE)
+            tx.insert("resources", sid=asset_sid, account_sid=account_sid, service_sid=service.sid, kind="asset",
+                      friendly_name=filename, date_created=now, date_updated=now)
+        else:
+            asset_sid = existing.sid
+        version_sid = sids.new(sids.VERSION)
+        tx.insert(
+            "versions", sid=version_sid, account_sid=account_sid, service_sid=service.sid, resource_sid=asset_sid,
+            kind="asset", path=path, visibility=visibility, blob_hash=blob_hash, size=size,
+            content_type=resources.content_type(declared_type, path), date_created=now,
+        )
+        version = tx.get("versions", sid=version_sid)
+    _publish(ctx, account_sid)
+    return version
+
+
+def delete(ctx: Context, account_sid: str, asset_sid: str) -> None:
+    with ctx.meta.write() as tx:
+        service, _ = _find(tx, account_sid)
+        row = tx.get("resources", sid=asset_sid, service_sid=service.sid) if service is not None else None
+        if row is None:
+            raise NotFound(f"No legacy asset {asset_sid}")
+        tx.delete("resources", sid=row.sid)
+    _publish(ctx, account_sid)
+
+
+def _publish(ctx: Context, account_sid: str) -> None:
+    """Deploy a build of every file's latest version (or nothing, when no file is left)."""
+    with ctx.meta.write() as tx:
+        service, env = _find(tx, account_sid)
+        rows = list(latest_versions(tx, service.sid, "asset").values())
+        build = builds.freeze(ctx, tx, service, rows, [], builds.DEFAULT_RUNTIME) if rows else None
+    if build is not None and builds.finish(ctx, build.sid) != "completed":
+        raise Invalid("The files could not be published: stored content is missing")
+    with ctx.meta.write() as tx:
+        service, env = _find(tx, account_sid)
+        if env.build_sid != (build.sid if build else None):
+            environments.switch(tx, service, env, build.sid if build else None)
+    ctx.changed()
