@@ -3,6 +3,7 @@ that sends each request to the edge or to the API by its Host header."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -93,6 +94,7 @@ class HostDispatch:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.edge.meter.owned_by(asyncio.get_running_loop())
                 self.edge.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -313,8 +313,7 @@ async def usage_instance(request: Request) -> Response:
     month = request.query_params.get("Month") or None
     if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         raise Invalid(f"Month must look like 2026-11 (got {month!r})")
-    pending = ctx.meter.pending(account) if month in (None, usage.this_month()) else 0
-    result = await _call(usage.monthly, ctx.meta, account, month, pending)
+    result = await _call(usage.monthly, ctx.meta, account, month, ctx.meter)
     return _json(_render(request).usage(result))
 
 

@@ -7,6 +7,7 @@ $0.0001 per request.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,11 +29,31 @@ def cost(requests: int) -> Decimal:
 
 class Meter:
     """Per-account request counts since the last flush. `add` is called on the serving path, so it
-    is a plain dict update (the GIL makes it safe against the flushing thread's swap)."""
+    is a plain dict update with no lock; the dict is swapped for a fresh one on the thread that
+    adds (the event loop), so no increment can land in a dict already being flushed."""
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
         self._flush_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def owned_by(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop whose thread calls `add`."""
+        self._loop = loop
+
+    def _swap(self) -> dict[str, int]:
+        counts, self._counts = self._counts, {}
+        return counts
+
+    def _take(self) -> dict[str, int]:
+        loop = self._loop
+        if loop is None or not loop.is_running() or _running_loop() is loop:
+            return self._swap()
+
+        async def swap() -> dict[str, int]:
+            return self._swap()
+
+        return asyncio.run_coroutine_threadsafe(swap(), loop).result(timeout=10)
 
     def add(self, account_sid: str) -> None:
         counts = self._counts
@@ -43,7 +64,7 @@ class Meter:
 
     def flush(self, meta: MetaStore) -> int:
         with self._flush_lock:
-            counts, self._counts = self._counts, {}
+            counts = self._take()
             if not counts:
                 return 0
             month = this_month()
@@ -57,6 +78,13 @@ class Meter:
                     self._counts[account_sid] = self._counts.get(account_sid, 0) + n
                 raise
             return sum(counts.values())
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -78,8 +106,13 @@ class Usage:
         return cost(self.requests)
 
 
-def monthly(meta: MetaStore, account_sid: str, month: str | None = None, unflushed: int = 0) -> Usage:
+def monthly(meta: MetaStore, account_sid: str, month: str | None = None, meter: Meter | None = None) -> Usage:
+    """Stored counts plus, for this month, what `meter` has not flushed yet. Read under the
+    meter's flush lock, so a flush in progress is counted exactly once."""
     month = month or this_month()
-    with meta.read() as tx:
-        row = tx.get("usage", account_sid=account_sid, month=month)
-    return Usage(account_sid=account_sid, month=month, requests=(row.requests if row else 0) + unflushed)
+    lock = meter._flush_lock if meter is not None else threading.Lock()
+    with lock:
+        with meta.read() as tx:
+            row = tx.get("usage", account_sid=account_sid, month=month)
+        pending = meter.pending(account_sid) if meter is not None and month == this_month() else 0
+    return Usage(account_sid=account_sid, month=month, requests=(row.requests if row else 0) + pending)

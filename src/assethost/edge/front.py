@@ -83,6 +83,7 @@ class FrontProtocol(asyncio.Protocol):
         self.body: bytearray | None = None
         self.too_large = False
         self.is_edge = False
+        self.duplicate_host = False
 
     # asyncio.Protocol ---------------------------------------------------------------------------
 
@@ -142,9 +143,15 @@ class FrontProtocol(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.lower()] = value
+        name = name.lower()
+        if name == b"host" and name in self.headers:
+            self.duplicate_host = True  # which one would the signature be for? refuse both
+        self.headers[name] = value
 
     def on_headers_complete(self) -> None:
+        if self.duplicate_host:
+            self._fail(400, b"Bad Request: more than one Host header\n")
+            raise _HandedOver()
         host = self.headers.get(b"host", b"").decode("latin-1")
         if self.edge_only or self.edge.claims(host):
             self.is_edge = True

@@ -43,7 +43,7 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
     if not dash:
         return None
     first_s, last_s = first_s.strip(), last_s.strip()
-    if not (first_s.isdigit() or first_s == "") or not (last_s.isdigit() or last_s == ""):
+    if not (_digits(first_s) or first_s == "") or not (_digits(last_s) or last_s == ""):
         return None
     if first_s == "":
         if last_s == "":
@@ -59,6 +59,10 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
     if first >= size:
         return UNSATISFIABLE
     return first, min(last, size - 1)
+
+
+def _digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()  # str.isdigit() also accepts '²' and other scripts
 
 
 _encoding_cache: dict[str, str | None] = {}

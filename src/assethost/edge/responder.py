@@ -83,6 +83,15 @@ class Responder:
         self, method: str, scheme: str, host: str, raw_path: str, query: str,
         headers: dict[bytes, bytes], form: list[tuple[str, str]] | None = None,
     ) -> Reply:
+        reply = self._respond(method, scheme, host, raw_path, query, headers, form)
+        if method == "HEAD" and reply.body:
+            reply.body = b""  # the headers (Content-Length included) stay those of GET
+        return reply
+
+    def _respond(
+        self, method: str, scheme: str, host: str, raw_path: str, query: str,
+        headers: dict[bytes, bytes], form: list[tuple[str, str]] | None,
+    ) -> Reply:
         site = self._snapshot().sites.get(hostname(host))
         if site is None:
             return _plain(404, f"Not Found: no environment has the domain {hostname(host)}\n")
