@@ -47,7 +47,10 @@ def create(ctx: Context, account_sid: str, service_ref: str, unique_name: str | 
             )
         except Duplicate:
             raise Conflict(_DUPLICATE) from None
-        return tx.get("environments", sid=sid)
+        tx.bump_generation()  # the edge then knows the domain ("nothing deployed", not "unknown")
+        row = tx.get("environments", sid=sid)
+    ctx.changed()
+    return row
 
 
 def get(ctx: Context, account_sid: str, service_ref: str, sid: str) -> Any:

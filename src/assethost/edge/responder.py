@@ -147,7 +147,10 @@ class Responder:
                 enc = choose_encoding(accept.decode("latin-1"), ENCODINGS) if accept else None
                 if enc is not None and enc in variants:
                     body = variants[enc]
-                    hdrs = entry.headers + [
+                    # Other bytes than the identity response, so not the same strong validator;
+                    # the weak form still matches If-None-Match (a 304 needs no body either way).
+                    hdrs = [h for h in entry.headers if h[0] != b"etag"] + [
+                        (b"etag", b"W/" + entry.etag.encode()),
                         (b"content-encoding", enc.encode()),
                         (b"content-length", str(len(body)).encode()),
                     ]

@@ -6,7 +6,7 @@ this module. Rows come back as SQLAlchemy `Row` objects (attribute access by col
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,19 @@ class Tx:
         if self.conn.execute(update(t).where(t.c.id == 1).values(generation=t.c.generation + 1)).rowcount == 0:
             self.conn.execute(insert(t).values(id=1, generation=1))
         return self.generation()
+
+    def get_or_set(self, key: str, make: Callable[[], str]) -> str:
+        """The value stored under key, storing make() first if there is none (first writer wins)."""
+        t = schema.settings_kv
+        found = self.conn.execute(select(t.c.value).where(t.c.key == key)).scalar()
+        if found is not None:
+            return str(found)
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(t).values(key=key, value=make()))
+        except IntegrityError:
+            pass
+        return str(self.conn.execute(select(t.c.value).where(t.c.key == key)).scalar())
 
     def add_usage(self, account_sid: str, month: str, requests: int) -> None:
         t = schema.usage

@@ -239,3 +239,12 @@ usage = Table(
     Column("month", String(7), primary_key=True),  # YYYY-MM
     Column("requests", BigInteger, nullable=False),
 )
+
+# Small named values the whole deployment shares, e.g. the console's session signing key, so
+# that every node behind a load balancer signs and checks cookies alike.
+settings_kv = Table(
+    "settings_kv",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

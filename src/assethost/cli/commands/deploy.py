@@ -1,0 +1,93 @@
+"""`assethost deploy [DIR]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from assethost.cli import project as projects
+from assethost.cli.connection import Connection, connection_options
+from assethost.cli.deploy import DeployResult, Deployer
+from assethost.cli.output import emit_json, handles_errors, json_option
+from assethost.cli.progress import reporter_for
+from assethost.cli.targets import parse_environment, service_name_for
+
+
+@click.command()
+@click.argument("directory", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--service-name", "-n", default=None,
+              help="Service unique name (or ZS… SID) [default: package.json name, else the folder name].")
+@click.option("--environment", "-e", default="dev", show_default=True,
+              help="Environment domain suffix; production, prod or '' mean no suffix.")
+@click.option("--production", is_flag=True, help="Deploy to the production environment (no domain suffix).")
+@click.option("--dry-run", is_flag=True, help="Show what would be created, uploaded, reused and removed; change nothing.")
+@click.option("--env", "env_file", default=".env", show_default=True,
+              help="File (in DIR) whose variables become the environment's Variables; '' for none.")
+@click.option("--assets-folder", default=None, help="Assets folder [default: assets/, else static/].")
+@click.option("--functions-folder", default=None, help="Functions folder [default: functions/, else src/].")
+@click.option("--runtime", default=None, help="Build runtime, e.g. node22 [default: the server's].")
+@click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Parallel uploads.")
+@click.option("--build-timeout", default=300.0, show_default=True, type=float, help="Seconds to wait for the build.")
+@json_option
+@connection_options
+@handles_errors
+def deploy(directory: Path, service_name: str | None, environment: str, production: bool, dry_run: bool,
+           env_file: str, assets_folder: str | None, functions_folder: str | None, runtime: str | None,
+           workers: int, build_timeout: float, as_json: bool, conn: Connection) -> None:
+    """Deploy the project in DIRECTORY (default: here) to an environment, uploading only what changed."""
+    project = projects.scan(directory, env_file or None, assets_folder, functions_folder)
+    name = service_name or service_name_for(project.root, project.package_name)
+    target = parse_environment(environment, production)
+    reporter = reporter_for(quiet=as_json)
+    with conn.client() as client:
+        result = Deployer(client, project, name, target, reporter, dry_run=dry_run, workers=workers,
+                          build_timeout=build_timeout, runtime=runtime).run()
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        _print(result)
+
+
+def _print(r: DeployResult) -> None:
+    data = r.to_json()
+    counts = data["counts"]
+    env = r.environment
+    what = "Would deploy" if r.dry_run else "Deployed"
+    click.echo(f"{what} {counts['files']} files of service {r.service['unique_name']} "
+               f"to {env.get('unique_name')} ({env.get('domain_name') or 'new domain'})"
+               f"{' [dry run: nothing changed on the server]' if r.dry_run else ''}")
+    verb = "would be " if r.dry_run else ""
+    click.echo(f"  {counts['uploaded']} {verb}uploaded ({counts['uploaded_bytes'] if not r.dry_run else sum(p.file.size for p in r.files if p.action == 'upload')} bytes), "
+               f"{counts['linked']} {verb}created from stored content, {counts['reused']} reused, "
+               f"{counts['resources_created']} new assets/functions, {counts['removed']} {verb}removed")
+    if r.service.get("created"):
+        click.echo(f"  service {r.service['unique_name']} {verb or 'was '}created")
+    if env.get("created"):
+        click.echo(f"  environment {env.get('unique_name')} {verb or 'was '}created")
+    for key in r.variables_created:
+        click.echo(f"  variable {key} {verb}created")
+    for key in r.variables_updated:
+        click.echo(f"  variable {key} {verb}updated")
+    if r.dry_run:
+        for p in r.files:
+            if p.action != "reuse":
+                click.echo(f"  {p.action:<7} {p.file.visibility:<9} {p.file.path}  <- {p.file.rel}")
+        for path in r.removed:
+            click.echo(f"  remove  {path}")
+        if not r.changed:
+            click.echo("Nothing changed: the environment already runs these files.")
+        return
+    for path in r.removed:
+        click.echo(f"  removed {path}")
+    if not r.changed:
+        click.echo(f"Nothing changed: {env.get('unique_name')} already runs build {r.build_sid}; no new build.")
+    else:
+        click.echo(f"  build {r.build_sid} (was {r.previous_build_sid or 'none'}) in {r.seconds:.2f} s")
+    for p in sorted(r.files, key=lambda p: (p.file.kind, p.file.path)):
+        url = r.url(p)
+        if p.file.kind == "function":
+            click.echo(f"  function  {p.file.visibility:<9} {p.file.path}  (stored; functions are not run)")
+        else:
+            click.echo(f"  {p.file.visibility:<9} {url or p.file.path + '  (private: not served)'}")
