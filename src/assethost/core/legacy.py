@@ -113,9 +113,9 @@ def upload(
     visibility = names.visibility(visibility)
     ctx.limits.check_file("asset", visibility, path, size)
     with ctx.meta.write() as tx:
-        service, env = _find(tx, account_sid)
+        service, _ = _find(tx, account_sid)
         if service is None:
-            service, env = _create(ctx, tx, account_sid)
+            service, _ = _create(ctx, tx, account_sid)
         existing = next((r for r in tx.select("resources", service_sid=service.sid, kind="asset")
                          if r.friendly_name == filename), None)
         _check_counts(ctx, tx, service.sid, existing.sid if existing else None, visibility)
