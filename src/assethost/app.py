@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assethost.api.app import create_api
+from assethost.console.app import with_console
 from assethost.core import accounts, builds
 from assethost.core.context import Context
 from assethost.edge.asgi import EdgeApp
 from assethost.edge.runtime import Edge
+from assethost.functions.package import Packager
 from assethost.settings import Settings
 from assethost.store.blobs import LocalBlobStore
 from assethost.store.meta import MetaStore
@@ -29,7 +31,11 @@ def open_context(settings: Settings) -> Context:
     meta = MetaStore(settings.db_url)
     meta.migrate()
     blobs = LocalBlobStore(settings.blob_dir)
-    return Context(meta=meta, blobs=blobs, limits=settings.limits, base_domain=settings.base_domain)
+    ctx = Context(meta=meta, blobs=blobs, limits=settings.limits, base_domain=settings.base_domain)
+    # A completed build with functions gets its own folder (sources, private assets, npm
+    # dependencies) while still `building`; see assethost.functions.package.
+    ctx.packagers["functions"] = Packager(settings.data_dir, settings.functions)
+    return ctx
 
 
 def _write_credentials(settings: Settings, creds: accounts.Credentials) -> str:
@@ -126,7 +132,11 @@ def prepare(settings: Settings) -> list[str]:
 def assemble(settings: Settings) -> Assembly:
     """One worker's application."""
     ctx = open_context(settings)
-    edge = Edge(ctx, settings.base_domain, settings.edge)
+    packager = ctx.packagers["functions"]
+    assert isinstance(packager, Packager)
+    edge = Edge(ctx, settings.base_domain, settings.edge, packager=packager, function_options=settings.functions)
     edge_app = EdgeApp(edge, settings.public_scheme, settings.trust_forwarded)
-    api = None if settings.edge_only else create_api(ctx, settings.fixed_origin)
+    api = None
+    if not settings.edge_only:  # the console sits on the API origin, in front of the API
+        api = with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url)
     return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from assethost.core.limits import Limits
 from assethost.edge.snapshot import EdgeOptions
+from assethost.functions.options import FunctionOptions
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
@@ -22,6 +23,7 @@ class Settings:
     base_domain: str = "localhost"
     limits: Limits = field(default_factory=Limits)
     edge: EdgeOptions = field(default_factory=EdgeOptions)
+    functions: FunctionOptions = field(default_factory=FunctionOptions)
     edge_only: bool = False  # serve deployed assets only; no API
     trust_forwarded: bool = False  # rebuild signed URLs from X-Forwarded-Proto/-Host
     # Credentials of the account to serve, from TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN.

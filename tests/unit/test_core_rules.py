@@ -7,7 +7,7 @@ import pytest
 from assethost.core import names, sids
 from assethost.core.builds import parse_dependencies
 from assethost.core.errors import Invalid, TooLarge
-from assethost.core.limits import MiB, Limits
+from assethost.core.limits import Limits, MiB
 from assethost.core.paging import PageRequest
 from assethost.core.usage import Usage, cost
 

@@ -138,6 +138,33 @@ class Renderer:
             "url": f"{self.service_url(row.service_sid)}/Builds/{row.sid}/Status",
         }
 
+    def build_details(self, row: Any) -> dict[str, Any]:
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "status": row.status,
+            "status_reason": row.status_reason,
+            "date_updated": date(row.date_updated),
+            "url": f"{self.origin}/assethost/v1/Services/{row.service_sid}/Builds/{row.sid}",
+        }
+
+    def log(self, row: Any) -> dict[str, Any]:
+        return {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "environment_sid": row.environment_sid,
+            "build_sid": row.build_sid,
+            "deployment_sid": row.deployment_sid,
+            "function_sid": row.function_sid,
+            "request_sid": row.request_sid,
+            "level": row.level,
+            "message": row.message,
+            "date_created": date(row.date_created),
+            "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/Logs/{row.sid}",
+        }
+
     def environment(self, row: Any) -> dict[str, Any]:
         url = f"{self.service_url(row.service_sid)}/Environments/{row.sid}"
         return {

@@ -19,7 +19,8 @@ from assethost.api.render import Renderer
 from assethost.core import builds, environments, resources, services, usage
 from assethost.core.context import Context
 from assethost.core.errors import Invalid
-from assethost.core.paging import Page, PageRequest
+from assethost.core.paging import PageRequest
+from assethost.functions import logs as function_logs
 
 
 def _ctx(request: Request) -> Context:
@@ -275,13 +276,24 @@ async def variable_instance(request: Request) -> Response:
 
 
 async def log_list(request: Request) -> Response:
-    """Logs come from Function invocations, which are not run yet: the list exists and is empty."""
+    """What the environment's functions printed, oldest first; FunctionSid, StartDate (default: a
+    day before EndDate) and EndDate (default: now) filter it."""
+    account = await authenticate(request)
+    p, q = request.path_params, request.query_params
+    filters = {k: q[k] for k in ("FunctionSid", "StartDate", "EndDate") if q.get(k)}
+    page = await _call(
+        function_logs.page, _ctx(request), account, p["service"], p["env"], _page_request(request),
+        q.get("FunctionSid") or None, q.get("StartDate"), q.get("EndDate"),
+    )
+    r = _render(request)
+    return _json(r.listing(request.url.path, "logs", page, r.log, filters or None))
+
+
+async def log_instance(request: Request) -> Response:
     account = await authenticate(request)
     p = request.path_params
-    await _call(environments.get, _ctx(request), account, p["service"], p["env"])
-    req = _page_request(request)
-    r = _render(request)
-    return _json(r.listing(request.url.path, "logs", Page(rows=[], request=req, has_next=False), lambda x: x))
+    row = await _call(function_logs.get, _ctx(request), account, p["service"], p["env"], p["sid"])
+    return _json(_render(request).log(row))
 
 
 S = "/v1/Services/{service}"
@@ -300,6 +312,7 @@ routes = [
     Route(S + "/Environments/{env}/Variables", variable_list, methods=["GET", "POST"]),
     Route(S + "/Environments/{env}/Variables/{sid}", variable_instance, methods=["GET", "POST", "DELETE"]),
     Route(S + "/Environments/{env}/Logs", log_list, methods=["GET"]),
+    Route(S + "/Environments/{env}/Logs/{sid}", log_instance, methods=["GET"]),
 ]
 
 
@@ -343,8 +356,16 @@ def _version_by_hash(kind: str):  # type: ignore[no-untyped-def]
     return create
 
 
+async def build_details(request: Request) -> Response:
+    """A build's status and, when it failed, why (e.g. the output of a failed npm install)."""
+    account = await authenticate(request)
+    row, _ = await _call(builds.get, _ctx(request), account, request.path_params["service"], request.path_params["sid"])
+    return _json(_render(request).build_details(row))
+
+
 X = "/assethost/v1/Services/{service}"
 routes += [
+    Route(X + "/Builds/{sid}", build_details, methods=["GET"]),
     Route("/assethost/v1/Usage", usage_instance, methods=["GET"]),
     Route(X + "/Versions", service_versions, methods=["GET"]),
     Route(X + "/Assets/{sid}/Versions", _version_by_hash("asset"), methods=["POST"]),

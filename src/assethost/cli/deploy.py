@@ -77,7 +77,7 @@ class DeployResult:
 
     def url(self, p: Planned) -> str | None:
         domain = self.environment.get("domain_name")
-        if p.file.visibility == "private" or p.file.kind == "function" or not domain:
+        if p.file.visibility == "private" or not domain:
             return None
         return edge_url(self.api_url, domain, p.file.path)
 
@@ -170,6 +170,7 @@ class Deployer:
                     {"sid": None, "unique_name": self.target.unique_name, "domain_suffix": self.target.suffix,
                      "domain_name": None, "created": True}, plan, self.client.api_url,
                     resources_created=len(plan), variables_created=sorted(self.project.env),
+                    uploaded_bytes=sum(p.file.size for p in plan),
                 ))
             service = self._create_service()
         zs = service["sid"]
@@ -185,12 +186,15 @@ class Deployer:
         live_sids = _live_version_sids(live)
         new_paths = {p.file.path for p in plan}
         result.removed = sorted(path for path in _live_paths(live) if path not in new_paths)
-        if not self.dry_run:
+        if self.dry_run:
+            result.uploaded_bytes = sum(p.file.size for p in plan if p.action == "upload")
+        else:
             self._transfer(zs, plan, result)
         result.changed = not (
             live is not None and all(p.action == "reuse" for p in plan)
             and {p.version_sid for p in plan} == live_sids
             and _deps_key(live.get("dependencies")) == _deps_key(self.project.dependencies)
+            and (self.runtime is None or live.get("runtime") == self.runtime)
         )
         self._variables(zs, env, result)
         if result.changed and not self.dry_run:
@@ -277,8 +281,8 @@ class Deployer:
         todo = [p for p in plan if p.action in ("link", "upload")]
         if not todo:
             return
-        upload_bytes = sum(p.file.size for p in todo if p.action == "upload")
-        with self.reporter.uploading(len(todo), upload_bytes) as bar:
+        # links send no bytes when they succeed: the bar's total shrinks then (bar.skipped)
+        with self.reporter.uploading(len(todo), sum(p.file.size for p in todo)) as bar:
             self._parallel(todo, lambda p: self._send(zs, p, bar),
                            lambda p, exc: f"{_describe(p.file)}: {exc}")
         result.uploaded_bytes = sum(p.file.size for p in todo if p.action == "upload")
@@ -291,6 +295,7 @@ class Deployer:
                     zs, p.file.kind, p.resource_sid, p.file.path, p.file.visibility, p.sha256, p.content_type
                 )
                 p.version_sid = row["sid"]
+                bar.skipped(p.file.size)
                 bar.file_done()
                 return
             except ApiError as exc:

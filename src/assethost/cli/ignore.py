@@ -22,7 +22,7 @@ ALWAYS_SKIPPED_DIRS = ("node_modules",)
 class IgnoreRules:
     def __init__(self, patterns: list[str] | None = None) -> None:
         self.patterns = [p for p in (patterns or []) if p.strip() and not p.lstrip().startswith("#")]
-        self._spec = pathspec.PathSpec.from_lines("gitwildmatch", self.patterns) if self.patterns else None
+        self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns) if self.patterns else None
 
     @classmethod
     def for_project(cls, root: Path) -> IgnoreRules:

@@ -29,6 +29,7 @@ from rich.progress import (
 
 class Upload(Protocol):
     def sent(self, n: int) -> None: ...
+    def skipped(self, n: int) -> None: ...  # bytes the server already had: no longer to send
     def file_done(self) -> None: ...
 
 
@@ -57,6 +58,9 @@ class _Counter:
         with self._lock:
             self.bytes += n
 
+    def skipped(self, n: int) -> None:
+        pass
+
     def file_done(self) -> None:
         with self._lock:
             self.files += 1
@@ -81,13 +85,18 @@ class RichReporter(Reporter):
             console=self.console,
             transient=False,
         )
-        task = progress.add_task("upload", total=max(total_bytes, 1), done=0, files=files)
+        task = progress.add_task("upload", total=total_bytes, done=0, files=files)
         lock = threading.Lock()
-        state = {"done": 0}
+        state = {"done": 0, "total": total_bytes}
 
         class _Bar:
             def sent(self, n: int) -> None:
                 progress.update(task, advance=n)
+
+            def skipped(self, n: int) -> None:
+                with lock:
+                    state["total"] -= n
+                    progress.update(task, total=state["total"])
 
             def file_done(self) -> None:
                 with lock:
@@ -96,8 +105,6 @@ class RichReporter(Reporter):
 
         with progress:
             yield _Bar()
-            if total_bytes == 0:
-                progress.update(task, completed=1)
 
     @contextlib.contextmanager
     def building(self, text: str) -> Iterator[None]:

@@ -103,3 +103,14 @@ def require_environment(client: Client, service: dict[str, Any], target: EnvTarg
     if env is None:
         raise TargetError(f"service {service['unique_name']} has no environment {target.label!r}")
     return env
+
+
+def default_service_name(service_name: str | None, project_dir: Path | None = None) -> str:
+    """--service-name, else the name `deploy` would use for the project in project_dir (default: here)."""
+    if service_name:
+        return service_name
+    from assethost.cli.project import read_package_json
+
+    root = Path(project_dir or Path.cwd())
+    name = read_package_json(root).get("name")
+    return service_name_for(root, name if isinstance(name, str) else None)

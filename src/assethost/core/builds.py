@@ -16,6 +16,7 @@ from assethost.store.meta import Tx
 log = logging.getLogger("assethost.builds")
 
 DEFAULT_RUNTIME = "node22"
+
 _RUNTIME = re.compile(r"^[a-z][a-z0-9.]{1,15}$")
 
 
@@ -122,8 +123,18 @@ def finish(ctx: Context, build_sid: str) -> str:
         build = tx.get("builds", sid=build_sid)
         if build is None or build.status != "building":
             return build.status if build else "gone"
-        missing = [e.path for e in entries(tx, build_sid) if not ctx.blobs.exists(e.blob_hash)]
+        rows = entries(tx, build_sid)
+        missing = [e.path for e in rows if not ctx.blobs.exists(e.blob_hash)]
     status, reason = ("failed", f"content missing for {', '.join(missing[:5])}") if missing else ("completed", None)
+    for name, step in list(ctx.packagers.items()) if not missing else []:
+        try:
+            reason = step(ctx, build, rows)
+        except Exception as exc:  # a packaging bug fails the build, never leaves it `building`
+            log.exception("build %s: packaging step %s failed", build_sid, name)
+            reason = f"{name}: {exc}"
+        if reason:
+            status = "failed"
+            break
     with ctx.meta.write() as tx:
         tx.update("builds", {"sid": build_sid, "status": "building"}, status=status, status_reason=reason,
                   date_updated=clock.now())

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from assethost.core.limits import Limits
 from assethost.core.usage import Meter
 from assethost.store.blobs import LocalBlobStore
 from assethost.store.meta import MetaStore
+
+Packager = Callable[["Context", Any, list[Any]], "str | None"]
 
 
 @dataclass
@@ -18,6 +21,11 @@ class Context:
     limits: Limits
     base_domain: str = "localhost"
     meter: Meter = field(default_factory=Meter)  # requests served by this process, not yet flushed
+    # Packaging steps a build goes through after its blobs are checked, by name, each returning a
+    # failure reason or None. The process that assembles the application registers them (core
+    # cannot import the layers above it): "functions" writes the build's folder and installs its
+    # npm dependencies.
+    packagers: dict[str, Packager] = field(default_factory=dict)
     # Called after a commit that changes what some domain serves (deploy, delete), so the edge
     # of this process serves the change from the very next request.
     listeners: list[Callable[[], None]] = field(default_factory=list)

@@ -95,12 +95,21 @@ def check_filename(filename: str | None) -> str:
     return filename
 
 
-def _check_counts(ctx: Context, tx: Tx, service_sid: str, replacing: str | None, visibility: str) -> None:
+def _check_counts(ctx: Context, tx: Tx, service_sid: str, replacing: str | None, visibility: str, path: str) -> None:
     latest = latest_versions(tx, service_sid, "asset")
     count = sum(1 for sid, v in latest.items() if v.visibility == visibility and sid != replacing)
     limit = ctx.limits.max_private_versions if visibility == "private" else ctx.limits.max_public_versions
     if count + 1 > limit:
-        raise Invalid(f"Assets (Legacy) holds at most {limit} {visibility} files; there are {count} already")
+        raise Invalid(f"{path} cannot be added: Assets (Legacy) holds at most {limit} {visibility} files; "
+                      f"there are {count} already")
+
+
+def check_upload(ctx: Context, filename: str | None, visibility: str | None, size: int) -> tuple[str, str]:
+    """Check a file before its bytes are stored. Returns (filename, visibility)."""
+    filename = check_filename(filename)
+    visibility = names.visibility(visibility)
+    ctx.limits.check_file("asset", visibility, PREFIX + filename, size)
+    return filename, visibility
 
 
 def upload(
@@ -108,17 +117,15 @@ def upload(
     declared_type: str | None,
 ) -> Any:
     """Add (or replace) a file and make it live at once. The blob must already be stored."""
-    filename = check_filename(filename)
+    filename, visibility = check_upload(ctx, filename, visibility, size)
     path = PREFIX + filename
-    visibility = names.visibility(visibility)
-    ctx.limits.check_file("asset", visibility, path, size)
     with ctx.meta.write() as tx:
         service, _ = _find(tx, account_sid)
         if service is None:
             service, _ = _create(ctx, tx, account_sid)
         existing = next((r for r in tx.select("resources", service_sid=service.sid, kind="asset")
                          if r.friendly_name == filename), None)
-        _check_counts(ctx, tx, service.sid, existing.sid if existing else None, visibility)
+        _check_counts(ctx, tx, service.sid, existing.sid if existing else None, visibility, path)
         now = clock.now()
         if existing is None:
             asset_sid = sids.new(sids.RESOURCE)

@@ -11,8 +11,8 @@ import base64
 import functools
 import hashlib
 import hmac
-from typing import Any
 from collections.abc import Iterable
+from typing import Any
 
 _DEFAULT_PORT = {"https": 443, "http": 80}
 _BLOCK = 64  # SHA-1's block size

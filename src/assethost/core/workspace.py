@@ -7,9 +7,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from assethost.core import builds, environments, resources, services
+from assethost.core import builds, environments, names, resources, services
 from assethost.core.context import Context
-from assethost.core.errors import Invalid
+from assethost.core.errors import Invalid, NotFound
 from assethost.store.meta import Tx
 
 log = logging.getLogger("assethost.workspace")
@@ -76,3 +76,52 @@ def set_visibility(ctx: Context, account_sid: str, service_ref: str, asset_sid: 
         ctx, account_sid, service.sid, "asset", asset.sid, current.path, visibility, current.blob_hash,
         current.content_type,
     )
+
+
+def check_room(
+    ctx: Context, account_sid: str, service_ref: str, path: str, visibility: str, size: int,
+    replacing: str | None = None,
+) -> str | None:
+    """Would Deploy All still fit the build limits with this file? The console, like Twilio's,
+    puts every asset into the build, so it refuses files beyond the limits up front. Returns the
+    SID of the asset that already has this path, if any: the file becomes its new version."""
+    ctx.limits.check_file("asset", visibility, path, size)
+    statuses = assets(ctx, account_sid, service_ref, None)
+    same_path = next((s.asset.sid for s in statuses if s.version is not None and s.version.path == path), None)
+    if replacing is None:
+        replacing = same_path
+    elif same_path is not None and same_path != replacing:
+        raise Invalid(f"Another asset already has the path {path}")
+    entries = [("asset", s.version.visibility, s.version.path, s.version.size)
+               for s in statuses if s.version is not None and s.asset.sid != replacing]
+    entries.append(("asset", visibility, path, size))
+    try:
+        ctx.limits.check_build(entries)
+    except Invalid as exc:
+        raise Invalid(f"{path} cannot be added: {exc.message}") from None
+    return same_path
+
+
+def add_file(
+    ctx: Context, account_sid: str, service_ref: str, path: str, visibility: str, blob_hash: str, size: int,
+    declared_type: str | None,
+) -> Any:
+    """A file uploaded in the console: a new asset, or a new version of the asset with that path."""
+    existing = check_room(ctx, account_sid, service_ref, path, visibility, size)
+    if existing is None:
+        existing = resources.create(ctx, account_sid, service_ref, "asset", path).sid
+    return resources.add_version(ctx, account_sid, service_ref, "asset", existing, path, visibility, blob_hash,
+                                 size, declared_type)
+
+
+def change_visibility(ctx: Context, account_sid: str, service_ref: str, asset_sid: str, visibility: str) -> Any:
+    """set_visibility, refused when the file would break a limit under its new visibility."""
+    visibility = names.visibility(visibility)
+    current = next((s for s in assets(ctx, account_sid, service_ref, None) if s.asset.sid == asset_sid), None)
+    if current is None:
+        raise NotFound(f"No asset {asset_sid} in this service")
+    if current.version is None:
+        raise Invalid(f"Asset {current.asset.friendly_name} has no version yet")
+    check_room(ctx, account_sid, service_ref, current.version.path, visibility, current.version.size,
+               replacing=asset_sid)
+    return set_visibility(ctx, account_sid, service_ref, asset_sid, visibility)

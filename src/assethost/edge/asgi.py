@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
+from assethost.edge.responder import Reply
 from assethost.edge.runtime import Edge
 
 MAX_FORM_BYTES = 1024 * 1024
@@ -32,13 +33,22 @@ class EdgeApp:
                 scheme = proto.decode("latin-1").split(",")[0].strip()
             if fwd_host:
                 host = fwd_host.decode("latin-1").split(",")[0].strip()
-        form = None
-        if method == "POST" and headers.get(b"content-type", b"").split(b";")[0].strip() == _FORM:
-            form = await _read_form(receive)
+        form = body = None
+        if method == "POST":
+            body = await _read_body(receive)
+            if headers.get(b"content-type", b"").split(b";")[0].strip() == _FORM:
+                form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         reply = self.edge.responder.respond(
             method, scheme, host, raw_path.decode("latin-1"), scope["query_string"].decode("latin-1"), headers, form,
+            body,
         )
+        if reply.call is not None and self.edge.functions is None:
+            reply = Reply(404, [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"10")],
+                          b"Not Found\n")
+        elif reply.call is not None:
+            result = await self.edge.functions.invoke(reply.call)
+            reply = Reply(result.status, result.headers, result.body)
         await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
         if reply.file is None:
             await send({"type": "http.response.body", "body": reply.body})
@@ -59,11 +69,11 @@ class EdgeApp:
             os.close(fd)
 
 
-async def _read_form(receive: Receive) -> list[tuple[str, str]]:
+async def _read_body(receive: Receive) -> bytes:
     body = bytearray()
     while True:
         message = await receive()
         body.extend(message.get("body", b""))
         if len(body) > MAX_FORM_BYTES or not message.get("more_body"):
             break
-    return parse_qsl(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), keep_blank_values=True)
+    return bytes(body[:MAX_FORM_BYTES])

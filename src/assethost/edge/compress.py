@@ -22,7 +22,9 @@ ENCODINGS = ("br", "gzip")
 
 
 def _variants(data: bytes) -> dict[str, bytes]:
-    quality = 11 if len(data) <= 1024 * 1024 else 6
+    # Brotli 11 squeezes a few percent more than 9 at ten times the CPU, and that CPU is spent
+    # right after a deploy, beside the serving; 9 (5 for large files) is the better trade.
+    quality = 9 if len(data) <= 1024 * 1024 else 5
     out = {
         "br": brotli.compress(data, quality=quality),
         "gzip": gzip.compress(data, compresslevel=9 if len(data) <= 1024 * 1024 else 6, mtime=0),

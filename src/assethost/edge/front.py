@@ -34,6 +34,10 @@ _REASONS = {
     200: b"OK", 204: b"No Content", 206: b"Partial Content", 304: b"Not Modified", 400: b"Bad Request",
     403: b"Forbidden", 404: b"Not Found", 405: b"Method Not Allowed", 413: b"Content Too Large",
     416: b"Range Not Satisfiable", 421: b"Misdirected Request", 500: b"Internal Server Error",
+    201: b"Created", 202: b"Accepted", 301: b"Moved Permanently", 302: b"Found", 303: b"See Other",
+    307: b"Temporary Redirect", 308: b"Permanent Redirect", 401: b"Unauthorized", 409: b"Conflict",
+    410: b"Gone", 422: b"Unprocessable Content", 429: b"Too Many Requests", 502: b"Bad Gateway",
+    503: b"Service Unavailable", 504: b"Gateway Timeout",
 }
 _STATUS = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
 _clock = Clock()
@@ -199,6 +203,7 @@ class FrontProtocol(asyncio.Protocol):
             form = parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True)
         return self.edge.responder.respond(
             method, scheme, host, url.path.decode("latin-1"), (url.query or b"").decode("latin-1"), headers, form,
+            bytes(self.body) if self.body is not None else None,
         )
 
     def _emit(self, reply: Reply, keep_alive: bool) -> None:
@@ -207,6 +212,12 @@ class FrontProtocol(asyncio.Protocol):
             return
         transport = self.transport
         if transport is None or transport.is_closing():
+            return
+        if reply.call is not None:
+            # A function: answered when its worker is done; later requests wait their turn.
+            self.busy = True
+            transport.pause_reading()
+            self.loop.create_task(self._run_function(reply, keep_alive))
             return
         head = reply.raw_head if reply.raw_head is not None else serialize(reply.headers)
         status = _STATUS.get(reply.status) or b"HTTP/1.1 %d \r\n" % reply.status
@@ -250,6 +261,30 @@ class FrontProtocol(asyncio.Protocol):
             return
         transport.resume_reading()
         self.last_active = self.loop.time()
+        while self.queue and not self.busy:
+            queued, alive = self.queue.popleft()
+            self._emit(queued, alive)
+
+    async def _run_function(self, reply: Reply, keep_alive: bool) -> None:
+        assert reply.call is not None
+        try:
+            if self.edge.functions is None:  # an edge without a function runner: nothing is there
+                answer = Reply(404, [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"10")],
+                               b"Not Found\n")
+            else:
+                result = await self.edge.functions.invoke(reply.call)
+                answer = Reply(result.status, result.headers, result.body)
+        except Exception:
+            log.exception("function call failed")
+            answer = Reply(500, [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"22")],
+                           b"Internal Server Error\n")
+        self.busy = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.resume_reading()
+        self.last_active = self.loop.time()
+        self._emit(answer, keep_alive)
         while self.queue and not self.busy:
             queued, alive = self.queue.popleft()
             self._emit(queued, alive)

@@ -19,7 +19,8 @@ from assethost.edge.httpparts import (
     parse_http_date,
     parse_range,
 )
-from assethost.edge.snapshot import FileEntry, Snapshot
+from assethost.edge.snapshot import FileEntry, Site, Snapshot
+from assethost.functions.call import FunctionCall, FunctionEntry
 
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -52,6 +53,7 @@ class Reply:
     offset: int = 0
     length: int = 0
     raw_head: bytes | None = None  # `headers` already serialised, when precomputed
+    call: FunctionCall | None = None  # run this function and answer with its result instead
 
 
 def _plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> Reply:
@@ -62,6 +64,7 @@ def _plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = Non
 
 NOT_FOUND = "Not Found\n"
 FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature\n"
+FORBIDDEN_FUNCTION = "Forbidden: this function needs a valid X-Twilio-Signature\n"
 
 
 def hostname(host: str) -> str:
@@ -81,16 +84,16 @@ class Responder:
 
     def respond(
         self, method: str, scheme: str, host: str, raw_path: str, query: str,
-        headers: dict[bytes, bytes], form: list[tuple[str, str]] | None = None,
+        headers: dict[bytes, bytes], form: list[tuple[str, str]] | None = None, body: bytes | None = None,
     ) -> Reply:
-        reply = self._respond(method, scheme, host, raw_path, query, headers, form)
+        reply = self._respond(method, scheme, host, raw_path, query, headers, form, body)
         if method == "HEAD" and reply.body:
             reply.body = b""  # the headers (Content-Length included) stay those of GET
         return reply
 
     def _respond(
         self, method: str, scheme: str, host: str, raw_path: str, query: str,
-        headers: dict[bytes, bytes], form: list[tuple[str, str]] | None,
+        headers: dict[bytes, bytes], form: list[tuple[str, str]] | None, body: bytes | None = None,
     ) -> Reply:
         site = self._snapshot().sites.get(hostname(host))
         if site is None:
@@ -101,7 +104,11 @@ class Responder:
             return _plain(404, "Not Found: nothing is deployed to this environment\n")
         entry = build.root if raw_path == "/" else (build.served.get(raw_path) or build.served.get(unquote(raw_path)))
         if entry is None:
-            # Private assets are not in `served` at all: the same 404 as a path that never existed.
+            if build.functions:
+                fn = build.functions.get(raw_path) or build.functions.get(unquote(raw_path))
+                if fn is not None and fn.visibility != "private":
+                    return self._function(site, fn, method, scheme, host, raw_path, query, headers, form, body)
+            # Private assets and functions are not served at all: the same 404 as a path that never existed.
             return _plain(404, NOT_FOUND)
         if method == "OPTIONS":
             return Reply(204, list(_CORS_PREFLIGHT))
@@ -113,6 +120,24 @@ class Responder:
             if not signatures.valid(site.auth_token, url, form or (), signature):
                 return _plain(403, FORBIDDEN)
         return self._file(method, entry, headers)
+
+    @staticmethod
+    def _function(
+        site: Site, fn: FunctionEntry, method: str, scheme: str, host: str, raw_path: str, query: str,
+        headers: dict[bytes, bytes], form: list[tuple[str, str]] | None, body: bytes | None,
+    ) -> Reply:
+        if fn.visibility == "protected":
+            url = f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else "")
+            signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
+            if not signatures.valid(site.auth_token, url, form or (), signature):
+                return _plain(403, FORBIDDEN_FUNCTION)
+        assert site.build is not None
+        return Reply(0, [], call=FunctionCall(
+            account_sid=site.account_sid, service_sid=site.service_sid, environment_sid=site.environment_sid,
+            build_sid=site.build.build_sid, auth_token=site.auth_token, include_credentials=site.include_credentials,
+            variables=site.variables, function=fn, method=method, scheme=scheme, host=host, path=unquote(raw_path),
+            query=query, headers=headers, form=form, body=body,
+        ))
 
     def _file(self, method: str, entry: FileEntry, headers: dict[bytes, bytes]) -> Reply:
         inm = headers.get(b"if-none-match")

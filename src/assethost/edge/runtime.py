@@ -9,13 +9,17 @@ from assethost.core.context import Context
 from assethost.edge.compress import Compressor
 from assethost.edge.responder import Responder
 from assethost.edge.snapshot import EdgeOptions, Snapshot, SnapshotLoader
+from assethost.functions.options import FunctionOptions
+from assethost.functions.package import Packager
+from assethost.functions.runner import FunctionRunner
 
 log = logging.getLogger("assethost.edge")
 
 
 class Edge:
     def __init__(self, ctx: Context, base_domain: str, options: EdgeOptions | None = None,
-                 poll_interval: float = 0.5, flush_interval: float = 2.0) -> None:
+                 poll_interval: float = 0.5, flush_interval: float = 2.0,
+                 packager: Packager | None = None, function_options: FunctionOptions | None = None) -> None:
         self.ctx = ctx
         self.base_domain = base_domain
         self.suffix = "." + base_domain
@@ -29,7 +33,14 @@ class Edge:
         self.flush_interval = flush_interval
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Functions run only when the edge knows where builds keep their folders.
+        self.functions: FunctionRunner | None = None
+        if packager is not None:
+            self.functions = FunctionRunner(ctx, packager, function_options or FunctionOptions(), self.live_builds)
         ctx.listeners.append(self.reload)
+
+    def live_builds(self) -> set[str]:
+        return {site.build.build_sid for site in self.snapshot.sites.values() if site.build is not None}
 
     def claims(self, host: str) -> bool:
         """Requests for a subdomain of the base domain are the edge's; everything else is the API's."""
@@ -50,6 +61,8 @@ class Edge:
 
     def start(self) -> None:
         self.reload()
+        if self.functions is not None:
+            self.functions.start()
         for target, name in ((self._poll, "assethost-edge-poll"), (self._flush_loop, "assethost-meter")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -59,6 +72,8 @@ class Edge:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=5)
+        if self.functions is not None:
+            self.functions.stop()
         self.flush()
 
     def flush(self) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 from assethost.core import mediatypes
 from assethost.core.context import Context
 from assethost.edge.httpparts import http_date
+from assethost.functions.call import FunctionEntry
+from assethost.functions.package import language
 
 log = logging.getLogger("assethost.edge")
 
@@ -57,6 +59,8 @@ class BuildFiles:
     served: dict[str, FileEntry]  # public and protected, by path
     private: dict[str, FileEntry]  # for the build's own functions; never served by URL
     root: FileEntry | None
+    # Looked up only when no asset has the path, so serving assets never pays for functions.
+    functions: dict[str, FunctionEntry] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -67,6 +71,9 @@ class Site:
     account_sid: str
     auth_token: str
     build: BuildFiles | None
+    # What this environment's functions get in `context` (read at each reload, i.e. deployment).
+    variables: dict[str, str] = field(default_factory=dict)
+    include_credentials: bool = False
 
 
 @dataclass
@@ -117,7 +124,12 @@ def serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
 def _build_files(ctx: Context, options: EdgeOptions, build_sid: str, rows: list[Any]) -> BuildFiles:
     served: dict[str, FileEntry] = {}
     private: dict[str, FileEntry] = {}
+    functions: dict[str, FunctionEntry] = {}
     for row in rows:
+        if row.kind == "function":
+            functions[row.path] = FunctionEntry(path=row.path, visibility=row.visibility, language=language(row),
+                                                function_sid=row.resource_sid, version_sid=row.version_sid)
+            continue
         if row.kind != "asset":
             continue
         entry = _entry(ctx, options, row)
@@ -127,7 +139,7 @@ def _build_files(ctx: Context, options: EdgeOptions, build_sid: str, rows: list[
         legacy = served.get("/assets/index.html")
         if legacy is not None and legacy.content_type.startswith("text/html"):
             root = legacy
-    return BuildFiles(build_sid=build_sid, served=served, private=private, root=root)
+    return BuildFiles(build_sid=build_sid, served=served, private=private, root=root, functions=functions)
 
 
 class SnapshotLoader:
@@ -144,6 +156,12 @@ class SnapshotLoader:
             environments = tx.select("environments")
             account_sids = sorted({e.account_sid for e in environments})
             tokens = {a.sid: a.auth_token for a in tx.select_in("accounts", "sid", account_sids)}
+            service_sids = sorted({e.service_sid for e in environments})
+            credentials = {s.sid: bool(s.include_credentials)
+                           for s in tx.select_in("services", "sid", service_sids)}
+            variables: dict[str, dict[str, str]] = {}
+            for v in tx.select_in("variables", "environment_sid", [e.sid for e in environments]):
+                variables.setdefault(v.environment_sid, {})[v.key] = v.value
             known: dict[str, BuildFiles] = {}
             for site in previous.sites.values():
                 if site.build is not None:
@@ -163,5 +181,6 @@ class SnapshotLoader:
             sites[env.domain_name] = Site(
                 domain=env.domain_name, environment_sid=env.sid, service_sid=env.service_sid,
                 account_sid=env.account_sid, auth_token=tokens.get(env.account_sid, ""), build=build,
+                variables=variables.get(env.sid, {}), include_credentials=credentials.get(env.service_sid, False),
             )
         return Snapshot(sites=sites, generation=generation)

@@ -248,3 +248,24 @@ settings_kv = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# What Functions printed (console.log/error, print, logging), per environment. Written in
+# batches by the function runner; read by the Logs resource. No foreign keys: logs outlive the
+# builds and deployments they name, as Twilio keeps them for their retention period.
+logs = Table(
+    "logs",
+    metadata,
+    _id(),
+    _sid(),
+    Column("account_sid", String(34), nullable=False),
+    Column("service_sid", String(34), nullable=False),
+    Column("environment_sid", String(34), nullable=False),
+    Column("build_sid", String(34), nullable=False),
+    Column("deployment_sid", String(34), nullable=True),
+    Column("function_sid", String(34), nullable=True),
+    Column("request_sid", String(34), nullable=True),
+    Column("level", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    _created(),
+    Index("ix_logs_environment_date", "environment_sid", "date_created"),
+)

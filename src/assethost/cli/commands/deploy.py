@@ -8,7 +8,7 @@ import click
 
 from assethost.cli import project as projects
 from assethost.cli.connection import Connection, connection_options
-from assethost.cli.deploy import DeployResult, Deployer
+from assethost.cli.deploy import Deployer, DeployResult
 from assethost.cli.output import emit_json, handles_errors, json_option
 from assethost.cli.progress import reporter_for
 from assethost.cli.targets import parse_environment, service_name_for
@@ -59,7 +59,7 @@ def _print(r: DeployResult) -> None:
                f"to {env.get('unique_name')} ({env.get('domain_name') or 'new domain'})"
                f"{' [dry run: nothing changed on the server]' if r.dry_run else ''}")
     verb = "would be " if r.dry_run else ""
-    click.echo(f"  {counts['uploaded']} {verb}uploaded ({counts['uploaded_bytes'] if not r.dry_run else sum(p.file.size for p in r.files if p.action == 'upload')} bytes), "
+    click.echo(f"  {counts['uploaded']} {verb}uploaded ({counts['uploaded_bytes']} bytes), "
                f"{counts['linked']} {verb}created from stored content, {counts['reused']} reused, "
                f"{counts['resources_created']} new assets/functions, {counts['removed']} {verb}removed")
     if r.service.get("created"):
@@ -87,7 +87,5 @@ def _print(r: DeployResult) -> None:
         click.echo(f"  build {r.build_sid} (was {r.previous_build_sid or 'none'}) in {r.seconds:.2f} s")
     for p in sorted(r.files, key=lambda p: (p.file.kind, p.file.path)):
         url = r.url(p)
-        if p.file.kind == "function":
-            click.echo(f"  function  {p.file.visibility:<9} {p.file.path}  (stored; functions are not run)")
-        else:
-            click.echo(f"  {p.file.visibility:<9} {url or p.file.path + '  (private: not served)'}")
+        kind = "function " if p.file.kind == "function" else ""
+        click.echo(f"  {kind}{p.file.visibility:<9} {url or p.file.path + '  (private: not served)'}")

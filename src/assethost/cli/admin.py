@@ -1,0 +1,202 @@
+"""`assethost serve` and the admin commands that work on the database directly (`accounts`, `keys`).
+
+Loaded only when one of them runs (see main.py), since their option defaults import the server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from assethost.core.limits import Limits
+from assethost.edge.snapshot import EdgeOptions
+from assethost.functions.options import FunctionOptions
+from assethost.settings import Settings
+
+
+def _store_options(f):  # type: ignore[no-untyped-def]
+    f = click.option(
+        "--database-url", envvar="ASSETHOST_DATABASE_URL", default=None,
+        help="SQLAlchemy URL of a PostgreSQL database (postgresql+psycopg://…) instead of SQLite in --data.",
+    )(f)
+    f = click.option(
+        "--data", "data_dir", envvar="ASSETHOST_DATA", default="assethost-data", show_default=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder for the SQLite database and the blobs.",
+    )(f)
+    return f
+
+
+@click.command()
+@click.option("--host", envvar="ASSETHOST_HOST", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", envvar="ASSETHOST_PORT", default=8080, show_default=True, type=int, help="Port to listen on.")
+@_store_options
+@click.option(
+    "--public-url", envvar="ASSETHOST_PUBLIC_URL", default=None,
+    help="Externally visible origin used in every url, links and paging URL [default: http://{host}:{port}].",
+)
+@click.option(
+    "--base-domain", envvar="ASSETHOST_BASE_DOMAIN", default="localhost", show_default=True,
+    help="Domain under which environments get their domains: {service}-{digits}[-{suffix}].{base-domain}.",
+)
+@click.option("--max-public-bytes", envvar="ASSETHOST_MAX_PUBLIC_BYTES", type=int, default=Limits.max_public_bytes,
+              show_default=True, help="Largest public or protected asset file.")
+@click.option("--max-private-bytes", envvar="ASSETHOST_MAX_PRIVATE_BYTES", type=int,
+              default=Limits.max_private_bytes, show_default=True, help="Largest private asset file.")
+@click.option("--max-function-bytes", envvar="ASSETHOST_MAX_FUNCTION_BYTES", type=int,
+              default=Limits.max_function_bytes, show_default=True, help="Largest function source file.")
+@click.option("--max-public-versions", envvar="ASSETHOST_MAX_PUBLIC_VERSIONS", type=int,
+              default=Limits.max_public_versions, show_default=True,
+              help="Most public (and, separately, protected) asset versions in one build.")
+@click.option("--max-private-versions", envvar="ASSETHOST_MAX_PRIVATE_VERSIONS", type=int,
+              default=Limits.max_private_versions, show_default=True, help="Most private asset versions in one build.")
+@click.option("--max-function-versions", envvar="ASSETHOST_MAX_FUNCTION_VERSIONS", type=int,
+              default=Limits.max_function_versions, show_default=True, help="Most function versions in one build.")
+@click.option("--edge-only", envvar="ASSETHOST_EDGE_ONLY", is_flag=True,
+              help="Serve deployed assets only (no API), e.g. for nodes behind a CDN.")
+@click.option("--trust-forwarded", envvar="ASSETHOST_TRUST_FORWARDED", is_flag=True,
+              help="Behind a proxy: rebuild the signed URL from X-Forwarded-Proto and X-Forwarded-Host.")
+@click.option("--cache-control", envvar="ASSETHOST_CACHE_CONTROL", default=EdgeOptions.public_cache_control,
+              show_default=True, help="Cache-Control of public assets.")
+@click.option("--protected-cache-control", envvar="ASSETHOST_PROTECTED_CACHE_CONTROL",
+              default=EdgeOptions.protected_cache_control, show_default=True,
+              help="Cache-Control of protected assets.")
+@click.option("--memory-file-limit", envvar="ASSETHOST_MEMORY_FILE_LIMIT", type=int,
+              default=EdgeOptions.memory_file_limit, show_default=True,
+              help="Files up to this many bytes are served from memory; larger ones from disk.")
+@click.option("--workers", envvar="ASSETHOST_WORKERS", type=int, default=1, show_default=True,
+              help="Worker processes sharing the port. With more than one, a deployment reaches the other "
+              "workers within half a second rather than at once.")
+@click.option("--log-level", envvar="ASSETHOST_LOG_LEVEL", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--function-timeout", envvar="ASSETHOST_FUNCTION_TIMEOUT", type=float,
+              default=FunctionOptions.timeout, show_default=True,
+              help="Seconds a function call may run; then its worker is stopped and the call answers 504.")
+@click.option("--function-concurrency", envvar="ASSETHOST_FUNCTION_CONCURRENCY", type=int,
+              default=FunctionOptions.concurrency, show_default=True,
+              help="Function calls running at once per account (per worker process); more wait briefly, then 429.")
+@click.option("--npm-timeout", envvar="ASSETHOST_NPM_TIMEOUT", type=float, default=FunctionOptions.npm_timeout,
+              show_default=True, help="Seconds a build's npm install may take before the build fails.")
+@click.option("--npm-cache", envvar="ASSETHOST_NPM_CACHE", default=None,
+              help="npm's cache folder for build dependencies [default: {data}/deps/.npm-cache].")
+def serve(
+    host: str, port: int, data_dir: Path, database_url: str | None, public_url: str | None, base_domain: str,
+    max_public_bytes: int, max_private_bytes: int, max_function_bytes: int, max_public_versions: int,
+    max_private_versions: int, max_function_versions: int, edge_only: bool, trust_forwarded: bool,
+    cache_control: str, protected_cache_control: str, memory_file_limit: int, workers: int, log_level: str,
+    function_timeout: float = FunctionOptions.timeout, function_concurrency: int = FunctionOptions.concurrency,
+    npm_timeout: float = FunctionOptions.npm_timeout, npm_cache: str | None = None,
+) -> None:
+    """Run the API (and the runtime edge) on one port."""
+    import os
+
+    from assethost.app import prepare
+    from assethost.server import run
+
+    settings = Settings(
+        host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url,
+        base_domain=base_domain.strip(".").lower(),
+        limits=Limits(
+            max_public_bytes=max_public_bytes, max_private_bytes=max_private_bytes,
+            max_function_bytes=max_function_bytes, max_public_versions=max_public_versions,
+            max_private_versions=max_private_versions, max_function_versions=max_function_versions,
+        ),
+        edge=EdgeOptions(
+            memory_file_limit=memory_file_limit, public_cache_control=cache_control,
+            protected_cache_control=protected_cache_control,
+        ),
+        edge_only=edge_only,
+        trust_forwarded=trust_forwarded,
+        functions=FunctionOptions(timeout=function_timeout, concurrency=function_concurrency,
+                                  npm_timeout=npm_timeout, npm_cache=npm_cache),
+        # The same variables the Twilio tools use, so the token Twilio signs with works here.
+        account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
+        auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,
+    )
+    notes = prepare(settings)
+    origin = settings.fixed_origin or f"http://<request host>:{port}"
+    click.echo(f"assethost {_version()} listening on http://{host}:{port}")
+    if not edge_only:
+        click.echo(f"  API:      {origin}/v1")
+    click.echo(f"  database: {_safe_url(settings.db_url)}")
+    click.echo(f"  blobs:    {settings.blob_dir}")
+    click.echo(f"  domains:  *.{settings.base_domain}  (e.g. http://myservice-1234.{settings.base_domain}:{port}/)")
+    click.echo(f"  workers:  {workers}")
+    for line in notes:
+        click.echo(line)
+    run(settings, workers, log_level)
+
+
+@click.group()
+def accounts() -> None:
+    """Manage accounts (directly in the database)."""
+
+
+@accounts.command("create")
+@_store_options
+@click.option("--friendly-name", default="Account", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def accounts_create(data_dir: Path, database_url: str | None, friendly_name: str, as_json: bool) -> None:
+    """Create an account with a random Auth Token and print both."""
+    from assethost.core import accounts as core_accounts
+
+    ctx = _open(data_dir, database_url)
+    creds = core_accounts.create_account(ctx.meta, friendly_name)
+    if as_json:
+        click.echo(json.dumps({"account_sid": creds.account_sid, "auth_token": creds.secret}))
+    else:
+        click.echo(f"TWILIO_ACCOUNT_SID={creds.account_sid}\nTWILIO_AUTH_TOKEN={creds.secret}")
+
+
+@click.group()
+def keys() -> None:
+    """Manage API keys (directly in the database)."""
+
+
+@keys.command("create")
+@_store_options
+@click.option("--account", "account_sid", envvar="TWILIO_ACCOUNT_SID", default=None,
+              help="Account the key acts for [default: TWILIO_ACCOUNT_SID, or the only account].")
+@click.option("--friendly-name", default="assethost key", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def keys_create(data_dir: Path, database_url: str | None, account_sid: str | None, friendly_name: str,
+                as_json: bool) -> None:
+    """Create an API key (SK…) and print its secret, once."""
+    from assethost.core import accounts as core_accounts
+    from assethost.core.errors import AssetHostError
+
+    ctx = _open(data_dir, database_url)
+    if not account_sid:
+        existing = core_accounts.list_accounts(ctx.meta)
+        if len(existing) != 1:
+            raise click.UsageError("Say which account with --account (or TWILIO_ACCOUNT_SID).")
+        account_sid = existing[0]
+    try:
+        creds = core_accounts.create_key(ctx.meta, account_sid, friendly_name)
+    except AssetHostError as exc:
+        raise click.ClickException(exc.message) from None
+    if as_json:
+        click.echo(json.dumps({"sid": creds.sid, "secret": creds.secret, "account_sid": creds.account_sid}))
+    else:
+        click.echo(f"API key {creds.sid} for account {creds.account_sid}\nsecret: {creds.secret}\n"
+                   "(the secret is shown only now)")
+
+
+def _open(data_dir: Path, database_url: str | None):  # type: ignore[no-untyped-def]
+    from assethost.app import open_context
+
+    return open_context(Settings(data_dir=data_dir, database_url=database_url))
+
+
+def _version() -> str:
+    from assethost import __version__
+
+    return __version__
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

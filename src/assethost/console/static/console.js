@@ -1,0 +1,331 @@
+/* assethost console: menus, Copy URL, confirmations, and the upload dialogs. No dependencies. */
+(function () {
+  "use strict";
+
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+  function humanSize(n) {
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KB";
+    return (n / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  /* The path a file gets: "/" + its name, spaces replaced by "-" (as the Serverless Toolkit does). */
+  function pathFor(name) { return "/" + name.replace(/ /g, "-"); }
+  function legacyNameFor(name) { return name.replace(/ /g, "-"); }
+
+  function sizeError(label, size, visibility, root) {
+    var limit = Number(visibility === "private" ? root.dataset.maxPrivate : root.dataset.maxPublic);
+    if (limit && size > limit) {
+      return "File " + label + " is " + size + " bytes; " + visibility + " assets may be at most " + limit + " bytes";
+    }
+    return "";
+  }
+
+  /* One file, one request, with upload progress. Resolves with {ok, status, body}. */
+  function send(url, fields, file, onProgress) {
+    return new Promise(function (resolve) {
+      var data = new FormData();
+      Object.keys(fields).forEach(function (k) { data.append(k, fields[k]); });
+      data.append("Content", file, file.name);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.setRequestHeader("X-Requested-With", "assethost-console");
+      xhr.upload.onprogress = function (e) { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      xhr.onload = function () {
+        var body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = { message: xhr.responseText || xhr.statusText }; }
+        resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, body: body });
+      };
+      xhr.onerror = function () { resolve({ ok: false, status: 0, body: { message: "The connection failed" } }); };
+      xhr.send(data);
+    });
+  }
+
+  /* ---------------------------------------------------------------- menus (details/summary) */
+  function closeMenus(except) {
+    $all("details.menu[open]").forEach(function (d) { if (d !== except) d.open = false; });
+  }
+  $all("details.menu").forEach(function (menu) {
+    menu.addEventListener("toggle", function () {
+      if (menu.open) {
+        closeMenus(menu);
+        var first = $("[role^=menuitem]:not([disabled])", menu);
+        if (first) first.focus();
+      }
+    });
+    menu.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && menu.open) {
+        menu.open = false;
+        $("summary", menu).focus();
+        e.preventDefault();
+      } else if ((e.key === "ArrowDown" || e.key === "ArrowUp") && menu.open) {
+        var items = $all("[role^=menuitem]:not([disabled])", menu);
+        var i = items.indexOf(document.activeElement);
+        var next = e.key === "ArrowDown" ? (i + 1) % items.length : (i - 1 + items.length) % items.length;
+        if (items[next]) items[next].focus();
+        e.preventDefault();
+      }
+    });
+  });
+  document.addEventListener("click", function (e) {
+    if (!e.target.closest("details.menu")) closeMenus(null);
+  });
+
+  /* ---------------------------------------------------------------- confirmations */
+  $all("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (!window.confirm(form.dataset.confirm)) e.preventDefault();
+    });
+  });
+
+  /* ---------------------------------------------------------------- Copy URL */
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).then(function () { return true; }, function () { return fallbackCopy(text); });
+    }
+    return Promise.resolve(fallbackCopy(text));
+  }
+  function fallbackCopy(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    document.body.removeChild(area);
+    return ok;
+  }
+  $all("button.copy-url").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var url = button.dataset.url;
+      var box = $("#copied");
+      copyText(url).then(function (ok) {
+        box.hidden = false;
+        $("#copied-url").value = url;
+        $(".copied-note", box).textContent = ok ? "Copied to the clipboard." : "Select and copy it.";
+        $("#copied-url").focus();
+        $("#copied-url").select();
+      });
+      closeMenus(null);
+    });
+  });
+
+  /* ---------------------------------------------------------------- Deploy All */
+  var deployForm = $("#deploy-form");
+  if (deployForm) {
+    deployForm.addEventListener("submit", function () {
+      var b = $("#deploy-all");
+      b.textContent = "Deploying…";
+      setTimeout(function () { b.disabled = true; }, 0);
+    });
+  }
+
+  /* ---------------------------------------------------------------- drag and drop */
+  function onFileDrop(handler) {
+    var depth = 0;
+    document.addEventListener("dragenter", function (e) {
+      if (e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types || [], "Files") >= 0) {
+        depth++;
+        document.body.classList.add("dragging");
+      }
+    });
+    document.addEventListener("dragleave", function () {
+      depth = Math.max(0, depth - 1);
+      if (!depth) document.body.classList.remove("dragging");
+    });
+    document.addEventListener("dragover", function (e) { e.preventDefault(); });
+    document.addEventListener("drop", function (e) {
+      e.preventDefault();
+      depth = 0;
+      document.body.classList.remove("dragging");
+      var files = e.dataTransfer ? Array.prototype.slice.call(e.dataTransfer.files || []) : [];
+      if (files.length) handler(files);
+    });
+  }
+
+  /* ---------------------------------------------------------------- Assets pane: upload dialog */
+  var dialog = $("#upload-dialog");
+  if (dialog) {
+    var input = $("#file-input");
+    var list = $("#pending");
+    var rowTemplate = $("#pending-row");
+    var startButton = $("#upload-start");
+    var summary = $("#upload-summary");
+    var pending = [];  // {file, path, visibility, el, done}
+    var busy = false;
+    var uploadedAny = false;
+
+    var validate = function () {
+      var bad = 0;
+      pending.forEach(function (item) {
+        if (item.done) return;
+        var err = sizeError(item.path, item.file.size, item.visibility, dialog);
+        item.clientError = err;
+        if (err || !item.serverError) $(".pf-error", item.el).textContent = err;
+        item.el.classList.toggle("invalid", !!err);
+        if (err) bad++;
+      });
+      var todo = pending.filter(function (i) { return !i.done; }).length;
+      startButton.disabled = busy || !todo || bad > 0;
+      summary.textContent = !todo ? "No files chosen." :
+        bad ? bad + " file(s) over the size limit: change their visibility or remove them." :
+        todo + " file(s) ready to upload.";
+    };
+
+    var addFiles = function (files) {
+      files.forEach(function (file) {
+        var path = pathFor(file.name);
+        pending = pending.filter(function (p) {  // choosing the same file again replaces it
+          if (p.path === path && !p.done) { p.el.remove(); return false; }
+          return true;
+        });
+        var el = rowTemplate.content.firstElementChild.cloneNode(true);
+        var item = { file: file, path: path, visibility: "public", el: el, done: false };
+        el.dataset.path = path;
+        $(".pf-path", el).textContent = path;
+        $(".pf-size", el).textContent = humanSize(file.size);
+        var select = $(".pf-visibility", el);
+        select.setAttribute("aria-label", "Visibility of " + path);
+        select.addEventListener("change", function () { item.visibility = select.value; item.serverError = ""; validate(); });
+        var remove = $(".pf-remove", el);
+        remove.setAttribute("aria-label", "Remove " + path);
+        remove.addEventListener("click", function () {
+          pending = pending.filter(function (p) { return p !== item; });
+          el.remove();
+          validate();
+          (startButton.disabled ? $("#add-more") : startButton).focus();
+        });
+        list.appendChild(el);
+        pending.push(item);
+      });
+      validate();
+      if (!dialog.open) dialog.showModal();
+    };
+
+    var choose = function () { input.value = ""; input.click(); };
+    $("#upload-file").addEventListener("click", function () { closeMenus(null); choose(); });
+    $("#add-more").addEventListener("click", choose);
+    input.addEventListener("change", function () { addFiles(Array.prototype.slice.call(input.files)); });
+    onFileDrop(addFiles);
+
+    var finish = function () {
+      dialog.close();
+      if (uploadedAny) window.location.reload();
+    };
+    $("#upload-cancel").addEventListener("click", function () { if (!busy) finish(); });
+    dialog.addEventListener("cancel", function (e) { if (busy) e.preventDefault(); else { e.preventDefault(); finish(); } });
+
+    startButton.addEventListener("click", function () {
+      var todo = pending.filter(function (i) { return !i.done; });
+      if (!todo.length) return;
+      busy = true;
+      validate();
+      dialog.classList.add("uploading");
+      var failed = 0;
+      var chain = Promise.resolve();
+      todo.forEach(function (item) {
+        chain = chain.then(function () {
+          var bar = $(".pf-progress", item.el);
+          item.el.classList.add("sending");
+          return send(dialog.dataset.uploadUrl, { Path: item.path, Visibility: item.visibility }, item.file,
+            function (fraction) { bar.value = Math.round(fraction * 100); }
+          ).then(function (res) {
+            item.el.classList.remove("sending");
+            if (res.ok) {
+              bar.value = 100;
+              item.done = true;
+              uploadedAny = true;
+              item.el.classList.add("done");
+              $(".pf-error", item.el).textContent = "";
+            } else {
+              failed++;
+              bar.value = 0;
+              item.serverError = res.body.message || ("Upload failed (HTTP " + res.status + ")");
+              $(".pf-error", item.el).textContent = item.serverError;
+              item.el.classList.add("failed");
+            }
+          });
+        });
+      });
+      chain.then(function () {
+        busy = false;
+        dialog.classList.remove("uploading");
+        if (!failed) { finish(); return; }
+        validate();
+        summary.textContent = failed + " file(s) could not be uploaded; see the messages above.";
+        $("#upload-cancel").textContent = "Close";
+      });
+    });
+  }
+
+  /* ---------------------------------------------------------------- Assets (Legacy) */
+  var legacy = $("#legacy");
+  if (legacy) {
+    var legacyInput = $("#legacy-input");
+    var progressList = $("#legacy-progress");
+    var visibilitySelect = $("#legacy-visibility");
+    try {  // keep the visibility chosen last, across the reload after an upload
+      var remembered = window.sessionStorage.getItem("assethost.legacy.visibility");
+      if (remembered) visibilitySelect.value = remembered;
+      visibilitySelect.addEventListener("change", function () {
+        window.sessionStorage.setItem("assethost.legacy.visibility", visibilitySelect.value);
+      });
+    } catch (e) { /* storage disabled: the default stays */ }
+    var legacyUpload = function (files) {
+      var visibility = visibilitySelect.value;
+      var anyDone = false, anyFailed = false;
+      var chain = Promise.resolve();
+      files.forEach(function (file) {
+        var name = legacyNameFor(file.name);
+        var li = document.createElement("li");
+        li.className = "pending-file";
+        li.dataset.filename = name;
+        li.innerHTML = '<div class="pf-main"><code class="pf-path"></code> <span class="pf-size muted"></span></div>' +
+          '<progress class="pf-progress" max="100" value="0"></progress><p class="pf-error" role="alert"></p>';
+        $(".pf-path", li).textContent = name;
+        $(".pf-size", li).textContent = humanSize(file.size) + " · " + visibility;
+        progressList.appendChild(li);
+        var err = sizeError(name, file.size, visibility, legacy);
+        if (err) {
+          $(".pf-error", li).textContent = err;
+          li.classList.add("failed");
+          anyFailed = true;
+          return;
+        }
+        chain = chain.then(function () {
+          var bar = $(".pf-progress", li);
+          return send(legacy.dataset.uploadUrl, { Path: name, Visibility: visibility }, file,
+            function (f) { bar.value = Math.round(f * 100); }
+          ).then(function (res) {
+            if (res.ok) { bar.value = 100; li.classList.add("done"); anyDone = true; }
+            else {
+              anyFailed = true;
+              li.classList.add("failed");
+              $(".pf-error", li).textContent = res.body.message || ("Upload failed (HTTP " + res.status + ")");
+            }
+          });
+        });
+      });
+      chain.then(function () {
+        if (anyDone && !anyFailed) { window.location.reload(); return; }
+        if (anyDone) {
+          var note = document.createElement("p");
+          note.className = "legacy-note";
+          note.innerHTML = 'Some files were uploaded. <a href="/console/legacy">Show them</a>';
+          progressList.parentNode.insertBefore(note, progressList.nextSibling);
+        }
+      });
+    };
+    $("#legacy-add").addEventListener("click", function () { legacyInput.value = ""; legacyInput.click(); });
+    legacyInput.addEventListener("change", function () { legacyUpload(Array.prototype.slice.call(legacyInput.files)); });
+    onFileDrop(legacyUpload);
+  }
+})();

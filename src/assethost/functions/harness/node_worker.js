@@ -1,0 +1,283 @@
+'use strict';
+/*
+ * assethost's Node harness: one long-lived process per (build, worker slot), started by
+ * assethost.functions.workers with cwd = the build's own folder and a clean environment.
+ *
+ * Protocol: invocations arrive as JSON lines on stdin; results and log lines leave as JSON lines
+ * on fd 3, so whatever user code writes to stdout/stderr can never corrupt a reply (the server
+ * keeps those streams as log lines too).
+ *
+ *   in:  {"type":"call","id":7,"fn":"/hello","context":{...},"event":{...}}
+ *        {"type":"ping","id":8}   {"type":"abandon","id":7}
+ *   out: {"type":"result","id":7,"status":200,"headers":[["content-type","text/plain"]],"body":"<base64>"}
+ *        {"type":"log","id":7,"level":"info","message":"..."}   {"type":"pong","id":8}
+ */
+const fs = require('fs');
+const path = require('path');
+const util = require('util');
+const readline = require('readline');
+const { AsyncLocalStorage } = require('async_hooks');
+
+const BUILD_DIR = process.cwd();
+const MANIFEST = JSON.parse(fs.readFileSync(path.join(BUILD_DIR, '.assethost-build.json'), 'utf8'));
+const OUT_FD = Number(process.argv[2] || 3);
+const calls = new AsyncLocalStorage();
+const open = new Map(); // id -> finish(result)
+
+function send(message) {
+  const data = Buffer.from(JSON.stringify(message) + '\n', 'utf8');
+  let offset = 0;
+  while (offset < data.length) {
+    try {
+      offset += fs.writeSync(OUT_FD, data, offset, data.length - offset);
+    } catch (err) {
+      if (err.code !== 'EAGAIN') { process.exit(71); }
+    }
+  }
+}
+
+// --- logs: console.* goes to the invocation it was called from -----------------------------
+const LEVELS = { log: 'info', info: 'info', debug: 'info', trace: 'info', warn: 'warn', error: 'error' };
+for (const [method, level] of Object.entries(LEVELS)) {
+  console[method] = (...args) => {
+    const id = calls.getStore();
+    send({ type: 'log', id: id === undefined ? null : id, level, message: util.format(...args) });
+  };
+}
+
+// --- Runtime ------------------------------------------------------------------------------
+function getAssets() {
+  const out = {};
+  for (const [assetPath, file] of Object.entries(MANIFEST.assets)) {
+    const abs = path.join(BUILD_DIR, file);
+    out[assetPath] = { path: abs, open: () => fs.readFileSync(abs, 'utf8') };
+  }
+  return out;
+}
+
+function getFunctions() {
+  const out = {};
+  for (const [fnPath, fn] of Object.entries(MANIFEST.functions)) {
+    out[fnPath.replace(/^\//, '')] = { path: path.join(BUILD_DIR, fn.file) };
+  }
+  return out;
+}
+
+const Runtime = {
+  getAssets,
+  getFunctions,
+  getSync() { throw new Error('Runtime.getSync() is not supported by assethost (there is no Sync service here)'); },
+};
+
+// --- Twilio.Response ----------------------------------------------------------------------
+class Response {
+  constructor(options) {
+    this.statusCode = 200;
+    this.body = undefined;
+    this.headers = {};
+    if (options) {
+      if (options.statusCode !== undefined) this.statusCode = options.statusCode;
+      if (options.body !== undefined) this.body = options.body;
+      if (options.headers) this.setHeaders(options.headers);
+    }
+  }
+  setStatusCode(code) { this.statusCode = code; return this; }
+  setBody(body) { this.body = body; return this; }
+  setHeaders(headers) {
+    if (typeof headers !== 'object' || headers === null) throw new Error('Headers must be an object');
+    this.headers = {};
+    for (const [k, v] of Object.entries(headers)) this.appendHeader(k, v);
+    return this;
+  }
+  appendHeader(key, value) {
+    const existing = this.headers[key];
+    if (key.toLowerCase() === 'set-cookie') {
+      const list = Array.isArray(existing) ? existing : existing === undefined ? [] : [existing];
+      this.headers[key] = list.concat(Array.isArray(value) ? value : [value]);
+    } else if (existing === undefined) {
+      this.headers[key] = value;
+    } else {
+      this.headers[key] = (Array.isArray(existing) ? existing : [existing]).concat(value);
+    }
+    return this;
+  }
+  setCookie(key, value, attributes = []) {
+    return this.appendHeader('Set-Cookie', [`${key}=${value}`].concat(attributes).join(';'));
+  }
+  removeCookie(key) { return this.setCookie(key, '', ['Max-Age=0']); }
+}
+
+// --- Twilio: the real package when the build installed it, else a small stand-in -----------
+function escapeXml(s) {
+  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+class TwimlNode {
+  constructor(name, attrs, text) {
+    this.name = name; this.attrs = attrs || {}; this.text = text; this.children = [];
+  }
+  _add(name, attrs, text) {
+    if (typeof attrs === 'string' || typeof attrs === 'number') { text = attrs; attrs = {}; }
+    const node = new TwimlNode(name, attrs, text);
+    this.children.push(node);
+    return node;
+  }
+  _render() {
+    const attrs = Object.entries(this.attrs).filter(([, v]) => v !== undefined)
+      .map(([k, v]) => ` ${k}="${escapeXml(v)}"`).join('');
+    const inner = (this.text !== undefined ? escapeXml(this.text) : '') + this.children.map((c) => c._render()).join('');
+    return inner ? `<${this.name}${attrs}>${inner}</${this.name}>` : `<${this.name}${attrs}/>`;
+  }
+}
+const VERBS = ['say', 'play', 'pause', 'gather', 'dial', 'number', 'client', 'conference', 'queue', 'sip',
+  'record', 'redirect', 'reject', 'hangup', 'enqueue', 'leave', 'sms', 'message', 'body', 'media', 'connect',
+  'stream', 'start', 'stop', 'refer', 'prompt', 'pay'];
+for (const verb of VERBS) {
+  const tag = verb.charAt(0).toUpperCase() + verb.slice(1);
+  TwimlNode.prototype[verb] = function verbMethod(attrs, text) { return this._add(tag, attrs, text); };
+}
+class TwimlResponse extends TwimlNode {
+  constructor() { super('Response'); }
+  toString() { return '<?xml version="1.0" encoding="UTF-8"?>' + this._render(); }
+}
+class VoiceResponse extends TwimlResponse {}
+class MessagingResponse extends TwimlResponse {}
+class FaxResponse extends TwimlResponse {}
+
+let twilioPackage = null;
+try {
+  twilioPackage = require(require.resolve('twilio', { paths: [BUILD_DIR] }));
+} catch (err) {
+  twilioPackage = null;
+}
+const Twilio = twilioPackage || { twiml: { VoiceResponse, MessagingResponse, FaxResponse } };
+Twilio.Response = Response;
+global.Twilio = Twilio;
+global.Runtime = Runtime;
+global.Functions = getFunctions();
+
+function isTwiml(value) {
+  if (value instanceof TwimlResponse) return true;
+  const name = value && value.constructor && value.constructor.name;
+  return ['VoiceResponse', 'MessagingResponse', 'FaxResponse'].includes(name) && typeof value.toString === 'function';
+}
+
+// --- turning a callback into an HTTP answer -----------------------------------------------
+function headerPairs(headers) {
+  const pairs = [];
+  for (const [k, v] of Object.entries(headers || {})) {
+    for (const item of Array.isArray(v) ? v : [v]) pairs.push([String(k), String(item)]);
+  }
+  return pairs;
+}
+
+function bodyBytes(body, pairs) {
+  const type = pairs.find(([k]) => k.toLowerCase() === 'content-type');
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  if (Buffer.isBuffer(body)) return body;
+  if (body instanceof Uint8Array) return Buffer.from(body);
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (!type) pairs.push(['Content-Type', 'application/json']);
+  return Buffer.from(JSON.stringify(body), 'utf8');
+}
+
+function answer(err, payload) {
+  if (err) {
+    const error = err instanceof Error ? err : new Error(typeof err === 'string' ? err : util.inspect(err));
+    return {
+      status: 500,
+      headers: [['Content-Type', 'application/json']],
+      body: Buffer.from(JSON.stringify({ message: error.message, name: error.name })),
+      error: error.stack || String(error),
+    };
+  }
+  if (payload === undefined || payload === null) return { status: 200, headers: [], body: Buffer.alloc(0) };
+  if (payload instanceof Response) {
+    const pairs = headerPairs(payload.headers);
+    return { status: Number(payload.statusCode) || 200, headers: pairs, body: bodyBytes(payload.body, pairs) };
+  }
+  if (isTwiml(payload)) {
+    return { status: 200, headers: [['Content-Type', 'text/xml; charset=utf-8']], body: Buffer.from(payload.toString()) };
+  }
+  if (typeof payload === 'string') {
+    return { status: 200, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: Buffer.from(payload) };
+  }
+  if (Buffer.isBuffer(payload)) {
+    return { status: 200, headers: [['Content-Type', 'application/octet-stream']], body: payload };
+  }
+  return { status: 200, headers: [['Content-Type', 'application/json']], body: Buffer.from(JSON.stringify(payload)) };
+}
+
+function finishCall(id, result) {
+  const done = open.get(id);
+  if (done) done(result);
+}
+
+function invoke(msg) {
+  const { id } = msg;
+  let finished = false;
+  open.set(id, (result) => {
+    if (finished) return;
+    finished = true;
+    open.delete(id);
+    if (result.error) send({ type: 'log', id, level: 'error', message: result.error });
+    let body;
+    try { body = result.body.toString('base64'); } catch (e) { body = ''; }
+    send({ type: 'result', id, status: result.status, headers: result.headers, body });
+  });
+  calls.run(id, () => {
+    try {
+      const entry = MANIFEST.functions[msg.fn];
+      if (!entry) throw new Error(`no function at ${msg.fn}`);
+      const mod = require(path.join(BUILD_DIR, entry.file));
+      if (typeof mod.handler !== 'function') throw new Error(`${msg.fn} does not export a handler function`);
+      const context = Object.assign({}, msg.context);
+      if (twilioPackage && MANIFEST.twilio_dependency) {
+        context.getTwilioClient = (options) => twilioPackage(context.ACCOUNT_SID, context.AUTH_TOKEN, options);
+      } else {
+        context.getTwilioClient = () => {
+          throw new Error('getTwilioClient() needs the "twilio" package among the build\'s dependencies');
+        };
+      }
+      const callback = (err, payload) => {
+        let result;
+        try { result = answer(err, payload); } catch (e) { result = answer(e); }
+        finishCall(id, result);
+      };
+      const returned = mod.handler(context, msg.event, callback);
+      if (returned && typeof returned.then === 'function') {
+        returned.then(undefined, (e) => finishCall(id, answer(e || new Error('handler promise rejected'))));
+      }
+    } catch (e) {
+      finishCall(id, answer(e));
+    }
+  });
+}
+
+process.on('uncaughtException', (err) => {
+  const id = calls.getStore();
+  if (id !== undefined && open.has(id)) {
+    finishCall(id, answer(err));
+    return;
+  }
+  send({ type: 'log', id: null, level: 'error', message: 'uncaught: ' + (err && err.stack ? err.stack : String(err)) });
+  process.exit(70);
+});
+process.on('unhandledRejection', (reason) => {
+  const id = calls.getStore();
+  if (id !== undefined && open.has(id)) finishCall(id, answer(reason || new Error('unhandled rejection')));
+  else send({ type: 'log', id: null, level: 'error', message: 'unhandled rejection: ' + util.inspect(reason) });
+});
+
+const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+rl.on('line', (line) => {
+  if (!line) return;
+  let msg;
+  try { msg = JSON.parse(line); } catch (e) { return; }
+  if (msg.type === 'call') invoke(msg);
+  else if (msg.type === 'ping') send({ type: 'pong', id: msg.id });
+  else if (msg.type === 'abandon') open.delete(msg.id);
+});
+rl.on('close', () => process.exit(0));
+send({ type: 'ready', id: null });

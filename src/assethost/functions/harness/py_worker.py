@@ -1,0 +1,270 @@
+"""assethost's Python harness: one long-lived process per (build, worker slot), started with
+cwd = the build's own folder, a clean environment and `python -I`. One invocation at a time.
+
+Same protocol as node_worker.js: JSON lines in on stdin, results and log lines out on fd 3.
+
+A function file defines `handler(context, event)` and returns a `Response` (the `Response`
+global, also importable as `from assethost_functions import Response`), a str (text/plain), a
+dict or list (JSON), bytes (application/octet-stream) or None (an empty 200). Raising is a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import logging
+import os
+import sys
+import traceback
+import types
+from typing import Any
+
+BUILD_DIR = os.getcwd()
+with open(os.path.join(BUILD_DIR, ".assethost-build.json"), encoding="utf-8") as _f:
+    MANIFEST = json.load(_f)
+OUT = os.fdopen(int(sys.argv[1]) if len(sys.argv) > 1 else 3, "wb", buffering=0)
+_current: list[Any] = [None]  # the id of the invocation now running
+
+
+def send(message: dict[str, Any]) -> None:
+    data = (json.dumps(message) + "\n").encode("utf-8")
+    view = memoryview(data)
+    while view:
+        n = OUT.write(view)
+        view = view[n:]
+
+
+def log(level: str, message: str) -> None:
+    send({"type": "log", "id": _current[0], "level": level, "message": message})
+
+
+class _LogStream(io.TextIOBase):
+    """print() and sys.stderr writes, one log line per line written."""
+
+    def __init__(self, level: str) -> None:
+        self.level = level
+        self.buffer_text = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.buffer_text += text
+        while "\n" in self.buffer_text:
+            line, self.buffer_text = self.buffer_text.split("\n", 1)
+            log(self.level, line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.buffer_text:
+            log(self.level, self.buffer_text)
+            self.buffer_text = ""
+
+
+class _LogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "error" if record.levelno >= logging.ERROR else "warn" if record.levelno >= logging.WARNING else "info"
+        log(level, self.format(record))
+
+
+# --- what a function sees --------------------------------------------------------------------
+
+
+class Response:
+    """Twilio.Response for Python, with both naming styles."""
+
+    def __init__(self, body: Any = None, status_code: int = 200, headers: dict[str, Any] | None = None) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.headers: dict[str, Any] = {}
+        if headers:
+            self.set_headers(headers)
+
+    def set_status_code(self, code: int) -> Response:
+        self.status_code = int(code)
+        return self
+
+    def set_body(self, body: Any) -> Response:
+        self.body = body
+        return self
+
+    def set_headers(self, headers: dict[str, Any]) -> Response:
+        self.headers = {}
+        for key, value in headers.items():
+            self.append_header(key, value)
+        return self
+
+    def append_header(self, key: str, value: Any) -> Response:
+        existing = self.headers.get(key)
+        values = value if isinstance(value, list) else [value]
+        if existing is None:
+            self.headers[key] = values if key.lower() == "set-cookie" else (value if len(values) == 1 else values)
+        else:
+            self.headers[key] = (existing if isinstance(existing, list) else [existing]) + values
+        return self
+
+    def set_cookie(self, key: str, value: str, attributes: list[str] | None = None) -> Response:
+        return self.append_header("Set-Cookie", ";".join([f"{key}={value}", *(attributes or [])]))
+
+    def remove_cookie(self, key: str) -> Response:
+        return self.set_cookie(key, "", ["Max-Age=0"])
+
+    setStatusCode = set_status_code
+    setBody = set_body
+    setHeaders = set_headers
+    appendHeader = append_header
+    setCookie = set_cookie
+    removeCookie = remove_cookie
+
+
+class Asset:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def open(self, mode: str = "r") -> Any:
+        """The asset's text (utf-8), like Node's open(); open("rb") gives its bytes."""
+        with open(self.path, mode if "b" in mode else "r", **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            return f.read()
+
+    def __repr__(self) -> str:
+        return f"Asset({self.path!r})"
+
+
+def get_assets() -> dict[str, Asset]:
+    return {p: Asset(os.path.join(BUILD_DIR, f)) for p, f in MANIFEST["assets"].items()}
+
+
+def get_functions() -> dict[str, dict[str, str]]:
+    return {p.lstrip("/"): {"path": os.path.join(BUILD_DIR, fn["file"])} for p, fn in MANIFEST["functions"].items()}
+
+
+class Context(dict):
+    """The environment's variables and the DOMAIN_NAME/PATH/… values, as keys and attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def assets(self) -> dict[str, Asset]:
+        return get_assets()
+
+    @property
+    def functions(self) -> dict[str, dict[str, str]]:
+        return get_functions()
+
+    def get_twilio_client(self) -> Any:
+        try:
+            from twilio.rest import Client  # type: ignore[import-not-found]
+        except ImportError:
+            raise RuntimeError("get_twilio_client() needs the twilio Python package, which is not installed") from None
+        return Client(self.get("ACCOUNT_SID"), self.get("AUTH_TOKEN"))
+
+
+runtime = types.SimpleNamespace(get_assets=get_assets, get_functions=get_functions,
+                                getAssets=get_assets, getFunctions=get_functions)
+api = types.ModuleType("assethost_functions")
+api.Response = Response  # type: ignore[attr-defined]
+api.Runtime = runtime  # type: ignore[attr-defined]
+sys.modules["assethost_functions"] = api
+
+_modules: dict[str, Any] = {}
+
+
+def _load(fn: str) -> Any:
+    module = _modules.get(fn)
+    if module is None:
+        entry = MANIFEST["functions"].get(fn)
+        if entry is None:
+            raise LookupError(f"no function at {fn}")
+        file = os.path.join(BUILD_DIR, entry["file"])
+        name = "fn_" + "".join(c if c.isalnum() else "_" for c in fn)
+        spec = importlib.util.spec_from_file_location(name, file)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        module.Response = Response  # type: ignore[attr-defined]
+        module.Runtime = runtime  # type: ignore[attr-defined]
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, "handler", None)):
+            raise TypeError(f"{fn} does not define handler(context, event)")
+        _modules[fn] = module
+    return module
+
+
+def _pairs(headers: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for key, value in headers.items():
+        for item in value if isinstance(value, list) else [value]:
+            out.append([str(key), str(item)])
+    return out
+
+
+def _body(body: Any, pairs: list[list[str]]) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if not any(k.lower() == "content-type" for k, _ in pairs):
+        pairs.append(["Content-Type", "application/json"])
+    return json.dumps(body).encode("utf-8")
+
+
+def answer(result: Any) -> tuple[int, list[list[str]], bytes]:
+    if result is None:
+        return 200, [], b""
+    if isinstance(result, Response):
+        pairs = _pairs(result.headers)
+        return int(result.status_code), pairs, _body(result.body, pairs)
+    if isinstance(result, str):
+        return 200, [["Content-Type", "text/plain; charset=utf-8"]], result.encode("utf-8")
+    if isinstance(result, (bytes, bytearray)):
+        return 200, [["Content-Type", "application/octet-stream"]], bytes(result)
+    return 200, [["Content-Type", "application/json"]], json.dumps(result).encode("utf-8")
+
+
+def invoke(msg: dict[str, Any]) -> None:
+    _current[0] = msg["id"]
+    try:
+        module = _load(msg["fn"])
+        status, headers, body = answer(module.handler(Context(msg["context"]), msg["event"]))
+    except Exception as exc:  # noqa: BLE001 - the function's error becomes a 500 and an error log line
+        log("error", traceback.format_exc().rstrip())
+        status, headers = 500, [["Content-Type", "application/json"]]
+        body = json.dumps({"message": str(exc), "name": type(exc).__name__}).encode()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    send({"type": "result", "id": msg["id"], "status": status, "headers": headers,
+          "body": base64.b64encode(body).decode("ascii")})
+    _current[0] = None
+
+
+def main() -> None:
+    sys.stdout = _LogStream("info")
+    sys.stderr = _LogStream("error")
+    handler = _LogHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    stdin = sys.stdin.buffer
+    send({"type": "ready", "id": None})
+    for line in stdin:
+        if not line.strip():
+            continue
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("type") == "call":
+            invoke(msg)
+        elif msg.get("type") == "ping":
+            send({"type": "pong", "id": msg.get("id")})
+
+
+if __name__ == "__main__":
+    main()

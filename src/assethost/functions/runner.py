@@ -1,0 +1,278 @@
+"""Runs a build's functions for the edge: picks the build's worker pool, bounds concurrency
+per account, enforces the time limit, and turns what the harness answers into HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from assethost.core import sids
+from assethost.core.context import Context
+from assethost.functions.call import FunctionCall, FunctionResult
+from assethost.functions.logs import LogSink
+from assethost.functions.options import FunctionOptions
+from assethost.functions.package import Packager
+from assethost.functions.workers import CallTimeout, Pool, Worker, WorkerDied
+
+log = logging.getLogger("assethost.functions")
+
+HARNESS = Path(__file__).parent / "harness"
+REAP_INTERVAL = 5.0
+LOG_FLUSH_INTERVAL = 0.5
+NODE_CALLS_PER_WORKER = 64
+
+# What Twilio's runtime keeps out of event.request.headers (runtime-handler checks/restricted-headers.ts).
+_RESTRICTED_PREFIXES = ("i-twilio-", "i-t-", "ot-", "x-amz", "x-forwarded-", "x-accel-", "proxy-")
+_RESTRICTED = frozenset({"via", "referer", "transfer-encoding", "x-real-ip", "connection", "expect", "trailer",
+                         "upgrade", "keep-alive"})
+# Hop-by-hop and framing headers are ours to write, whatever a function sets.
+_DROPPED_OUT = frozenset({b"content-length", b"transfer-encoding", b"connection", b"keep-alive", b"date",
+                          b"upgrade", b"trailer", b"proxy-connection", b"server"})
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_JSON = re.compile(r"^application/([a-z0-9.+-]*\+)?json$")
+
+
+def _error(status: int, code: int, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> FunctionResult:
+    body = json.dumps({"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                       "status": status}).encode()
+    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache"),
+               (b"content-length", str(len(body)).encode())]
+    return FunctionResult(status, headers + (extra or []), body)
+
+
+class FunctionRunner:
+    def __init__(self, ctx: Context, packager: Packager, options: FunctionOptions,
+                 live_builds: Callable[[], set[str]]) -> None:
+        self.ctx = ctx
+        self.packager = packager
+        self.options = options
+        self.live_builds = live_builds
+        self.sink = LogSink(ctx)
+        self.pools: dict[tuple[str, str], Pool] = {}
+        self.slots: dict[str, asyncio.Semaphore] = {}
+        self.node = shutil.which(options.node)
+        self._reaper: asyncio.Task[None] | None = None
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._flusher = threading.Thread(target=self._flush_loop, name="assethost-fn-logs", daemon=True)
+        self._flusher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
+        if self._reaper is not None:
+            self._reaper.cancel()
+        if self._flusher is not None:
+            self._flusher.join(timeout=5)
+        self.flush_logs()
+
+    def flush_logs(self) -> None:
+        try:
+            self.sink.flush()
+        except Exception:
+            log.exception("could not write function logs; they are kept for the next try")
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(LOG_FLUSH_INTERVAL):
+            if self.sink.pending():
+                self.flush_logs()
+
+    async def _reap(self) -> None:
+        """Stop the workers of builds no longer live anywhere, and of builds idle for a while."""
+        while True:
+            await asyncio.sleep(REAP_INTERVAL)
+            try:
+                live = self.live_builds()
+                now = time.monotonic()
+                for key, pool in list(self.pools.items()):
+                    if pool.busy():
+                        continue
+                    if key[0] not in live or now - pool.last_used > self.options.idle_seconds:
+                        pool.close()
+                        del self.pools[key]
+            except Exception:
+                log.exception("function worker reaper failed")
+
+    # -- one call -------------------------------------------------------------------------------
+
+    async def invoke(self, call: FunctionCall) -> FunctionResult:
+        if self._reaper is None:
+            self._reaper = asyncio.get_running_loop().create_task(self._reap())
+        slot = self.slots.get(call.account_sid)
+        if slot is None:
+            slot = self.slots[call.account_sid] = asyncio.Semaphore(self.options.concurrency)
+        if slot.locked():
+            try:
+                await asyncio.wait_for(slot.acquire(), self.options.queue_wait)
+            except TimeoutError:
+                return _error(429, 20429, f"Too many concurrent function executions for this account "
+                                          f"(limit {self.options.concurrency}); retry shortly",
+                              [(b"retry-after", b"1")])
+        else:
+            await slot.acquire()
+        try:
+            result = await self._invoke(call)
+        finally:
+            slot.release()
+        if call.method == "HEAD":
+            result.body = b""
+        return result
+
+    async def _invoke(self, call: FunctionCall) -> FunctionResult:
+        fn = call.function
+        request_sid = sids.new(sids.REQUEST)
+        meta = {"account_sid": call.account_sid, "service_sid": call.service_sid,
+                "environment_sid": call.environment_sid, "build_sid": call.build_sid,
+                "function_sid": fn.function_sid, "request_sid": request_sid}
+        if fn.language == "node" and self.node is None:
+            return _error(500, 82005, "Node.js is not installed on this server, so JavaScript functions cannot run")
+        if not self.packager.ready(call.build_sid):
+            ok = await asyncio.to_thread(self.packager.ensure, self.ctx, call.build_sid)
+            if not ok:
+                return _error(500, 82005, "This build's functions could not be prepared; see the server log")
+        timeout = self.options.timeout
+        started = time.monotonic()
+        pool = self._pool(call.build_sid, fn.language)
+        try:
+            worker = await asyncio.wait_for(pool.acquire(), timeout)
+            message = {"type": "call", "fn": fn.path, "context": self._context(call), "event": _event(call)}
+            answer = await worker.call(message, meta, max(0.05, timeout - (time.monotonic() - started)))
+        except (CallTimeout, TimeoutError):
+            text = f"Function execution timed out after {timeout:g} seconds"
+            self._log(meta, "error", f"{text} ({fn.path})")
+            return _error(504, 82002, text)
+        except WorkerDied as exc:
+            self._log(meta, "error", f"The function's worker process exited before answering ({fn.path}): {exc}")
+            return _error(500, 82005, "Function execution failed: the worker process exited before answering")
+        except OSError as exc:
+            log.exception("cannot start a worker for %s", fn.path)
+            return _error(500, 82005, f"Function worker could not start: {exc}")
+        finally:
+            pool.released()
+        return _result(answer)
+
+    def _pool(self, build_sid: str, language: str) -> Pool:
+        key = (build_sid, language)
+        pool = self.pools.get(key)
+        if pool is None:
+            folder = str(self.packager.folder(build_sid))
+            env = {"PATH": os.defpath, "HOME": folder, "LANG": "C.UTF-8", "TZ": "UTC", "NODE_ENV": "production"}
+            if language == "python":
+                argv = [sys.executable, "-I", "-B", str(HARNESS / "py_worker.py")]
+                size, per = self.options.python_workers, 1
+            else:
+                assert self.node is not None
+                argv = [self.node, str(HARNESS / "node_worker.js")]
+                size, per = self.options.node_workers, NODE_CALLS_PER_WORKER
+            label = f"{language} worker for {build_sid}"
+            pool = Pool(lambda: Worker(argv, folder, env, self._log, label), size, per)
+            self.pools[key] = pool
+        return pool
+
+    def _log(self, meta: dict[str, Any] | None, level: str, message: str) -> None:
+        if meta is None:
+            log.info("function output with no invocation: %s", message)
+            return
+        self.sink.add(level=level, message=message, **meta)
+
+    @staticmethod
+    def _context(call: FunctionCall) -> dict[str, Any]:
+        context: dict[str, Any] = dict(call.variables)
+        context.update(DOMAIN_NAME=call.host, PATH=call.path, SERVICE_SID=call.service_sid,
+                       ENVIRONMENT_SID=call.environment_sid)
+        if call.include_credentials:
+            context.update(ACCOUNT_SID=call.account_sid, AUTH_TOKEN=call.auth_token)
+        return context
+
+
+def _merge(event: dict[str, Any], pairs: list[tuple[str, str]]) -> None:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            prev = seen[key]
+            seen[key] = prev + [value] if isinstance(prev, list) else [prev, value]
+        else:
+            seen[key] = value
+    event.update(seen)
+
+
+def _event(call: FunctionCall) -> dict[str, Any]:
+    """{request: {headers, cookies}, ...query, ...body}, as Twilio's runtime builds it."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in call.headers.items():
+        name = raw_name.decode("latin-1").lower()
+        if name in _RESTRICTED or name.startswith(_RESTRICTED_PREFIXES):
+            continue
+        headers[name] = raw_value.decode("latin-1")
+    cookies: dict[str, str] = {}
+    if "cookie" in headers:
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(headers["cookie"])
+            cookies = {k: m.value for k, m in jar.items()}
+        except Exception:  # noqa: BLE001 - a malformed Cookie header just gives no cookies
+            cookies = {}
+    event: dict[str, Any] = {"request": {"headers": headers, "cookies": cookies}}
+    if call.query:
+        _merge(event, parse_qsl(call.query, keep_blank_values=True))
+    if call.form is not None:
+        _merge(event, call.form)
+    elif call.body:
+        ctype = call.headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
+        if _JSON.match(ctype):
+            try:
+                value = json.loads(call.body)
+            except ValueError:
+                value = None
+            if isinstance(value, dict):
+                event.update(value)
+    return event
+
+
+def _result(answer: dict[str, Any]) -> FunctionResult:
+    status = answer.get("status")
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        status = 500
+    try:
+        body = base64.b64decode(answer.get("body") or "")
+    except ValueError:
+        body = b""
+    headers: list[tuple[bytes, bytes]] = []
+    for pair in answer.get("headers") or []:
+        if not isinstance(pair, list) or len(pair) != 2:
+            continue
+        name, value = str(pair[0]), str(pair[1])
+        if not _TOKEN.match(name) or any(c in value for c in "\r\n\0"):
+            continue  # never let a function split or forge a header line
+        key = name.lower().encode("latin-1")
+        if key in _DROPPED_OUT:
+            continue
+        try:
+            encoded = value.encode("latin-1")
+        except UnicodeEncodeError:
+            encoded = value.encode("utf-8")
+        headers.append((key, encoded))
+    if status in (204, 304) or status < 200:
+        body = b""
+    else:
+        headers.append((b"content-length", str(len(body)).encode()))
+    return FunctionResult(status, headers, body)

@@ -1,0 +1,288 @@
+"""Worker processes: one harness process each, talking JSON lines (see harness/node_worker.js).
+
+A `Worker` is one process; a `Pool` holds the few workers of one (build, language), started
+lazily as load asks for them. Nothing here knows HTTP: the runner turns results into replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("assethost.functions")
+
+LINE_LIMIT = 64 * 1024 * 1024  # one result line carries the whole body, base64-encoded
+START_TIMEOUT = 15.0
+PING_TIMEOUT = 0.5
+
+# (call meta or None, level, message): where a worker's log lines go
+LogFn = Callable[[dict[str, Any] | None, str, str], None]
+
+
+class WorkerDied(Exception):
+    """The worker process exited (crash, exit(), killed) before answering."""
+
+
+class CallTimeout(Exception):
+    """The call ran past its time limit."""
+
+
+class Worker:
+    _ids = itertools.count(1)
+
+    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], on_log: LogFn, label: str) -> None:
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.on_log = on_log
+        self.label = label
+        self.proc: asyncio.subprocess.Process | None = None
+        self.pending: dict[int, tuple[asyncio.Future[dict[str, Any]], dict[str, Any] | None]] = {}
+        self.meta: dict[int, dict[str, Any]] = {}  # call id -> log attribution, until abandoned
+        self.last_meta: dict[str, Any] | None = None
+        self.load = 0
+        self.alive = False
+        self.ready: asyncio.Future[None] | None = None
+        self.pongs: dict[int, asyncio.Future[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._out_transport: asyncio.BaseTransport | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        read_fd, write_fd = os.pipe()
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, str(write_fd), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, cwd=self.cwd, env=self.env, pass_fds=(write_fd,),
+                start_new_session=True, limit=LINE_LIMIT,
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        reader = asyncio.StreamReader(limit=LINE_LIMIT)
+        self._out_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", buffering=0),
+        )
+        self.alive = True
+        self.ready = loop.create_future()
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self._tasks = [
+            loop.create_task(self._read_messages(reader)),
+            loop.create_task(self._read_stream(self.proc.stdout, "info")),
+            loop.create_task(self._read_stream(self.proc.stderr, "error")),
+        ]
+        try:
+            await asyncio.wait_for(asyncio.shield(self.ready), START_TIMEOUT)
+        except (TimeoutError, WorkerDied):
+            self.kill()
+            raise WorkerDied(f"{self.label} did not start") from None
+
+    async def call(self, message: dict[str, Any], meta: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if not self.alive or self.proc is None or self.proc.stdin is None:
+            raise WorkerDied(f"{self.label} is not running")
+        loop = asyncio.get_running_loop()
+        call_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self.pending[call_id] = (future, meta)
+        self.meta[call_id] = meta
+        self.last_meta = meta
+        self.load += 1
+        try:
+            self.proc.stdin.write(json.dumps({**message, "id": call_id}).encode() + b"\n")
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                await self._after_timeout(call_id)
+                raise CallTimeout() from None
+        except (BrokenPipeError, ConnectionResetError):
+            raise WorkerDied(f"{self.label} exited") from None
+        finally:
+            self.load -= 1
+            self.pending.pop(call_id, None)
+
+    async def _after_timeout(self, call_id: int) -> None:
+        """A call ran out of time. If the worker still answers a ping, only that call is stuck
+        (waiting on something that never comes): forget it. Otherwise the process is busy
+        looping: stop it, and the pool starts another."""
+        if await self.ping():
+            self.send({"type": "abandon", "id": call_id})
+        else:
+            log.warning("%s did not answer after a timed-out call; stopping it", self.label)
+            self.kill()
+
+    async def ping(self) -> bool:
+        if not self.alive:
+            return False
+        loop = asyncio.get_running_loop()
+        ping_id = next(self._ids)
+        future: asyncio.Future[None] = loop.create_future()
+        self.pongs[ping_id] = future
+        self.send({"type": "ping", "id": ping_id})
+        try:
+            await asyncio.wait_for(future, PING_TIMEOUT)
+            return True
+        except (TimeoutError, WorkerDied):
+            return False
+        finally:
+            self.pongs.pop(ping_id, None)
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.alive and self.proc is not None and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    def kill(self) -> None:
+        self.alive = False
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, 9)  # the harness and anything it started
+            except (ProcessLookupError, PermissionError):
+                try:
+                    self.proc.kill()
+                except ProcessLookupError:
+                    pass
+        self._fail_all()
+
+    def _fail_all(self) -> None:
+        died = WorkerDied(f"{self.label} exited")
+        for future, _ in list(self.pending.values()):
+            if not future.done():
+                future.set_exception(died)
+        for future in list(self.pongs.values()):
+            if not future.done():
+                future.set_exception(died)
+        if self.ready is not None and not self.ready.done():
+            self.ready.set_exception(died)
+            self.ready.exception()  # retrieved: nobody may be waiting any more
+
+    async def _read_messages(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError:  # a line over LINE_LIMIT: this worker cannot be trusted any more
+                    log.error("%s sent an over-long message; stopping it", self.label)
+                    break
+                if not line:
+                    break
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                self._dispatch(msg)
+        finally:
+            self.alive = False
+            self._fail_all()
+            if self._out_transport is not None:
+                self._out_transport.close()
+            if self.proc is not None and self.proc.returncode is None:
+                self.kill()
+
+    def _dispatch(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        call_id = msg.get("id")
+        if kind == "result":
+            entry = self.pending.get(call_id)  # type: ignore[arg-type]
+            self.meta.pop(call_id, None)  # type: ignore[arg-type]
+            if entry is not None and not entry[0].done():
+                entry[0].set_result(msg)
+        elif kind == "log":
+            meta = self.meta.get(call_id) if call_id is not None else None  # type: ignore[arg-type]
+            self.on_log(meta or self._only_meta(), str(msg.get("level") or "info"), str(msg.get("message", "")))
+        elif kind == "pong":
+            future = self.pongs.get(call_id)  # type: ignore[arg-type]
+            if future is not None and not future.done():
+                future.set_result(None)
+        elif kind == "ready" and self.ready is not None and not self.ready.done():
+            self.ready.set_result(None)
+
+    def _only_meta(self) -> dict[str, Any] | None:
+        """Who printed a line that names no call: the one call running, else the last one."""
+        if len(self.pending) == 1:
+            return next(iter(self.pending.values()))[1]
+        return self.last_meta
+
+    async def _read_stream(self, stream: asyncio.StreamReader, level: str) -> None:
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:
+                continue
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            if text:
+                self.on_log(self._only_meta(), level, text)
+
+    async def wait_closed(self) -> None:
+        if self.proc is not None:
+            await self.proc.wait()
+
+
+class Pool:
+    """The workers of one build and language: up to `size`, each taking up to `per_worker`
+    calls at once (Node handles many concurrently; Python one)."""
+
+    def __init__(self, make: Callable[[], Worker], size: int, per_worker: int) -> None:
+        self.make = make
+        self.size = max(1, size)
+        self.per_worker = max(1, per_worker)
+        self.workers: list[Worker] = []
+        self.starting = 0
+        self.changed = asyncio.Event()
+        self.last_used = time.monotonic()
+
+    def busy(self) -> bool:
+        return self.starting > 0 or any(w.load for w in self.workers if w.alive)
+
+    async def acquire(self) -> Worker:
+        self.last_used = time.monotonic()
+        while True:
+            self.workers = [w for w in self.workers if w.alive]
+            best = min(self.workers, key=lambda w: w.load, default=None)
+            if best is not None and best.load == 0:
+                return best
+            has_room = best is not None and best.load < self.per_worker
+            if len(self.workers) + self.starting < self.size:
+                # Every worker is busy and one may be stuck in a loop: start another and use it,
+                # rather than queue behind a call that may never end. (Once per slot of the pool.)
+                await self._spawn()
+                continue
+            if has_room:
+                assert best is not None
+                return best
+            self.changed.clear()
+            await self.changed.wait()
+
+    async def _spawn(self) -> None:
+        self.starting += 1
+        worker = self.make()
+        try:
+            await worker.start()
+            self.workers.append(worker)
+        except Exception:
+            log.exception("could not start %s", worker.label)
+            raise
+        finally:
+            self.starting -= 1
+            self.changed.set()
+
+    def released(self) -> None:
+        self.last_used = time.monotonic()
+        self.changed.set()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        self.workers = []
+

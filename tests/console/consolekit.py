@@ -1,0 +1,87 @@
+"""Helpers for the console suite: servers on SQLite (tests/conftest.py's ServerProcess), Debian's
+Chromium driven by Playwright, sign-in, and fetching runtime URLs by Host header."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1200, "height": 800}
+
+
+def _root_conftest() -> Any:
+    """tests/conftest.py under a name of its own (several folders have a conftest.py)."""
+    name = "assethost_tests_root_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "conftest.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def start_server(workdir: Path, *extra_args: str) -> Any:
+    root = _root_conftest()
+    srv = root.ServerProcess(root.Backend("sqlite"), workdir, extra_args)
+    try:
+        return srv.start()
+    except BaseException:
+        srv.stop()
+        raise
+
+
+def ensure_chromium() -> str:
+    """Debian's chromium package; installed here when missing (CI runs as root with apt)."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    apt = shutil.which("apt-get")
+    if apt is None:
+        raise RuntimeError(f"{CHROMIUM} is missing and apt-get is not available to install it")
+    install = [apt, "install", "-y", "--no-install-recommends", "chromium"]
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    if subprocess.run(install, check=False, env=env, capture_output=True).returncode != 0:
+        subprocess.run([apt, "update"], env=env, capture_output=True, check=False)
+        res = subprocess.run(install, check=False, env=env, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"apt-get install chromium failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+    return CHROMIUM
+
+
+def uniq(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def sign_in(page: Any, server: Any, username: str | None = None, password: str | None = None) -> None:
+    page.goto(server.base_url + "/console")
+    page.fill("#username", username or server.account_sid)
+    page.fill("#password", password or server.auth_token)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url("**/console/services")
+
+
+def runtime_get(url: str, **kwargs: Any) -> httpx.Response:
+    """GET a runtime URL (`http://{env domain}:{port}/path`) from the server on 127.0.0.1: the
+    name need not resolve here, the Host header carries it, as a DNS wildcard would."""
+    parts = urlsplit(url)
+    target = f"{parts.scheme}://127.0.0.1:{parts.port}{parts.path}"
+    with httpx.Client(trust_env=False, timeout=10) as c:
+        return c.get(target, headers={"Host": parts.netloc}, **kwargs)
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

@@ -1,0 +1,57 @@
+"""Fixtures for the functions suite: real `assethost serve` subprocesses (SQLite), real Node."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "edge"))
+
+import importlib.util
+
+# tests/conftest.py's server classes (it is imported by pytest as another `conftest` module)
+_spec = importlib.util.spec_from_file_location("assethost_tests_root_conftest", HERE.parent / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_root = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_root)
+REPO, Backend, ServerProcess = _root.REPO, _root.Backend, _root.ServerProcess
+
+# npm's cache outlives test runs, so a dependency is fetched from the registry once per machine.
+NPM_CACHE = REPO / ".cache" / "npm-functions"
+FUNCTION_TIMEOUT_S = 2
+
+
+def _start(tmp_path_factory, name: str, *args: str) -> ServerProcess:
+    srv = ServerProcess(Backend("sqlite"), tmp_path_factory.mktemp(name),
+                        ["--npm-cache", str(NPM_CACHE), *args])
+    try:
+        return srv.start()
+    except BaseException:
+        srv.stop()
+        raise
+
+
+@pytest.fixture(scope="session")
+def fn_server(tmp_path_factory):
+    """Functions time out after 2 s here (--function-timeout 2), so the runaway test is quick."""
+    srv = _start(tmp_path_factory, "functions", "--function-timeout", str(FUNCTION_TIMEOUT_S))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def fn_http(fn_server):
+    with fn_server.http_client() as c:
+        yield c
+
+
+@pytest.fixture
+def narrow_server(tmp_path_factory):
+    """One function call at a time per account, to see the concurrency bound."""
+    srv = _start(tmp_path_factory, "narrow", "--function-concurrency", "1", "--function-timeout", "5")
+    yield srv
+    srv.stop()

@@ -1,0 +1,112 @@
+"""The real Twilio Serverless Toolkit (twilio-run 5.0.1, installed with npm) deploys to assethost:
+deploy, a second deploy of a changed project, list and promote, then every deployed asset is
+fetched from the edge at the URL the toolkit printed (https://domain → http://domain:port)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+
+from clikit import edge_get, write_files
+from conftest import toolkit_env
+from twilio.request_validator import RequestValidator
+
+PROJECT = {
+    "assets/style.css": "body { color: red; }\n",
+    "assets/img/logo.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+    "assets/admin.protected.html": "<h1>admin</h1>\n",
+    "assets/secret.private.txt": "secret\n",
+    "assets/assets/index.html": "<h1>home</h1>\n",
+    "assets/my file.txt": "spaces\n",
+    "assets/foo.public.txt": "foo\n",
+    "assets/.gitkeep": "",
+    "functions/hello.js": "exports.handler = (context, event, callback) => callback(null, 'hi');\n",
+    "functions/api/secret.protected.js": "exports.handler = (c, e, cb) => cb(null, 'secret');\n",
+    ".env": "MY_VAR=hello\n",
+}
+# where each deployed asset comes from (the toolkit uploads dotfiles such as .gitkeep)
+SOURCES = {
+    "/style.css": "assets/style.css", "/img/logo.png": "assets/img/logo.png",
+    "/admin.html": "assets/admin.protected.html", "/secret.txt": "assets/secret.private.txt",
+    "/assets/index.html": "assets/assets/index.html", "/my-file.txt": "assets/my file.txt",
+    "/foo.txt": "assets/foo.public.txt", "/.gitkeep": "assets/.gitkeep",
+}
+TIMEOUT_S = 120
+
+
+def _run(twilio_run, server, preload, cwd, *args):
+    cmd = [str(twilio_run), *args, "--username", server.account_sid, "--password", server.auth_token]
+    proc = subprocess.run(cmd, cwd=cwd, env=toolkit_env(server, preload), capture_output=True, text=True,
+                          timeout=TIMEOUT_S, check=False)
+    assert proc.returncode == 0, f"twilio-run {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout) if "-o" in args else proc.stdout
+
+
+def _local(url: str, server) -> tuple[str, str]:
+    """(domain, path) of a URL the toolkit printed, e.g. https://svc-1234-dev.localhost/style.css."""
+    assert url.startswith("https://"), url
+    domain, _, path = url[len("https://"):].partition("/")
+    return domain, "/" + path
+
+
+def _check_assets(server, root: Path, assets: list[dict], domain: str | None = None) -> None:
+    assert {a["path"] for a in assets} == set(SOURCES)
+    validator = RequestValidator(server.auth_token)
+    for asset in assets:
+        host, path = _local(asset["url"], server) if domain is None else (domain, asset["path"])
+        expected = (root / SOURCES[path]).read_bytes()
+        if asset["access"] == "private":
+            assert edge_get(server, host, path).status_code == 404, path
+            continue
+        headers = {}
+        if asset["access"] == "protected":
+            assert edge_get(server, host, path).status_code == 403, path
+            headers["X-Twilio-Signature"] = validator.compute_signature(f"http://{host}:{server.port}{path}", {})
+        resp = edge_get(server, host, path, headers)
+        assert resp.status_code == 200, (path, resp.status_code, resp.text[:200])
+        assert resp.content == expected, path
+
+
+def test_twilio_run_deploy_list_promote(twilio_run, preload, toolkit_server, tmp_path):
+    server = toolkit_server
+    name = f"tk-{uuid.uuid4().hex[:10]}"
+    write_files(tmp_path, PROJECT | {
+        "package.json": json.dumps({"name": name, "version": "1.0.0",
+                                    "dependencies": {"@twilio/runtime-handler": "2.1.0"}}),
+    })
+
+    first = _run(twilio_run, server, preload, tmp_path, "deploy", "--service-name", name,
+                 "--override-existing-project", "-o", "json")
+    assert first["serviceName"] == name and first["environmentSuffix"] == "dev"
+    assert first["domain"].endswith("-dev.localhost")
+    _check_assets(server, tmp_path, first["assets"])
+    assert {f["path"] for f in first["functions"]} == {"/hello", "/api/secret"}
+    assert "/" not in SOURCES  # the root falls back to /assets/index.html
+    assert edge_get(server, first["domain"], "/").text == PROJECT["assets/assets/index.html"]
+
+    # a second deploy of a changed project
+    (tmp_path / "assets/style.css").write_text("body { color: green; }\n")
+    second = _run(twilio_run, server, preload, tmp_path, "deploy", "--service-name", name,
+                  "--override-existing-project", "-o", "json")
+    assert second["serviceSid"] == first["serviceSid"] and second["buildSid"] != first["buildSid"]
+    _check_assets(server, tmp_path, second["assets"])
+    assert edge_get(server, second["domain"], "/style.css").text == "body { color: green; }\n"
+
+    listing = _run(twilio_run, server, preload, tmp_path, "list", "environments,builds,assets,variables",
+                   "--service-name", name, "--environment", "dev", "-o", "json")
+    (dev,) = [e for e in listing["environments"] if e["domain_suffix"] == "dev"]
+    assert dev["build_sid"] == second["buildSid"] and dev["domain_name"] == second["domain"]
+    assert {b["sid"] for b in listing["builds"]} >= {first["buildSid"], second["buildSid"]}
+    assert {v["key"]: v["value"] for v in listing["variables"]["entries"]} == {"MY_VAR": "hello"}
+    assert {a["path"] for a in listing["assets"]["entries"]} == set(SOURCES)
+
+    promoted = _run(twilio_run, server, preload, tmp_path, "promote", "--from", "dev", "--production",
+                    "--create-environment", "-o", "json")
+    assert promoted["buildSid"] == second["buildSid"]
+    assert promoted["domain"] == second["domain"].replace("-dev.localhost", ".localhost")
+    _check_assets(server, tmp_path, second["assets"], domain=promoted["domain"])
