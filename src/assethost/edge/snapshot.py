@@ -37,6 +37,7 @@ class EdgeOptions:
 
 @dataclass(slots=True)
 class FileEntry:
+    version_sid: str
     path: str
     visibility: str
     blob_hash: str
@@ -111,7 +112,7 @@ def _entry(ctx: Context, options: EdgeOptions, row: Any) -> FileEntry:
         headers.append((b"vary", b"Accept-Encoding"))
     ok_headers = headers + [(b"content-length", str(row.size).encode())]
     return FileEntry(
-        path=row.path, visibility=row.visibility, blob_hash=row.blob_hash, size=row.size, file=str(blob),
+        version_sid=row.version_sid, path=row.path, visibility=row.visibility, blob_hash=row.blob_hash, size=row.size, file=str(blob),
         content_type=ctype, etag=etag, last_modified=modified, compressible=compressible, body=body,
         headers=headers, ok_headers=ok_headers, ok_head=serialize(ok_headers), not_modified_head=serialize(headers),
     )
@@ -121,7 +122,11 @@ def serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
     return b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
 
 
-def _build_files(ctx: Context, options: EdgeOptions, build_sid: str, rows: list[Any]) -> BuildFiles:
+def _build_files(
+    ctx: Context, options: EdgeOptions, build_sid: str, rows: list[Any], known: dict[str, FileEntry],
+) -> BuildFiles:
+    """known: entries already prepared, by version SID (a version never changes), so a new build
+    that differs from the last in one file reads one file."""
     served: dict[str, FileEntry] = {}
     private: dict[str, FileEntry] = {}
     functions: dict[str, FunctionEntry] = {}
@@ -132,7 +137,9 @@ def _build_files(ctx: Context, options: EdgeOptions, build_sid: str, rows: list[
             continue
         if row.kind != "asset":
             continue
-        entry = _entry(ctx, options, row)
+        entry = known.get(row.version_sid)
+        if entry is None:
+            entry = known[row.version_sid] = _entry(ctx, options, row)
         (private if row.visibility == "private" else served)[row.path] = entry
     root = served.get("/")
     if root is None:
@@ -149,9 +156,14 @@ class SnapshotLoader:
         self.ctx = ctx
         self.options = options
         self._lock = threading.Lock()
+        self._entries: dict[str, FileEntry] = {}  # by version SID, for the builds of the last load
 
     def load(self, previous: Snapshot) -> Snapshot:
-        with self._lock, self.ctx.meta.read() as tx:
+        with self._lock:  # one load at a time: the API thread and the poller may both ask
+            return self._load(previous)
+
+    def _load(self, previous: Snapshot) -> Snapshot:
+        with self.ctx.meta.read() as tx:
             generation = tx.generation()
             environments = tx.select("environments")
             account_sids = sorted({e.account_sid for e in environments})
@@ -172,7 +184,7 @@ class SnapshotLoader:
                 rows_by_build[row.build_sid].append(row)
         for build_sid, rows in rows_by_build.items():
             try:
-                known[build_sid] = _build_files(self.ctx, self.options, build_sid, rows)
+                known[build_sid] = _build_files(self.ctx, self.options, build_sid, rows, self._entries)
             except OSError as exc:
                 log.error("build %s cannot be served: %s", build_sid, exc)
         sites = {}
@@ -183,4 +195,8 @@ class SnapshotLoader:
                 account_sid=env.account_sid, auth_token=tokens.get(env.account_sid, ""), build=build,
                 variables=variables.get(env.sid, {}), include_credentials=credentials.get(env.service_sid, False),
             )
+        live = {s.build.build_sid: s.build for s in sites.values() if s.build is not None}
+        self._entries = {
+            e.version_sid: e for b in live.values() for e in (*b.served.values(), *b.private.values())
+        }
         return Snapshot(sites=sites, generation=generation)
