@@ -217,7 +217,7 @@ def tool_versions(nginx: str | None, wrk: str | None) -> dict[str, str]:
         except ValueError:
             v["assethost source"] = f"outside the repository ({src.name})"
         git = out(["git", "-C", str(REPO), "describe", "--always", "--dirty"])
-        if git and not git.startswith("fatal"):
+        if git and not git.startswith("fatal") and v["assethost source"] == "src/assethost":
             v["assethost source"] += f" at {git.splitlines()[-1]}"
     return v
 
@@ -1053,6 +1053,10 @@ def stop_server(run: Running) -> None:
     srv = run.srv
     if srv is None:
         return
+    if srv._sampler is None:  # never got as far as serving: no memory figures
+        srv.stop()
+        log(f"  stopped {run.name}")
+        return
     run.info["idle_rss_mib"] = round(srv.idle_rss / MiB, 1)
     peak = srv.peak_rss
     if srv.alive():
@@ -1274,7 +1278,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         info = results["servers"][s]["info"]
         if info.get("error"):
             problems.append(
-                f"{s}: could not be set up, so no scenario ran: {info['error'].splitlines()[0][:400]}"
+                f"{s}: could not be set up, so no scenario ran: {info['error'].splitlines()[0][:800]}"
             )
             continue
         for sc in SCENARIOS:

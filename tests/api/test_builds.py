@@ -222,3 +222,29 @@ def test_build_status_payload(http, server, service, versions):
     assert body["service_sid"] == service["sid"]
     assert body["status"] == "completed"
     assert body["url"] == f"{server.base_url}/v1/Services/{service['sid']}/Builds/{build['sid']}/Status"
+
+
+def test_a_build_of_more_than_a_thousand_versions(server, http):
+    """1000 public + 50 protected versions: more form fields than Starlette's default maximum.
+    (One asset with many versions under different paths; all but the first made from stored
+    content, to keep the test quick.)"""
+    import hashlib  # noqa: PLC0415
+
+    from helpers import create_asset, create_service, uniq, upload  # noqa: PLC0415
+
+    service = create_service(http, uniq("big"))
+    asset = create_asset(http, service["sid"])
+    first = upload(http, service["sid"], "Assets", asset["sid"], "/f0.txt", b"same bytes", "public")
+    assert first.status_code == 201, first.text
+    versions = [first.json()["sid"]]
+    digest = hashlib.sha256(b"same bytes").hexdigest()
+    for i in range(1, 1050):
+        resp = http.post(
+            f"/assethost/v1/Services/{service['sid']}/Assets/{asset['sid']}/Versions",
+            data={"Path": f"/f{i}.txt", "Visibility": "public" if i < 1000 else "protected", "ContentSha256": digest},
+        )
+        assert resp.status_code == 201, resp.text
+        versions.append(resp.json()["sid"])
+    resp = http.post(f"/v1/Services/{service['sid']}/Builds", data={"AssetVersions": versions})
+    assert resp.status_code == 201, resp.text
+    assert len(resp.json()["asset_versions"]) == 1050

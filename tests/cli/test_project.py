@@ -133,6 +133,36 @@ def test_scan_sample_project(tmp_path):
     assert files["functions/hello.js"].filename == "hello"
 
 
+def test_python_functions(tmp_path):
+    from assethost.cli.deploy import Planned
+    from assethost.cli.project import function_language
+
+    p = _scan(tmp_path, {
+        "functions/report.py": "r", "functions/api/secret.protected.py": "s", "functions/lib.private.py": "l",
+        "functions/hello.js": "h", "functions/__pycache__/report.cpython-311.pyc": b"\0",
+        "functions/notes.txt": "not a function", "assets/script.py": "an asset keeps its .py",
+    })
+    assert _paths(p) == {
+        ("function", "/report", "public"), ("function", "/api/secret", "protected"),
+        ("function", "/lib", "private"), ("function", "/hello", "public"), ("asset", "/script.py", "public"),
+    }
+    files = {f.rel: f for f in p.files}
+    assert files["functions/report.py"].language == "python" and files["functions/hello.js"].language == "node"
+    assert files["assets/script.py"].language is None
+    assert files["functions/report.py"].filename == "report.py"
+    assert Planned(files["functions/report.py"], "h").content_type == "text/x-python"
+    assert Planned(files["functions/hello.js"], "h").content_type == "application/javascript"
+    # the server's rule for what it stores
+    assert function_language("text/x-python", "/report") == "python"
+    assert function_language("application/octet-stream", "/report.py") == "python"
+    assert function_language("application/javascript", "/hello") == "node"
+
+
+def test_js_and_py_functions_on_one_path_are_refused(tmp_path):
+    with pytest.raises(ProjectError, match="functions/hello.js and functions/hello.py would both be deployed at /hello"):
+        _scan(tmp_path, {"functions/hello.js": "j", "functions/hello.py": "p"})
+
+
 def test_static_and_src_are_the_fallback_folders(tmp_path):
     p = _scan(tmp_path, {"static/a.txt": "a", "src/f.js": "f"})
     assert _paths(p) == {("asset", "/a.txt", "public"), ("function", "/f", "public")}

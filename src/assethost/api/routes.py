@@ -49,7 +49,11 @@ def _no_content() -> Response:
 
 
 async def _form(request: Request) -> Any:
-    return await request.form()
+    # A build lists every version as a repeated field: up to the per-build limits of each kind,
+    # more than Starlette's default of 1000 fields.
+    limits = _ctx(request).limits
+    most = 2 * limits.max_public_versions + limits.max_private_versions + limits.max_function_versions
+    return await request.form(max_fields=most + 64)
 
 
 # --- services -------------------------------------------------------------------------------

@@ -27,7 +27,13 @@ from typing import Any
 from assethost.cli.client import ApiError, Client
 from assethost.cli.edge import edge_url
 from assethost.cli.progress import Reporter, Upload
-from assethost.cli.project import Project, ProjectFile
+from assethost.cli.project import (
+    JAVASCRIPT_CONTENT_TYPE,
+    PYTHON_CONTENT_TYPE,
+    Project,
+    ProjectFile,
+    function_language,
+)
 from assethost.cli.targets import EnvTarget, find_environment, find_service
 
 WORKERS = 8
@@ -51,7 +57,7 @@ class Planned:
     @property
     def content_type(self) -> str:
         if self.file.kind == "function":
-            return "application/javascript"
+            return PYTHON_CONTENT_TYPE if self.file.language == "python" else JAVASCRIPT_CONTENT_TYPE
         return mimetypes.guess_type(self.file.path)[0] or "application/octet-stream"
 
 
@@ -153,8 +159,8 @@ class Deployer:
         files = self.project.files
         if not files:
             raise DeployError(
-                f"nothing to deploy in {self.project.root}: no files in assets/ (or static/) nor .js files in "
-                "functions/ (or src/)"
+                f"nothing to deploy in {self.project.root}: no files in assets/ (or static/) nor .js/.py files "
+                "in functions/ (or src/)"
             )
         self.reporter.step(f"hashing {len(files)} files")
         with ThreadPoolExecutor(self.workers) as pool:
@@ -260,15 +266,18 @@ class Deployer:
             p.resource_sid = resources[p.file.kind].get(p.file.path)
 
         in_live = _live_version_sids(live)
-        existing: dict[tuple[str, str, str, str], str] = {}
+        # a function version is reused only in the same language (the server tells them apart by
+        # content type): functions/x.js renamed to x.py with the same bytes needs a new version
+        existing: dict[tuple[str, str, str, str, str | None], str] = {}
         known_hashes: set[str] = set()
         for v in self.client.versions_with_hashes(zs):
             known_hashes.add(v["sha256"])
-            key = (v["resource_sid"], v["path"], v["visibility"], v["sha256"])
+            lang = function_language(v.get("content_type"), v["path"]) if v.get("kind") == "function" else None
+            key = (v["resource_sid"], v["path"], v["visibility"], v["sha256"], lang)
             if key not in existing or v["sid"] in in_live:
                 existing[key] = v["sid"]
         for p in plan:
-            sid = existing.get((p.resource_sid or "", p.file.path, p.file.visibility, p.sha256))
+            sid = existing.get((p.resource_sid or "", p.file.path, p.file.visibility, p.sha256, p.file.language))
             if sid:
                 p.action, p.version_sid = "reuse", sid
             elif p.sha256 in known_hashes or (p.file.size >= LINK_MIN_BYTES and not self.dry_run):

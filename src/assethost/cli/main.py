@@ -4,7 +4,7 @@ Commands are imported only when used, so that `assethost deploy` does not load t
 `assethost serve` does not load the deploy client):
 
 * `serve`, `accounts`, `keys` (cli/admin.py) work on the database directly;
-* `deploy`, `list`, `promote`, `rollback`, `sign`, `fetch`, `usage` (cli/commands/) talk to a
+* `deploy`, `list`, `logs`, `promote`, `rollback`, `sign`, `fetch`, `usage` (cli/commands/) talk to a
   running server over HTTP only.
 """
 
@@ -20,6 +20,7 @@ COMMANDS = {
     "keys": "assethost.cli.admin:keys",
     "deploy": "assethost.cli.commands.deploy:deploy",
     "list": "assethost.cli.commands.listing:list_command",
+    "logs": "assethost.cli.commands.logs:logs",
     "promote": "assethost.cli.commands.environments:promote",
     "rollback": "assethost.cli.commands.environments:rollback",
     "sign": "assethost.cli.commands.signing:sign",

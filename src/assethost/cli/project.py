@@ -5,7 +5,10 @@ The rules are the toolkit's (`@twilio-labs/serverless-api` `utils/fs.ts`), porte
 * functions come from the first existing folder of `functions/`, `src/`; assets from the first of
   `assets/`, `static/`. The folder's own name is never part of a path, so `assets/assets/index.html`
   is `/assets/index.html` (which the edge also serves for `/`).
-* functions are the `.js` files only, deployed without `.js`; assets keep their extension.
+* functions are the `.js` files, deployed without `.js`; assets keep their extension. On top of
+  the toolkit (which only knows `.js`), `.py` files are Python functions, deployed without `.py`
+  and uploaded as `text/x-python` (the server's rule: a function version is Python when its
+  content type says so or its path ends in `.py`).
 * `.protected` or `.private` right before the last extension sets the visibility (public
   otherwise); the first `.{visibility}` of the base name is removed, which also strips `.public`
   (`foo.public.txt` is `/foo.txt`).
@@ -30,6 +33,10 @@ from assethost.cli.ignore import IgnoreRules
 FUNCTION_DIRS = ("functions", "src")
 ASSET_DIRS = ("assets", "static")
 FUNCTION_EXTENSION = ".js"
+PYTHON_EXTENSION = ".py"
+FUNCTION_EXTENSIONS = (FUNCTION_EXTENSION, PYTHON_EXTENSION)
+PYTHON_CONTENT_TYPE = "text/x-python"
+JAVASCRIPT_CONTENT_TYPE = "application/javascript"
 MAX_PATH_LENGTH = 255  # the toolkit: "must be shorter than 256 characters"
 _INVALID_CHARACTERS = re.compile(r"""[;,?:@+&$()' "]""")
 # Deployment variables the toolkit never sends: they are the deploy's own credentials.
@@ -91,9 +98,26 @@ class ProjectFile:
     size: int
 
     @property
+    def language(self) -> str | None:
+        """"python" or "node" for functions (by the file's extension), None for assets."""
+        if self.kind != "function":
+            return None
+        return "python" if self.rel.endswith(PYTHON_EXTENSION) else "node"
+
+    @property
     def filename(self) -> str:
-        """The multipart filename the toolkit sends: the basename of the path."""
-        return posixpath.basename(self.path) or "index"
+        """The multipart filename the toolkit sends: the basename of the path (plus `.py` for a
+        Python function, whose path has no extension)."""
+        name = posixpath.basename(self.path) or "index"
+        return name + PYTHON_EXTENSION if self.language == "python" else name
+
+
+def function_language(content_type: str | None, path: str) -> str:
+    """The server's rule (functions/package.py `language`): a function version is Python when its
+    content type mentions python or its path ends in `.py`; JavaScript otherwise."""
+    if "python" in (content_type or "").lower() or path.endswith(PYTHON_EXTENSION):
+        return "python"
+    return "node"
 
 
 @dataclass
@@ -189,11 +213,12 @@ def scan(root: Path, env_file: str | None = ".env", assets_folder: str | None = 
         if not (root / folder).is_dir():
             raise ProjectError(f"{folder}: no such folder in {root}")
         for name, full in _walk(root, folder, rules):
-            if kind == "function" and posixpath.splitext(name)[1] != FUNCTION_EXTENSION:
+            ext = posixpath.splitext(name)[1]
+            if kind == "function" and ext not in FUNCTION_EXTENSIONS:
                 continue
             rel = f"{folder}/{name}"
             try:
-                path, visibility = path_and_visibility(name, FUNCTION_EXTENSION if kind == "function" else None)
+                path, visibility = path_and_visibility(name, ext if kind == "function" else None)
             except ProjectError as exc:
                 raise ProjectError(f"{rel}: {exc}") from None
             project.files.append(ProjectFile(kind, rel, full, path, visibility, full.stat().st_size))
