@@ -228,9 +228,9 @@ def test_a_build_of_more_than_a_thousand_versions(server, http):
     """1000 public + 50 protected versions: more form fields than Starlette's default maximum.
     (One asset with many versions under different paths; all but the first made from stored
     content, to keep the test quick.)"""
-    import hashlib  # noqa: PLC0415
+    import hashlib
 
-    from helpers import create_asset, create_service, uniq, upload  # noqa: PLC0415
+    from helpers import create_asset, create_service, uniq, upload
 
     service = create_service(http, uniq("big"))
     asset = create_asset(http, service["sid"])
