@@ -181,7 +181,15 @@ class FunctionRunner:
                 size, per = self.options.python_workers, 1
             else:
                 assert self.node is not None
-                argv = [self.node, str(HARNESS / "node_worker.js")]
+                # Node's permission model confines the worker: it may read only the harness, its
+                # own build folder and the shared npm installs, write only a scratch folder of
+                # its own, and start no processes or threads.
+                scratch = Path(folder) / ".tmp"
+                scratch.mkdir(exist_ok=True)
+                env["TMPDIR"] = str(scratch)
+                readable = [f"--allow-fs-read={p}/" for p in (HARNESS, Path(folder), self.packager.deps_root)]
+                argv = [self.node, "--experimental-permission", *readable, f"--allow-fs-write={scratch}/",
+                        "--no-warnings", str(HARNESS / "node_worker.js")]
                 size, per = self.options.node_workers, NODE_CALLS_PER_WORKER
             label = f"{language} worker for {build_sid}"
             pool = Pool(lambda: Worker(argv, folder, env, self._log, label), size, per)
