@@ -94,3 +94,13 @@ def write_files(root: Path, files: dict[str, bytes | str]) -> None:
         if isinstance(content, str):
             content = content.encode()
         target.write_bytes(content)
+
+
+def toolkit_env(server, preload_path: Path) -> dict[str, str]:
+    """The environment for running Twilio's toolkit against `server` through the preload."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
+    env.update(
+        NODE_OPTIONS=f"--require {preload_path}", ASSETHOST_API_URL=server.base_url,
+        NO_UPDATE_NOTIFIER="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", FORCE_COLOR="0",
+    )
+    return env

@@ -22,7 +22,7 @@ REPO, Backend, ServerProcess = _root.REPO, _root.Backend, _root.ServerProcess
 
 # npm's cache outlives test runs, so a dependency is fetched from the registry once per machine.
 NPM_CACHE = REPO / ".cache" / "npm-functions"
-FUNCTION_TIMEOUT_S = 2
+from fnkit import FUNCTION_TIMEOUT_S
 
 
 def _start(tmp_path_factory, name: str, *args: str) -> ServerProcess:

@@ -28,6 +28,8 @@ SEEDS = Path("/work/shared/seeds")
 TOOLKIT_DEPENDENCIES = '"[{"name":"@twilio/runtime-handler","version":"2.1.0"}]"'
 LOG_TIMEOUT_S = 10.0
 
+FUNCTION_TIMEOUT_S = 2  # the functions suite's server stops calls after this (--function-timeout)
+
 
 def seed_examples() -> tuple[str, str]:
     """The two JavaScript examples of the second seed, exactly as written there (its numbered

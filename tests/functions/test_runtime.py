@@ -8,8 +8,7 @@ import time
 
 import httpx
 import pytest
-from conftest import FUNCTION_TIMEOUT_S
-from fnkit import as_json, build, deploy_project, upload_project
+from fnkit import FUNCTION_TIMEOUT_S, as_json, build, deploy_project, upload_project
 from helpers import create_service, uniq
 
 ECHO = """exports.handler = (context, event, callback) => {

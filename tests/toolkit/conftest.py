@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -73,10 +72,3 @@ def toolkit_server(tmp_path_factory):
     srv.stop()
 
 
-def toolkit_env(server, preload_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
-    env.update(
-        NODE_OPTIONS=f"--require {preload_path}", ASSETHOST_API_URL=server.base_url,
-        NO_UPDATE_NOTIFIER="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", FORCE_COLOR="0",
-    )
-    return env

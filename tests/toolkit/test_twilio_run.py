@@ -12,8 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
-from clikit import edge_get, write_files
-from conftest import toolkit_env
+from clikit import edge_get, toolkit_env, write_files
 from twilio.request_validator import RequestValidator
 
 PROJECT = {

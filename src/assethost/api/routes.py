@@ -16,11 +16,10 @@ from starlette.routing import Route
 from assethost.api import upload
 from assethost.api.auth import authenticate
 from assethost.api.render import Renderer
-from assethost.core import builds, environments, resources, services, usage
+from assethost.core import builds, environments, logs, resources, services, usage
 from assethost.core.context import Context
 from assethost.core.errors import Invalid
 from assethost.core.paging import PageRequest
-from assethost.functions import logs as function_logs
 
 
 def _ctx(request: Request) -> Context:
@@ -286,7 +285,7 @@ async def log_list(request: Request) -> Response:
     p, q = request.path_params, request.query_params
     filters = {k: q[k] for k in ("FunctionSid", "StartDate", "EndDate") if q.get(k)}
     page = await _call(
-        function_logs.page, _ctx(request), account, p["service"], p["env"], _page_request(request),
+        logs.page, _ctx(request), account, p["service"], p["env"], _page_request(request),
         q.get("FunctionSid") or None, q.get("StartDate"), q.get("EndDate"),
     )
     r = _render(request)
@@ -296,7 +295,7 @@ async def log_list(request: Request) -> Response:
 async def log_instance(request: Request) -> Response:
     account = await authenticate(request)
     p = request.path_params
-    row = await _call(function_logs.get, _ctx(request), account, p["service"], p["env"], p["sid"])
+    row = await _call(logs.get, _ctx(request), account, p["service"], p["env"], p["sid"])
     return _json(_render(request).log(row))
 
 

@@ -61,10 +61,11 @@ class Page:
         return f"PB{self.rows[0].id}"
 
 
-def fetch(tx: Any, table: str, where: dict[str, Any], req: PageRequest) -> Page:
+def fetch(tx: Any, table: str, where: dict[str, Any], req: PageRequest,
+          between: tuple[str, Any, Any] | None = None) -> Page:
     rows = tx.page(
         table, where, limit=req.size + 1, offset=req.page * req.size,
-        after_id=req.after_id, before_id=req.before_id,
+        after_id=req.after_id, before_id=req.before_id, between=between,
     )
     if req.before_id is not None:
         # Going back: the extra row, if any, is the oldest one and belongs to an earlier page.

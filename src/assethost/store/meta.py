@@ -113,6 +113,11 @@ class Tx:
             rows.extend(self.conn.execute(q))
         return rows
 
+    def last(self, table: str, **where: Any) -> Row | None:
+        """The newest row (highest id) matching."""
+        t = TABLES[table]
+        return self.conn.execute(select(t).where(*_where(t, where)).order_by(t.c.id.desc()).limit(1)).first()
+
     def count(self, table: str, **where: Any) -> int:
         t = TABLES[table]
         return int(self.conn.execute(select(func.count()).select_from(t).where(*_where(t, where))).scalar())
@@ -126,10 +131,15 @@ class Tx:
         offset: int = 0,
         after_id: int | None = None,
         before_id: int | None = None,
+        between: tuple[str, Any, Any] | None = None,
     ) -> list[Row]:
-        """Rows in creation order. Keyset (after/before an id) when a page token gives one."""
+        """Rows in creation order. Keyset (after/before an id) when a page token gives one;
+        `between` = (column, low, high) keeps rows whose column lies in [low, high]."""
         t = TABLES[table]
         q = select(t).where(*_where(t, where))
+        if between is not None:
+            column, low, high = between
+            q = q.where(t.c[column] >= low, t.c[column] <= high)
         if before_id is not None:
             q = q.where(t.c.id < before_id).order_by(t.c.id.desc()).limit(limit)
             return list(reversed(list(self.conn.execute(q))))

@@ -1,0 +1,46 @@
+"""Reading what functions printed: the Logs resource (`…/Environments/{ZE}/Logs`). Lines are
+written by the function runner (`assethost.functions.logs`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from assethost.core import clock, environments, sids
+from assethost.core.context import Context
+from assethost.core.errors import Invalid, NotFound
+from assethost.core.paging import Page, PageRequest, fetch
+
+
+def _date(value: str | None, param: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    text = value.strip().replace("Z", "").replace("z", "")
+    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text.split("+")[0].split(".")[0], fmt)
+        except ValueError:
+            continue
+    raise Invalid(f"{param} must be a date like 2026-11-10T20:00:00Z (got {value!r})")
+
+
+def page(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, req: PageRequest,
+         function_sid: str | None, start: str | None, end: str | None) -> Page:
+    """Oldest first, by default over the last day (as Twilio's StartDate/EndDate defaults)."""
+    end_at = _date(end, "EndDate") or clock.now()
+    start_at = _date(start, "StartDate") or (end_at - timedelta(days=1))
+    if function_sid is not None and not sids.is_sid(function_sid, sids.RESOURCE):
+        raise Invalid(f"FunctionSid must be a Function SID (ZH…), got {function_sid!r}")
+    with ctx.meta.read() as tx:
+        _, env = environments.find(tx, account_sid, service_ref, environment_sid)
+        where = {"environment_sid": env.sid} | ({"function_sid": function_sid} if function_sid else {})
+        return fetch(tx, "logs", where, req, between=("date_created", start_at, end_at))
+
+
+def get(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Any:
+    with ctx.meta.read() as tx:
+        _, env = environments.find(tx, account_sid, service_ref, environment_sid)
+        row = tx.get("logs", sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.LOG) else None
+    if row is None:
+        raise NotFound.resource(f"/Services/{service_ref}/Environments/{environment_sid}/Logs/{sid}")
+    return row
