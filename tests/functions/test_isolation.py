@@ -45,3 +45,42 @@ def test_a_function_reads_only_its_own_build(fn_server, two_builds):
     assert result["spawn"] == "ERR_ACCESS_DENIED"
     assert result["tmp"] == "allowed"
     assert result["env"] == []
+
+
+PY_PROBE = """import json, os, subprocess, tempfile
+
+def handler(context, event):
+    def try_it(f):
+        try:
+            f()
+            return "allowed"
+        except OSError as e:
+            return type(e).__name__
+    def write_tmp():
+        with open(os.path.join(tempfile.gettempdir(), "scratch.txt"), "w") as f:
+            f.write("x")
+    return {
+        "own": context.assets["/note.txt"].open(),
+        "db": try_it(lambda: open(event["db"], "rb").read()),
+        "other": try_it(lambda: open(event["other"], "rb").read()),
+        "tmp": try_it(write_tmp),
+        "json": json.dumps({"ok": 1}),
+    }
+"""
+
+
+def test_a_python_function_reads_only_its_own_build(fn_server, two_builds):
+    _, other = two_builds
+    with httpx.Client(base_url=fn_server.base_url, auth=(fn_server.account_sid, fn_server.auth_token),
+                      trust_env=False, timeout=60) as http:
+        probe = deploy_project(fn_server, http, {"assets/note.private.txt": "mine too\n",
+                                                 "functions/probe.py": PY_PROBE})
+    data = fn_server.data_dir
+    other_file = f"{data}/builds/{other.site.build_sid}/.assethost-build.json"
+    resp = probe.site.get("/probe", params={"db": f"{data}/assethost.sqlite3", "other": other_file})
+    assert resp.status_code == 200, resp.text
+    result = resp.json()
+    assert result["own"] == "mine too\n"
+    assert result["db"] == "PermissionError"
+    assert result["other"] == "PermissionError"
+    assert result["tmp"] == "allowed"

@@ -176,6 +176,9 @@ class FunctionRunner:
         if pool is None:
             folder = str(self.packager.folder(build_sid))
             env = {"PATH": os.defpath, "HOME": folder, "LANG": "C.UTF-8", "TZ": "UTC", "NODE_ENV": "production"}
+            scratch = Path(folder) / ".tmp"  # the one folder a worker may write to
+            scratch.mkdir(exist_ok=True)
+            env["TMPDIR"] = str(scratch)
             if language == "python":
                 argv = [sys.executable, "-I", "-B", str(HARNESS / "py_worker.py")]
                 size, per = self.options.python_workers, 1
@@ -184,9 +187,6 @@ class FunctionRunner:
                 # Node's permission model confines the worker: it may read only the harness, its
                 # own build folder and the shared npm installs, write only a scratch folder of
                 # its own, and start no processes or threads.
-                scratch = Path(folder) / ".tmp"
-                scratch.mkdir(exist_ok=True)
-                env["TMPDIR"] = str(scratch)
                 readable = [f"--allow-fs-read={p}/" for p in (HARNESS, Path(folder), self.packager.deps_root)]
                 argv = [self.node, "--experimental-permission", *readable, f"--allow-fs-write={scratch}/",
                         "--no-warnings", str(HARNESS / "node_worker.js")]
