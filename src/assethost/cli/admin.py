@@ -119,6 +119,7 @@ def serve(
     click.echo(f"assethost {_version()} listening on http://{host}:{port}")
     if not edge_only:
         click.echo(f"  API:      {origin}/v1")
+        click.echo(f"  console:  {origin}/console")
     click.echo(f"  database: {_safe_url(settings.db_url)}")
     click.echo(f"  blobs:    {settings.blob_dir}")
     click.echo(f"  domains:  *.{settings.base_domain}  (e.g. http://myservice-1234.{settings.base_domain}:{port}/)")
