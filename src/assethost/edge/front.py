@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 from collections import deque
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,16 +31,9 @@ log = logging.getLogger("assethost.edge")
 MAX_FORM_BYTES = 1024 * 1024
 FILE_CHUNK = 1024 * 1024
 _FORM = b"application/x-www-form-urlencoded"
-_REASONS = {
-    200: b"OK", 204: b"No Content", 206: b"Partial Content", 304: b"Not Modified", 400: b"Bad Request",
-    403: b"Forbidden", 404: b"Not Found", 405: b"Method Not Allowed", 413: b"Content Too Large",
-    416: b"Range Not Satisfiable", 421: b"Misdirected Request", 500: b"Internal Server Error",
-    201: b"Created", 202: b"Accepted", 301: b"Moved Permanently", 302: b"Found", 303: b"See Other",
-    307: b"Temporary Redirect", 308: b"Permanent Redirect", 401: b"Unauthorized", 409: b"Conflict",
-    410: b"Gone", 422: b"Unprocessable Content", 429: b"Too Many Requests", 502: b"Bad Gateway",
-    503: b"Service Unavailable", 504: b"Gateway Timeout",
-}
-_STATUS = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
+_STATUS = {
+    status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("latin-1")) for status in HTTPStatus
+}  # functions may answer with any status; 413's phrase is "Request Entity Too Large" here
 _clock = Clock()
 
 
