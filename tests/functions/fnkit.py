@@ -23,7 +23,8 @@ from helpers import (
     wait_build,
 )
 
-SEEDS = Path("/work/shared/seeds")
+# The product documents sit beside the repository (shared/seeds/), as on every machine and in CI.
+SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 # What the toolkit always sends (its own quirk: the JSON wrapped in one more pair of quotes).
 TOOLKIT_DEPENDENCIES = '"[{"name":"@twilio/runtime-handler","version":"2.1.0"}]"'
 LOG_TIMEOUT_S = 10.0
