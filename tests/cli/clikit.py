@@ -3,7 +3,6 @@ run as a subprocess against it, and requests to the edge by Host header."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,29 +14,14 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
 
-
-def _root_conftest() -> Any:
-    """tests/conftest.py under a name of its own (several folders have a conftest.py)."""
-    name = "assethost_tests_root_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "conftest.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from servers import start_sqlite_server
 
 
 def start_server(workdir: Path, *extra_args: str) -> Any:
-    """A started `python -m assethost serve` on SQLite (tests/conftest.py's ServerProcess)."""
-    root = _root_conftest()
-    srv = root.ServerProcess(root.Backend("sqlite"), workdir, extra_args)
-    try:
-        return srv.start()
-    except BaseException:
-        srv.stop()
-        raise
+    """A started `python -m assethost serve` on SQLite (tests/servers.py)."""
+    return start_sqlite_server(workdir, *extra_args)
 
 
 @dataclass

@@ -3,7 +3,6 @@ Chromium driven by Playwright, sign-in, and fetching runtime URLs by Host header
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -15,33 +14,15 @@ from urllib.parse import urlsplit
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from servers import start_sqlite_server as start_server  # noqa: F401  (used by the console suite)
+
 SCREENSHOTS = REPO / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1200, "height": 800}
-
-
-def _root_conftest() -> Any:
-    """tests/conftest.py under a name of its own (several folders have a conftest.py)."""
-    name = "assethost_tests_root_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "conftest.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def start_server(workdir: Path, *extra_args: str) -> Any:
-    root = _root_conftest()
-    srv = root.ServerProcess(root.Backend("sqlite"), workdir, extra_args)
-    try:
-        return srv.start()
-    except BaseException:
-        srv.stop()
-        raise
 
 
 def ensure_chromium() -> str:

@@ -11,14 +11,9 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "edge"))
 
-import importlib.util
+sys.path.insert(0, str(HERE.parent))
 
-# tests/conftest.py's server classes (it is imported by pytest as another `conftest` module)
-_spec = importlib.util.spec_from_file_location("assethost_tests_root_conftest", HERE.parent / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root)
-REPO, Backend, ServerProcess = _root.REPO, _root.Backend, _root.ServerProcess
+from servers import REPO, Backend, ServerProcess
 
 # npm's cache outlives test runs, so a dependency is fetched from the registry once per machine.
 NPM_CACHE = REPO / ".cache" / "npm-functions"

@@ -1,0 +1,228 @@
+"""Real assethost servers for the tests: `python -m assethost serve` subprocesses on SQLite or on
+a fresh PostgreSQL database, with the admin CLI and clients at hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from twilio.rest import Client
+
+# twilio-python (requests) must not route loopback through a proxy nor splice region/edge into our host.
+for _var in ("TWILIO_REGION", "TWILIO_EDGE"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("ASSETHOST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+READY_TIMEOUT_S = 20.0
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_url_for(dbname: str, driver: str = "postgresql") -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    base = base.replace("postgresql://", f"{driver}://", 1)
+    return f"{base}/{dbname}"
+
+
+class Backend:
+    """Database backend for a test session: 'sqlite' (default file in --data) or 'postgres'."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def check(self) -> None:
+        if self.name != "postgres":
+            return
+        try:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+                conn.execute("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure means the postgres run cannot happen
+            pytest.fail(f"PostgreSQL is required for the postgres run but unreachable at {PG_ADMIN_URL}: {exc}")
+
+    def create_database(self) -> tuple[str | None, str | None]:
+        """Return (sqlalchemy database url or None for sqlite default, database name to drop later)."""
+        if self.name != "postgres":
+            return None, None
+        import psycopg
+
+        dbname = f"assethost_test_{secrets.token_hex(6)}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        return _pg_url_for(dbname, "postgresql+psycopg"), dbname
+
+    def drop_database(self, dbname: str | None) -> None:
+        if not dbname:
+            return
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+class ServerProcess:
+    """One `python -m assethost serve` subprocess with its own data dir and database."""
+
+    def __init__(self, backend: Backend, workdir: Path, extra_args=(), public_url: str | None = None):
+        self.backend = backend
+        self.workdir = Path(workdir)
+        self.data_dir = str(self.workdir / "data")
+        Path(self.data_dir).mkdir(parents=True, exist_ok=True)
+        self.extra_args = [str(a) for a in extra_args]
+        self.public_url_template = public_url
+        self.account_sid = "AC" + secrets.token_hex(16)
+        self.auth_token = secrets.token_hex(16)
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.public_url = public_url.format(port=self.port) if public_url else None
+        self.db_url, self._dbname = backend.create_database()
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / "server.log"
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def _env(self) -> dict:
+        env = dict(os.environ)
+        env.pop("TWILIO_REGION", None)
+        env.pop("TWILIO_EDGE", None)
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        env["TWILIO_ACCOUNT_SID"] = self.account_sid
+        env["TWILIO_AUTH_TOKEN"] = self.auth_token
+        env["PYTHONUNBUFFERED"] = "1"
+        src = str(REPO / "src")
+        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        return env
+
+    def _db_args(self) -> list[str]:
+        args = ["--data", self.data_dir]
+        if self.db_url:
+            args += ["--database-url", self.db_url]
+        return args
+
+    def start(self) -> ServerProcess:
+        cmd = [sys.executable, "-m", "assethost", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+               *self._db_args()]
+        if self.public_url:
+            cmd += ["--public-url", self.public_url]
+        cmd += self.extra_args
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, env=self._env(), stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=str(self.workdir), start_new_session=True)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        with httpx.Client(trust_env=False, timeout=2.0) as probe:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    self.stop()
+                    pytest.fail(f"server exited with {self.proc.returncode} during startup:\n{self.log_tail()}")
+                try:
+                    probe.get(f"{self.base_url}/v1/Services")
+                    return self
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"server not ready after {READY_TIMEOUT_S}s: {' '.join(cmd)}\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                children = psutil.Process(self.proc.pid).children(recursive=True)
+            except psutil.Error:
+                children = []
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            for child in children:
+                try:
+                    child.kill()
+                except psutil.Error:
+                    pass
+        if getattr(self, "_log", None) and not self._log.closed:
+            self._log.close()
+        if self._dbname:
+            self.backend.drop_database(self._dbname)
+            self._dbname = None
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_bytes()[-n:].decode(errors="replace")
+        except OSError:
+            return "<no log>"
+
+    # ------------------------------------------------------------------ observability
+    def rss(self) -> int:
+        """Resident memory of the server process plus all its children, in bytes."""
+        proc = psutil.Process(self.pid)
+        total = proc.memory_info().rss
+        for child in proc.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    # ------------------------------------------------------------------ admin CLI
+    def admin(self, *args: str) -> dict:
+        cmd = [sys.executable, "-m", "assethost", *args[:2], *self._db_args(), *args[2:], "--json"]
+        res = subprocess.run(cmd, check=False, env=self._env(), cwd=str(self.workdir), capture_output=True, text=True,
+                             timeout=60)
+        assert res.returncode == 0, f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+        out = res.stdout.strip()
+        try:
+            return json.loads(out)
+        except ValueError:
+            return json.loads(out.splitlines()[-1])  # tolerate log lines before the JSON
+
+    def create_account(self) -> tuple[str, str]:
+        out = self.admin("accounts", "create")
+        return out["account_sid"], out["auth_token"]
+
+    def create_key(self, account_sid: str | None = None) -> tuple[str, str]:
+        out = self.admin("keys", "create", "--account", account_sid or self.account_sid)
+        assert out["account_sid"] == (account_sid or self.account_sid), out
+        return out["sid"], out["secret"]
+
+    # ------------------------------------------------------------------ clients
+    def http_client(self, username: str | None = None, password: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, trust_env=False, timeout=60.0,
+                            auth=(username or self.account_sid, password or self.auth_token))
+
+    def twilio_client(self, username: str | None = None, password: str | None = None,
+                      account_sid: str | None = None) -> Client:
+        c = Client(username or self.account_sid, password or self.auth_token, account_sid=account_sid)
+        c.serverless.base_url = self.base_url
+        return c
+
+
+
+
+def start_sqlite_server(workdir: Path, *extra_args: str) -> ServerProcess:
+    """A started server on SQLite, for suites that need no PostgreSQL run."""
+    srv = ServerProcess(Backend("sqlite"), workdir, extra_args)
+    try:
+        return srv.start()
+    except BaseException:
+        srv.stop()
+        raise
