@@ -14,6 +14,7 @@ from assethost.functions.package import Packager
 from assethost.functions.runner import FunctionRunner
 
 log = logging.getLogger("assethost.edge")
+SWEEP_EVERY = 120  # polls between sweeps of deleted builds' folders (a minute at 0.5 s)
 
 
 class Edge:
@@ -35,6 +36,7 @@ class Edge:
         self._threads: list[threading.Thread] = []
         # Functions run only when the edge knows where builds keep their folders.
         self.functions: FunctionRunner | None = None
+        self.packager = packager
         if packager is not None:
             self.functions = FunctionRunner(ctx, packager, function_options or FunctionOptions(), self.live_builds)
         ctx.listeners.append(self.reload)
@@ -83,13 +85,18 @@ class Edge:
             log.exception("could not flush request counts; they are kept for the next try")
 
     def _poll(self) -> None:
-        """Notice deployments made by other processes sharing the database."""
+        """Notice deployments made by other processes sharing the database; now and then, clear
+        away the folders of deleted builds."""
+        polls = 0
         while not self._stop.wait(self.poll_interval):
+            polls += 1
             try:
                 with self.ctx.meta.read() as tx:
                     generation = tx.generation()
                 if generation != self.snapshot.generation:
                     self.reload()
+                if self.packager is not None and polls % SWEEP_EVERY == 0:
+                    self.packager.sweep(self.ctx)
             except Exception:
                 log.exception("edge reload failed; serving the previous snapshot")
 

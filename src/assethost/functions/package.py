@@ -29,6 +29,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from assethost.core import sids
 from assethost.core.context import Context
 from assethost.functions.options import FunctionOptions
 
@@ -90,6 +91,21 @@ class Packager:
             log.exception("build %s: could not write its folder", build.sid)
             return f"could not prepare the build's folder: {exc}"
         return None
+
+    def sweep(self, ctx: Context) -> int:
+        """Remove the folders of builds that no longer exist (deleted builds, deleted services).
+        A folder can always be written again (`ensure`), so removing one is never a loss."""
+        if not self.builds_root.is_dir():
+            return 0
+        folders = {p.name: p for p in self.builds_root.iterdir() if p.is_dir() and sids.is_sid(p.name, sids.BUILD)}
+        if not folders:
+            return 0
+        with ctx.meta.read() as tx:
+            existing = {b.sid for b in tx.select_in("builds", "sid", sorted(folders))}
+        gone = [p for name, p in folders.items() if name not in existing]
+        for path in gone:
+            shutil.rmtree(path, ignore_errors=True)
+        return len(gone)
 
     def ensure(self, ctx: Context, build_sid: str) -> bool:
         """Write the folder of a completed build that has none yet (e.g. built before this
