@@ -26,10 +26,11 @@ log = logging.getLogger("assethost")
 CREDENTIALS_FILE = "credentials.json"
 
 
-def open_context(settings: Settings) -> Context:
+def open_context(settings: Settings, migrate: bool = True) -> Context:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     meta = MetaStore(settings.db_url)
-    meta.migrate()
+    if migrate:
+        meta.migrate()
     blobs = LocalBlobStore(settings.blob_dir)
     ctx = Context(meta=meta, blobs=blobs, limits=settings.limits, base_domain=settings.base_domain)
     # A completed build with functions gets its own folder (sources, private assets, npm
@@ -130,12 +131,13 @@ def prepare(settings: Settings) -> list[str]:
 
 
 def assemble(settings: Settings) -> Assembly:
-    """One worker's application."""
-    ctx = open_context(settings)
+    """One worker's application (after `prepare`, which has migrated the database)."""
+    ctx = open_context(settings, migrate=False)
     packager = ctx.packagers["functions"]
     assert isinstance(packager, Packager)
-    edge = Edge(ctx, settings.base_domain, settings.edge, packager=packager, function_options=settings.functions)
-    edge_app = EdgeApp(edge, settings.public_scheme, settings.trust_forwarded)
+    edge = Edge(ctx, settings.base_domain, settings.edge, packager=packager, function_options=settings.functions,
+                public_scheme=settings.public_scheme, trust_forwarded=settings.trust_forwarded)
+    edge_app = EdgeApp(edge)
     api = None
     if not settings.edge_only:  # the console sits on the API origin, in front of the API
         api = with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url)

@@ -92,18 +92,23 @@ def raw_request(port: int, method: str, path: str, host: str, headers: dict | No
     """Send `path` byte-for-byte (no client-side normalisation) over a fresh connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     try:
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", host)
-        for k, v in (headers or {}).items():
-            conn.putheader(k, v)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        resp = conn.getresponse()
-        data = resp.read()
-        return RawResponse(resp.status, resp.getheaders(), data)
+        return send_raw(conn, method, path, host, headers, body)
     finally:
         conn.close()
+
+
+def send_raw(conn: http.client.HTTPConnection, method: str, path: str, host: str, headers: dict | None = None,
+             body: bytes | None = None) -> RawResponse:
+    """One request on an open connection, the path and Host exactly as given."""
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", host)
+    for k, v in (headers or {}).items():
+        conn.putheader(k, v)
+    if body is not None:
+        conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    resp = conn.getresponse()
+    return RawResponse(resp.status, resp.getheaders(), resp.read())
 
 
 # ------------------------------------------------------------------------------------------ sites

@@ -8,7 +8,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from edgekit import PRIVATE_MARKER, raw_request, twilio_signature
+from edgekit import PRIVATE_MARKER, raw_request, send_raw, twilio_signature
 
 
 def _conn(site) -> http.client.HTTPConnection:
@@ -16,15 +16,8 @@ def _conn(site) -> http.client.HTTPConnection:
 
 
 def _send(conn, method, path, host, headers=None, body=None):
-    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-    conn.putheader("Host", host)
-    for k, v in (headers or {}).items():
-        conn.putheader(k, v)
-    if body is not None:
-        conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders(body)
-    resp = conn.getresponse()
-    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    resp = send_raw(conn, method, path, host, headers, body)
+    return resp.status, {k.lower(): v for k, v in resp.headers}, resp.body
 
 
 HEAD_CASES = {

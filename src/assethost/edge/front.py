@@ -17,20 +17,16 @@ import os
 from collections import deque
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from assethost.edge.httpparts import Clock
+from assethost.edge.httpparts import FILE_CHUNK, MAX_BODY_BYTES, Clock
 from assethost.edge.responder import Reply
 from assethost.edge.snapshot import serialize
 
 log = logging.getLogger("assethost.edge")
 
-MAX_FORM_BYTES = 1024 * 1024
-FILE_CHUNK = 1024 * 1024
-_FORM = b"application/x-www-form-urlencoded"
 _STATUS = {
     status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("latin-1")) for status in HTTPStatus
 }  # functions may answer with any status; 413's phrase is "Request Entity Too Large" here
@@ -58,8 +54,6 @@ class FrontProtocol(asyncio.Protocol):
         dispatch = config.app
         self.edge = dispatch.edge
         self.edge_only = dispatch.api is None
-        self.public_scheme = dispatch.edge_app.public_scheme
-        self.trust_forwarded = dispatch.edge_app.trust_forwarded
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.scheme = "http"
@@ -163,7 +157,7 @@ class FrontProtocol(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         if self.body is None:
             return
-        if len(self.body) + len(body) > MAX_FORM_BYTES:
+        if len(self.body) + len(body) > MAX_BODY_BYTES:
             self.too_large = True
             return
         self.body += body
@@ -181,23 +175,10 @@ class FrontProtocol(asyncio.Protocol):
     # serving -------------------------------------------------------------------------------------
 
     def _respond(self) -> Reply:
-        headers = self.headers
-        method = self.parser.get_method().decode("ascii")
-        scheme = self.public_scheme or self.scheme
-        host = headers.get(b"host", b"").decode("latin-1")
-        if self.trust_forwarded:
-            proto, fwd_host = headers.get(b"x-forwarded-proto"), headers.get(b"x-forwarded-host")
-            if proto:
-                scheme = proto.decode("latin-1").split(",")[0].strip()
-            if fwd_host:
-                host = fwd_host.decode("latin-1").split(",")[0].strip()
         url = httptools.parse_url(self.url)
-        form = None
-        if self.body is not None and headers.get(b"content-type", b"").split(b";")[0].strip() == _FORM:
-            form = parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True)
-        return self.edge.responder.respond(
-            method, scheme, host, url.path.decode("latin-1"), (url.query or b"").decode("latin-1"), headers, form,
-            bytes(self.body) if self.body is not None else None,
+        return self.edge.responder.answer(
+            self.parser.get_method().decode("ascii"), self.scheme, url.path.decode("latin-1"),
+            (url.query or b"").decode("latin-1"), self.headers, bytes(self.body) if self.body is not None else None,
         )
 
     def _emit(self, reply: Reply, keep_alive: bool) -> None:
@@ -260,18 +241,7 @@ class FrontProtocol(asyncio.Protocol):
             self._emit(queued, alive)
 
     async def _run_function(self, reply: Reply, keep_alive: bool) -> None:
-        assert reply.call is not None
-        try:
-            if self.edge.functions is None:  # an edge without a function runner: nothing is there
-                answer = Reply(404, [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"10")],
-                               b"Not Found\n")
-            else:
-                result = await self.edge.functions.invoke(reply.call)
-                answer = Reply(result.status, result.headers, result.body)
-        except Exception:
-            log.exception("function call failed")
-            answer = Reply(500, [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"22")],
-                           b"Internal Server Error\n")
+        answer = await self.edge.call(reply)
         self.busy = False
         transport = self.transport
         if transport is None or transport.is_closing():

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import time
 from email.utils import formatdate, parsedate_to_datetime
+from urllib.parse import parse_qsl
+
+MAX_BODY_BYTES = 1024 * 1024  # the most of a POST body the edge reads (forms, function calls)
+FILE_CHUNK = 1024 * 1024  # large files are sent in pieces of this size
+_FORM = b"application/x-www-form-urlencoded"
+
+
+def form_params(headers: dict[bytes, bytes], body: bytes | None) -> list[tuple[str, str]] | None:
+    """A form POST's parameters (they are part of a Twilio signature), else None."""
+    if body is None or headers.get(b"content-type", b"").split(b";")[0].strip() != _FORM:
+        return None
+    return parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def http_date(epoch: float) -> str:

@@ -16,6 +16,7 @@ from assethost.edge.httpparts import (
     UNSATISFIABLE,
     choose_encoding,
     etag_matches,
+    form_params,
     parse_http_date,
     parse_range,
 )
@@ -56,7 +57,7 @@ class Reply:
     call: FunctionCall | None = None  # run this function and answer with its result instead
 
 
-def _plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> Reply:
+def plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> Reply:
     body = text.encode()
     headers = [_TEXT, _NOSNIFF, _NO_CACHE, (b"content-length", str(len(body)).encode())]
     return Reply(status, headers + (extra or []), body)
@@ -77,10 +78,29 @@ def hostname(host: str) -> str:
 class Responder:
     def __init__(
         self, snapshot: Callable[[], Snapshot], compressor: Compressor, count: Callable[[str], None],
+        public_scheme: str | None = None, trust_forwarded: bool = False,
     ) -> None:
         self._snapshot = snapshot
         self._compressor = compressor
         self._count = count
+        self._public_scheme = public_scheme
+        self._trust_forwarded = trust_forwarded
+
+    def answer(
+        self, method: str, transport_scheme: str, raw_path: str, query: str, headers: dict[bytes, bytes],
+        body: bytes | None,
+    ) -> Reply:
+        """A request as a front received it: the URL the client used is rebuilt (a configured public
+        scheme, or trusted X-Forwarded-* headers) and a form body parsed, then `respond`."""
+        scheme = self._public_scheme or transport_scheme
+        host = headers.get(b"host", b"").decode("latin-1")
+        if self._trust_forwarded:
+            proto, fwd_host = headers.get(b"x-forwarded-proto"), headers.get(b"x-forwarded-host")
+            if proto:
+                scheme = proto.decode("latin-1").split(",")[0].strip()
+            if fwd_host:
+                host = fwd_host.decode("latin-1").split(",")[0].strip()
+        return self.respond(method, scheme, host, raw_path, query, headers, form_params(headers, body), body)
 
     def respond(
         self, method: str, scheme: str, host: str, raw_path: str, query: str,
@@ -97,11 +117,11 @@ class Responder:
     ) -> Reply:
         site = self._snapshot().sites.get(hostname(host))
         if site is None:
-            return _plain(404, f"Not Found: no environment has the domain {hostname(host)}\n")
+            return plain(404, f"Not Found: no environment has the domain {hostname(host)}\n")
         self._count(site.account_sid)
         build = site.build
         if build is None:
-            return _plain(404, "Not Found: nothing is deployed to this environment\n")
+            return plain(404, "Not Found: nothing is deployed to this environment\n")
         entry = build.root if raw_path == "/" else (build.served.get(raw_path) or build.served.get(unquote(raw_path)))
         if entry is None:
             if build.functions:
@@ -109,16 +129,16 @@ class Responder:
                 if fn is not None and fn.visibility != "private":
                     return self._function(site, fn, method, scheme, host, raw_path, query, headers, form, body)
             # Private assets and functions are not served at all: the same 404 as a path that never existed.
-            return _plain(404, NOT_FOUND)
+            return plain(404, NOT_FOUND)
         if method == "OPTIONS":
             return Reply(204, list(_CORS_PREFLIGHT))
         if method not in SERVED_METHODS:
-            return _plain(405, "Method Not Allowed\n", [(b"allow", b"GET, HEAD, POST, OPTIONS")])
+            return plain(405, "Method Not Allowed\n", [(b"allow", b"GET, HEAD, POST, OPTIONS")])
         if entry.visibility == "protected":
             url = f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else "")
             signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
             if not signatures.valid(site.auth_token, url, form or (), signature):
-                return _plain(403, FORBIDDEN)
+                return plain(403, FORBIDDEN)
         return self._file(method, entry, headers)
 
     @staticmethod
@@ -130,7 +150,7 @@ class Responder:
             url = f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else "")
             signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
             if not signatures.valid(site.auth_token, url, form or (), signature):
-                return _plain(403, FORBIDDEN_FUNCTION)
+                return plain(403, FORBIDDEN_FUNCTION)
         assert site.build is not None
         return Reply(0, [], call=FunctionCall(
             account_sid=site.account_sid, service_sid=site.service_sid, environment_sid=site.environment_sid,
@@ -156,7 +176,7 @@ class Responder:
         if rng is not None and self._if_range_ok(headers.get(b"if-range"), entry):
             span = parse_range(rng.decode("latin-1"), size)
             if span == UNSATISFIABLE:
-                return _plain(416, "Range Not Satisfiable\n", [(b"content-range", f"bytes */{size}".encode())])
+                return plain(416, "Range Not Satisfiable\n", [(b"content-range", f"bytes */{size}".encode())])
             if span is not None:
                 first, last = span
                 length = last - first + 1

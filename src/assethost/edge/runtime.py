@@ -7,7 +7,7 @@ import threading
 
 from assethost.core.context import Context
 from assethost.edge.compress import Compressor
-from assethost.edge.responder import Responder
+from assethost.edge.responder import NOT_FOUND, Reply, Responder, hostname, plain
 from assethost.edge.snapshot import EdgeOptions, Snapshot, SnapshotLoader
 from assethost.functions.options import FunctionOptions
 from assethost.functions.package import Packager
@@ -20,7 +20,8 @@ SWEEP_EVERY = 120  # polls between sweeps of deleted builds' folders (a minute a
 class Edge:
     def __init__(self, ctx: Context, base_domain: str, options: EdgeOptions | None = None,
                  poll_interval: float = 0.5, flush_interval: float = 2.0,
-                 packager: Packager | None = None, function_options: FunctionOptions | None = None) -> None:
+                 packager: Packager | None = None, function_options: FunctionOptions | None = None,
+                 public_scheme: str | None = None, trust_forwarded: bool = False) -> None:
         self.ctx = ctx
         self.base_domain = base_domain
         self.suffix = "." + base_domain
@@ -29,7 +30,8 @@ class Edge:
         self.loader = SnapshotLoader(ctx, self.options)
         self.compressor = Compressor()
         self.meter = ctx.meter
-        self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add)
+        self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add, public_scheme,
+                                   trust_forwarded)
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
         self._stop = threading.Event()
@@ -44,10 +46,21 @@ class Edge:
     def live_builds(self) -> set[str]:
         return {site.build.build_sid for site in self.snapshot.sites.values() if site.build is not None}
 
+    async def call(self, reply: Reply) -> Reply:
+        """Run the function a reply names and return its answer, for either front."""
+        assert reply.call is not None
+        if self.functions is None:  # an edge without a function runner: nothing is there
+            return plain(404, NOT_FOUND)
+        try:
+            result = await self.functions.invoke(reply.call)
+        except Exception:
+            log.exception("function call failed")
+            return plain(500, "Internal Server Error\n")
+        return Reply(result.status, result.headers, result.body)
+
     def claims(self, host: str) -> bool:
         """Requests for a subdomain of the base domain are the edge's; everything else is the API's."""
-        name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
-        return name.endswith(self.suffix)
+        return hostname(host).endswith(self.suffix)
 
     def reload(self) -> None:
         snapshot = self.loader.load(self.snapshot)
