@@ -100,7 +100,11 @@ class Responder:
                 scheme = proto.decode("latin-1").split(",")[0].strip()
             if fwd_host:
                 host = fwd_host.decode("latin-1").split(",")[0].strip()
-        return self.respond(method, scheme, host, raw_path, query, headers, form_params(headers, body), body)
+        form = form_params(headers, body) if body is not None else None
+        reply = self._respond(method, scheme, host, raw_path, query, headers, form, body)
+        if method == "HEAD" and reply.body:
+            reply.body = b""
+        return reply
 
     def respond(
         self, method: str, scheme: str, host: str, raw_path: str, query: str,
