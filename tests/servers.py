@@ -94,6 +94,7 @@ class ServerProcess:
         self.db_url, self._dbname = backend.create_database()
         self.proc: subprocess.Popen | None = None
         self.log_path = self.workdir / "server.log"
+        self.extra_env: dict[str, str] = {}  # set before start(): variables of the server's environment
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -111,6 +112,7 @@ class ServerProcess:
         env["PYTHONUNBUFFERED"] = "1"
         src = str(REPO / "src")
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.update(self.extra_env)
         return env
 
     def _db_args(self) -> list[str]:

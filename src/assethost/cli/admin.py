@@ -12,6 +12,7 @@ import click
 from assethost.core.limits import Limits
 from assethost.edge.snapshot import EdgeOptions
 from assethost.functions.options import FunctionOptions
+from assethost.functions.sandbox import Sandbox
 from assethost.settings import Settings
 
 
@@ -80,6 +81,24 @@ def _store_options(f):  # type: ignore[no-untyped-def]
               show_default=True, help="Seconds a build's npm install may take before the build fails.")
 @click.option("--npm-cache", envvar="ASSETHOST_NPM_CACHE", default=None,
               help="npm's cache folder for build dependencies [default: {data}/deps/.npm-cache].")
+@click.option("--function-memory", envvar="ASSETHOST_FUNCTION_MEMORY", type=click.IntRange(16),
+              default=FunctionOptions.memory_mb, show_default=True,
+              help="MiB of heap a function worker may use (Node's heap; Python's address space).")
+@click.option("--function-processes", envvar="ASSETHOST_FUNCTION_PROCESSES", type=click.IntRange(4),
+              default=FunctionOptions.processes, show_default=True,
+              help="Processes and threads one function worker's sandbox may hold (server run as root).")
+@click.option("--function-scratch", envvar="ASSETHOST_FUNCTION_SCRATCH", type=click.IntRange(1),
+              default=FunctionOptions.scratch_mb, show_default=True,
+              help="MiB of the writable /tmp of each function worker.")
+@click.option("--function-cpu-seconds", envvar="ASSETHOST_FUNCTION_CPU_SECONDS", type=click.IntRange(1),
+              default=FunctionOptions.cpu_seconds, show_default=True,
+              help="CPU seconds a function worker may use in all; then it is replaced.")
+@click.option("--function-max-response-bytes", envvar="ASSETHOST_FUNCTION_MAX_RESPONSE_BYTES",
+              type=click.IntRange(0), default=FunctionOptions.max_response_bytes, show_default=True,
+              help="Largest response body a function may answer with; larger ones answer 500.")
+@click.option("--function-uid-base", envvar="ASSETHOST_FUNCTION_UID_BASE", type=click.IntRange(1000),
+              default=FunctionOptions.uid_base, show_default=True,
+              help="Run as root, function sandboxes get UIDs from here up (the one below installs dependencies).")
 def serve(
     host: str, port: int, data_dir: Path, database_url: str | None, public_url: str | None, base_domain: str,
     max_public_bytes: int, max_private_bytes: int, max_function_bytes: int, max_public_versions: int,
@@ -87,6 +106,10 @@ def serve(
     cache_control: str, protected_cache_control: str, memory_file_limit: int, workers: int, log_level: str,
     function_timeout: float = FunctionOptions.timeout, function_concurrency: int = FunctionOptions.concurrency,
     npm_timeout: float = FunctionOptions.npm_timeout, npm_cache: str | None = None,
+    function_memory: int = FunctionOptions.memory_mb, function_processes: int = FunctionOptions.processes,
+    function_scratch: int = FunctionOptions.scratch_mb, function_cpu_seconds: int = FunctionOptions.cpu_seconds,
+    function_max_response_bytes: int = FunctionOptions.max_response_bytes,
+    function_uid_base: int = FunctionOptions.uid_base,
 ) -> None:
     """Run the API (and the runtime edge) on one port."""
     import os
@@ -109,7 +132,10 @@ def serve(
         edge_only=edge_only,
         trust_forwarded=trust_forwarded,
         functions=FunctionOptions(timeout=function_timeout, concurrency=function_concurrency,
-                                  npm_timeout=npm_timeout, npm_cache=npm_cache),
+                                  npm_timeout=npm_timeout, npm_cache=npm_cache, memory_mb=function_memory,
+                                  processes=function_processes, scratch_mb=function_scratch,
+                                  cpu_seconds=function_cpu_seconds,
+                                  max_response_bytes=function_max_response_bytes, uid_base=function_uid_base),
         # The same variables the Twilio tools use, so the token Twilio signs with works here.
         account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
         auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,
@@ -124,6 +150,9 @@ def serve(
     click.echo(f"  blobs:    {settings.blob_dir}")
     click.echo(f"  domains:  *.{settings.base_domain}  (e.g. http://myservice-1234.{settings.base_domain}:{port}/)")
     click.echo(f"  workers:  {workers}")
+    sandbox = Sandbox(settings.functions.bwrap, settings.functions.uid_base, settings.functions.uid_count)
+    problem = sandbox.problem()
+    click.echo(f"  functions: {'cannot run: ' + problem if problem else 'sandboxed with bubblewrap'}")
     for line in notes:
         click.echo(line)
     run(settings, workers, log_level)

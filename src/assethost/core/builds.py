@@ -7,7 +7,7 @@ import logging
 import re
 from typing import Any
 
-from assethost.core import clock, services, sids
+from assethost.core import clock, dependencies, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound
 from assethost.core.paging import Page, PageRequest, fetch
@@ -21,8 +21,9 @@ _RUNTIME = re.compile(r"^[a-z][a-z0-9.]{1,15}$")
 
 
 def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
-    """Dependencies as a JSON list of {name, version}. The Serverless Toolkit wraps the JSON in
-    one extra pair of double quotes; Twilio accepts that, so we do too."""
+    """Dependencies as a JSON list of {name, version}, each a registry package (see
+    `core.dependencies`). The Serverless Toolkit wraps the JSON in one extra pair of double
+    quotes; Twilio accepts that, so we do too."""
     if raw is None or raw.strip() == "":
         return []
     text = raw.strip()
@@ -40,7 +41,10 @@ def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
         for d in value
     ):
         raise Invalid("Dependencies must be a JSON array of {name, version} objects")
-    return [{"name": d["name"], "version": d.get("version") or "*"} for d in value]
+    out = [{"name": d["name"], "version": d.get("version") or "*"} for d in value]
+    for dep in out:
+        dependencies.check(dep["name"], dep["version"])
+    return out
 
 
 def find(tx: Tx, account_sid: str, service_ref: str, sid: str) -> tuple[Any, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MiB = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class FunctionOptions:
@@ -17,3 +19,13 @@ class FunctionOptions:
     npm_cache: str | None = None  # npm's cache folder [default: {data}/deps/.npm-cache]
     node: str = "node"
     npm: str = "npm"
+    # The sandbox of every worker and dependency install (see functions.sandbox).
+    bwrap: str = "bwrap"
+    memory_mb: int = 256  # a worker's heap (Node) or address space (Python), in MiB
+    processes: int = 32  # processes and threads a worker's sandbox may hold at once
+    open_files: int = 256  # file descriptors per worker process
+    scratch_mb: int = 64  # size of the writable /tmp of each worker
+    cpu_seconds: int = 600  # CPU time a worker process may use in all before it is replaced
+    max_response_bytes: int = 20 * MiB  # largest body a function may answer with
+    uid_base: int = 1_900_000_000  # first of the unprivileged UIDs workers run as (server run as root)
+    uid_count: int = 65_536

@@ -1,14 +1,21 @@
 """A build's own folder: what its functions run against.
 
     {data}/builds/{ZB}/
-        .assethost-build.json        what is where (read by the harnesses)
+        .assethost-build.json        what is where (read by the harnesses), and which installed
+                                     dependency set the build uses
         functions/<path>.js | .py    the function versions' sources
         assets/<path>                the private assets (read-only copies)
-        node_modules -> {data}/deps/{sha256 of the sorted dependencies}/node_modules
+    {data}/deps/{sha256 of the sorted dependencies}/node_modules
 
 Written once, while the build is `building`, into a temporary folder renamed into place, so a
 reader sees either nothing or the whole folder. Dependencies are installed with npm once per
-dependency set and shared by every build that lists the same set.
+dependency set and shared by every build that lists the same set; a worker's sandbox mounts the
+build at /srv/build and its dependency set at /srv/node_modules, where Node's module resolution
+finds it (no symlink in the folder: one could only point at the server's own disk).
+
+npm runs in the same sandbox as functions (functions.sandbox), with install scripts disabled,
+writing only its own work folder and cache, and only registry packages may be asked for
+(core.dependencies). What it prints names sandbox paths, never the server's.
 
 Private assets are copied, not hard-linked: a hard link shares the content-addressed blob's
 inode, so a function writing to its asset file would change those bytes for every build (and
@@ -22,6 +29,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -31,7 +39,8 @@ from typing import Any
 
 from assethost.core import sids
 from assethost.core.context import Context
-from assethost.functions.options import FunctionOptions
+from assethost.functions.options import FunctionOptions, MiB
+from assethost.functions.sandbox import Limits, Mount, Sandbox, SandboxUnavailable, runtime_mounts
 
 log = logging.getLogger("assethost.functions")
 
@@ -39,10 +48,16 @@ MANIFEST = ".assethost-build.json"
 # Dependencies the harness stands in for: never installed.
 PROVIDED = frozenset({"@twilio/runtime-handler"})
 _PYTHON_TYPES = ("python",)
-# What npm may see of the server's environment: enough to reach a registry, nothing else.
-_NPM_ENV = ("PATH", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-            "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "LANG")
+# What npm may see of the server's environment: how to reach a registry, nothing else.
+_NPM_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 REASON_LIMIT = 8000
+# Where npm works inside its sandbox.
+_WORK, _CACHE, _USERCONFIG = "/srv/work", "/srv/npm-cache", "/srv/npmrc"
+_NPM_LIMITS = Limits(address_space=None, processes=64, open_files=4096, file_size=512 * MiB, cpu_seconds=None,
+                     scratch=256 * MiB)
+_NPM_HEAP_MB = 1024
+_LOG_LINE = re.compile(r"^npm error (A complete log of this run can be found in|Log files were not written).*$\n?",
+                       re.MULTILINE)
 
 
 def language(entry: Any) -> str:
@@ -68,6 +83,7 @@ class Packager:
         self.builds_root = Path(data_dir).resolve() / "builds"
         self.deps_root = Path(data_dir).resolve() / "deps"
         self.options = options
+        self.sandbox = Sandbox(options.bwrap, options.uid_base, options.uid_count)
 
     def folder(self, build_sid: str) -> Path:
         return self.builds_root / build_sid
@@ -75,21 +91,28 @@ class Packager:
     def ready(self, build_sid: str) -> bool:
         return (self.folder(build_sid) / MANIFEST).exists()
 
+    def node_modules(self, build_sid: str) -> Path | None:
+        """The installed dependencies a ready build uses, if it has any."""
+        key = json.loads((self.folder(build_sid) / MANIFEST).read_text()).get("dependencies")
+        return self.deps_root / key / "node_modules" if key else None
+
     def __call__(self, ctx: Context, build: Any, entries: list[Any]) -> str | None:
         if not any(e.kind == "function" for e in entries):
             return None  # nothing could read private assets without a function
         if self.ready(build.sid):
             return None
+        problem = self.sandbox.problem()
+        if problem:
+            return f"functions cannot run on this server: {problem}"
         try:
             deps = json.loads(build.dependencies or "[]")
-            node_modules, failure = self.install(deps)
+            key, failure = self.install(deps)
             if failure:
                 return failure
-            self.write(ctx, build.sid, entries, node_modules,
-                       any(d.get("name") == "twilio" for d in deps))
-        except OSError as exc:
+            self.write(ctx, build.sid, entries, key, any(d.get("name") == "twilio" for d in deps))
+        except OSError:
             log.exception("build %s: could not write its folder", build.sid)
-            return f"could not prepare the build's folder: {exc}"
+            return "could not prepare the build's folder (see the server log)"
         return None
 
     def sweep(self, ctx: Context) -> int:
@@ -124,14 +147,14 @@ class Packager:
 
     # -- the folder ------------------------------------------------------------------------------
 
-    def write(self, ctx: Context, build_sid: str, entries: list[Any], node_modules: Path | None,
+    def write(self, ctx: Context, build_sid: str, entries: list[Any], dependencies: str | None,
               twilio_dependency: bool) -> None:
         self.builds_root.mkdir(parents=True, exist_ok=True)
         work = self.builds_root / f".tmp-{build_sid}-{secrets.token_hex(4)}"
         work.mkdir()
         try:
             manifest: dict[str, Any] = {"build_sid": build_sid, "functions": {}, "assets": {},
-                                        "twilio_dependency": twilio_dependency}
+                                        "dependencies": dependencies, "twilio_dependency": twilio_dependency}
             for e in entries:
                 if e.kind == "function":
                     lang = language(e)
@@ -147,9 +170,8 @@ class Packager:
                         rel = f"assets/.by-version/{e.version_sid}"  # /a and /a/b both private
                         self._copy(ctx, e.blob_hash, work / rel)
                     manifest["assets"][e.path] = rel
-            if node_modules is not None:
-                os.symlink(node_modules, work / "node_modules")
             (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            _readable(work)
             try:
                 os.rename(work, self.folder(build_sid))
             except OSError:
@@ -168,9 +190,9 @@ class Packager:
 
     # -- npm -------------------------------------------------------------------------------------
 
-    def install(self, deps: list[dict[str, str]]) -> tuple[Path | None, str | None]:
+    def install(self, deps: list[dict[str, str]]) -> tuple[str | None, str | None]:
         """Install the dependencies (less those the harness provides) once per distinct set.
-        Returns (node_modules, None), (None, None) when there is nothing to install, or
+        Returns (the set's key, None), (None, None) when there is nothing to install, or
         (None, failure reason with npm's output)."""
         wanted = sorted({(d["name"], d.get("version") or "*") for d in deps if d.get("name") not in PROVIDED})
         if not wanted:
@@ -178,12 +200,12 @@ class Packager:
         key = hashlib.sha256(json.dumps(wanted).encode()).hexdigest()
         target = self.deps_root / key
         if (target / ".complete").exists():
-            return target / "node_modules", None
+            return key, None
         self.deps_root.mkdir(parents=True, exist_ok=True)
         with open(self.deps_root / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one install per set at a time, across processes
             if (target / ".complete").exists():
-                return target / "node_modules", None
+                return key, None
             work = self.deps_root / f".tmp-{key}-{secrets.token_hex(4)}"
             work.mkdir()
             try:
@@ -195,38 +217,87 @@ class Packager:
                     return None, failure
                 (work / "node_modules").mkdir(exist_ok=True)
                 (work / ".complete").write_text("")
+                _readable(work)
                 if target.exists():
                     shutil.rmtree(target)
                 os.rename(work, target)
             finally:
                 if work.exists():
                     shutil.rmtree(work, ignore_errors=True)
-        return target / "node_modules", None
+        return key, None
 
     def _npm(self, folder: Path) -> str | None:
-        cache = self.options.npm_cache or str(self.deps_root / ".npm-cache")
-        cmd = [self.options.npm, "install", "--no-audit", "--no-fund", "--no-update-notifier", "--omit=dev",
-               "--ignore-scripts", "--prefer-offline", "--loglevel=error", "--cache", cache]
+        node, npm = shutil.which(self.options.node), shutil.which(self.options.npm)
+        if node is None or npm is None:
+            return "npm install could not start: Node.js and npm are not installed on this server"
+        cache = Path(self.options.npm_cache or self.deps_root / ".npm-cache").resolve()
+        cache.mkdir(parents=True, exist_ok=True)
+        npm_cli = os.path.realpath(npm)  # run with node directly: the sandbox has no /usr/bin/env
+        mounts = [*runtime_mounts(node), *runtime_mounts(npm_cli), Mount(folder, _WORK, writable=True),
+                  Mount(cache, _CACHE, writable=True)]
+        args = [node, f"--max-old-space-size={_NPM_HEAP_MB}", npm_cli, "install", "--no-audit", "--no-fund",
+                "--no-update-notifier", "--omit=dev", "--ignore-scripts", "--prefer-offline", "--loglevel=error",
+                "--cache", _CACHE]
+        globalconfig = Path(os.path.realpath(node)).parent.parent / "etc" / "npmrc"
+        if globalconfig.is_file():
+            mounts.append(Mount(globalconfig, str(globalconfig)))
+        userconfig = Path(os.environ.get("npm_config_userconfig") or Path.home() / ".npmrc")
+        if userconfig.is_file():
+            mounts.append(Mount(userconfig, _USERCONFIG))
+            args += ["--userconfig", _USERCONFIG]
         env = {k: v for k, v in os.environ.items() if k in _NPM_ENV or k.lower().startswith("npm_config_")}
-        env["HOME"] = str(folder)
+        env.pop("npm_config_userconfig", None)
+        env.update(PATH="/usr/bin:/bin", HOME=_WORK, LANG="C.UTF-8")
         try:
-            proc = subprocess.Popen(cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as exc:
+            launch = self.sandbox.launch(args, mounts, env, _WORK, _NPM_LIMITS, network=True,
+                                         uid=self.sandbox.installer_uid)
+        except (OSError, SandboxUnavailable) as exc:
             return f"npm install could not start: {exc}"
         try:
-            output, _ = proc.communicate(timeout=self.options.npm_timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            output, _ = proc.communicate()
-            return _reason(f"npm install timed out after {self.options.npm_timeout:g} s", output)
+            if launch.user is not None:
+                _own(folder, launch.user)
+                _own(cache, launch.user, only_if_needed=True)
+            proc = subprocess.Popen(launch.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, env={}, start_new_session=True)
+            try:
+                output, _ = proc.communicate(timeout=self.options.npm_timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                output, _ = proc.communicate()
+                return _reason(f"npm install timed out after {self.options.npm_timeout:g} s", output)
+        except OSError as exc:
+            return f"npm install could not start: {exc}"
+        finally:
+            launch.release()
         if proc.returncode != 0:
             return _reason(f"npm install failed (exit code {proc.returncode})", output)
         return None
 
 
+def _readable(folder: Path) -> None:
+    """Folders 0755 and files 0444, whatever the server's umask: sandboxes run as other UIDs."""
+    os.chmod(folder, 0o755)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o444)
+
+
+def _own(folder: Path, uid: int, only_if_needed: bool = False) -> None:
+    """Give a folder npm writes to the installer's UID (a server run as root installs as that UID)."""
+    if only_if_needed and folder.stat().st_uid == uid:
+        return
+    os.chown(folder, uid, uid)
+    for root, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            os.lchown(os.path.join(root, name), uid, uid)
+
+
 def _reason(title: str, output: bytes) -> str:
-    text = output.decode("utf-8", "replace").strip()
+    text = _LOG_LINE.sub("", output.decode("utf-8", "replace")).strip()
     if len(text) > REASON_LIMIT:
         text = "…" + text[-REASON_LIMIT:]
     return f"{title}:\n{text}" if text else title

@@ -4,10 +4,8 @@ per account, enforces the time limit, and turns what the harness answers into HT
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
-import os
 import re
 import shutil
 import sys
@@ -23,13 +21,19 @@ from assethost.core import sids
 from assethost.core.context import Context
 from assethost.functions.call import FunctionCall, FunctionResult
 from assethost.functions.logs import LogSink
-from assethost.functions.options import FunctionOptions
+from assethost.functions.options import FunctionOptions, MiB
 from assethost.functions.package import Packager
-from assethost.functions.workers import CallTimeout, Pool, Worker, WorkerDied
+from assethost.functions.sandbox import Launch, Limits, Mount, SandboxUnavailable, runtime_mounts
+from assethost.functions.workers import CallTimeout, Pool, ResponseTooLarge, Worker, WorkerDied
 
 log = logging.getLogger("assethost.functions")
 
 HARNESS = Path(__file__).parent / "harness"
+# Where a worker's sandbox holds the harness, the build (its working folder) and its dependencies.
+SANDBOX_HARNESS, SANDBOX_BUILD, SANDBOX_MODULES = "/srv/harness", "/srv/build", "/srv/node_modules"
+# Address space beyond the heap: V8 reserves about 750 MiB of it at start (code range, thread
+# stacks), CPython a few tens of MiB.
+NODE_RESERVE_MB, PYTHON_RESERVE_MB = 1024, 64
 REAP_INTERVAL = 5.0
 LOG_FLUSH_INTERVAL = 0.5
 NODE_CALLS_PER_WORKER = 64
@@ -145,6 +149,9 @@ class FunctionRunner:
                 "function_sid": fn.function_sid, "request_sid": request_sid}
         if fn.language == "node" and self.node is None:
             return _error(500, 82005, "Node.js is not installed on this server, so JavaScript functions cannot run")
+        problem = await asyncio.to_thread(self.packager.sandbox.problem)
+        if problem:
+            return _error(500, 82005, f"Functions cannot run on this server: {problem}")
         if not self.packager.ready(call.build_sid):
             ok = await asyncio.to_thread(self.packager.ensure, self.ctx, call.build_sid)
             if not ok:
@@ -163,36 +170,60 @@ class FunctionRunner:
         except WorkerDied as exc:
             self._log(meta, "error", f"The function's worker process exited before answering ({fn.path}): {exc}")
             return _error(500, 82005, "Function execution failed: the worker process exited before answering")
-        except OSError as exc:
+        except ResponseTooLarge as exc:
+            return self._too_large(meta, fn.path, exc.size)
+        except (OSError, SandboxUnavailable) as exc:
             log.exception("cannot start a worker for %s", fn.path)
             return _error(500, 82005, f"Function worker could not start: {exc}")
         finally:
             pool.released()
+        if isinstance(answer.get("oversize"), int):
+            return self._too_large(meta, fn.path, answer["oversize"])
         return _result(answer)
+
+    def _too_large(self, meta: dict[str, Any], path: str, size: int) -> FunctionResult:
+        limit = self.options.max_response_bytes
+        text = f"Function response of {size} bytes is larger than the limit of {limit} bytes"
+        self._log(meta, "error", f"{text} ({path})")
+        return _error(500, 82005, text)
 
     def _pool(self, build_sid: str, language: str) -> Pool:
         key = (build_sid, language)
         pool = self.pools.get(key)
         if pool is None:
-            folder = str(self.packager.folder(build_sid))
-            env = {"PATH": os.defpath, "HOME": folder, "LANG": "C.UTF-8", "TZ": "UTC", "NODE_ENV": "production"}
-            scratch = Path(folder) / ".tmp"  # the one folder a worker may write to
-            scratch.mkdir(exist_ok=True)
-            env["TMPDIR"] = str(scratch)
+            opts = self.options
+            mounts = [Mount(HARNESS, SANDBOX_HARNESS), Mount(self.packager.folder(build_sid), SANDBOX_BUILD)]
+            modules = self.packager.node_modules(build_sid)
+            if modules is not None:
+                mounts.append(Mount(modules, SANDBOX_MODULES))
+            env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC",
+                   "NODE_ENV": "production"}
+            tail = [str(opts.max_response_bytes)]
             if language == "python":
-                argv = [sys.executable, "-I", "-B", str(HARNESS / "py_worker.py")]
-                size, per = self.options.python_workers, 1
+                mounts += runtime_mounts(sys.executable, sys.prefix, sys.base_prefix)
+                argv = [sys.executable, "-I", "-B", f"{SANDBOX_HARNESS}/py_worker.py"]
+                address_space = (opts.memory_mb + PYTHON_RESERVE_MB) * MiB
+                size, per = opts.python_workers, 1
             else:
                 assert self.node is not None
-                # Node's permission model confines the worker: it may read only the harness, its
-                # own build folder and the shared npm installs, write only a scratch folder of
-                # its own, and start no processes or threads.
-                readable = [f"--allow-fs-read={p}/" for p in (HARNESS, Path(folder), self.packager.deps_root)]
-                argv = [self.node, "--experimental-permission", *readable, f"--allow-fs-write={scratch}/",
-                        "--no-warnings", str(HARNESS / "node_worker.js")]
-                size, per = self.options.node_workers, NODE_CALLS_PER_WORKER
+                mounts += runtime_mounts(self.node)
+                # Node's permission model inside the sandbox: no child processes or worker threads,
+                # and writes only to the scratch folder.
+                argv = [self.node, f"--max-old-space-size={opts.memory_mb}", "--experimental-permission",
+                        "--allow-fs-read=/srv/", "--allow-fs-write=/tmp/", "--no-warnings",
+                        f"{SANDBOX_HARNESS}/node_worker.js"]
+                address_space = (opts.memory_mb + NODE_RESERVE_MB) * MiB
+                size, per = opts.node_workers, NODE_CALLS_PER_WORKER
+            limits = Limits(address_space=address_space, processes=opts.processes, open_files=opts.open_files,
+                            file_size=opts.scratch_mb * MiB, cpu_seconds=opts.cpu_seconds,
+                            scratch=opts.scratch_mb * MiB)
+            sandbox = self.packager.sandbox
+
+            def launch(fd: int) -> Launch:
+                return sandbox.launch([*argv, str(fd), *tail], mounts, env, SANDBOX_BUILD, limits)
+
             label = f"{language} worker for {build_sid}"
-            pool = Pool(lambda: Worker(argv, folder, env, self._log, label), size, per)
+            pool = Pool(lambda: Worker(launch, self._log, label, opts.max_response_bytes), size, per)
             self.pools[key] = pool
         return pool
 
@@ -260,10 +291,7 @@ def _result(answer: dict[str, Any]) -> FunctionResult:
     status = answer.get("status")
     if not isinstance(status, int) or not 100 <= status <= 599:
         status = 500
-    try:
-        body = base64.b64decode(answer.get("body") or "")
-    except ValueError:
-        body = b""
+    body: bytes = answer.get("body") or b""
     headers: list[tuple[bytes, bytes]] = []
     for pair in answer.get("headers") or []:
         if not isinstance(pair, list) or len(pair) != 2:

@@ -1,7 +1,12 @@
-"""Worker processes: one harness process each, talking JSON lines (see harness/node_worker.js).
+"""Worker processes: one harness process each, in its own sandbox, talking JSON lines.
 
 A `Worker` is one process; a `Pool` holds the few workers of one (build, language), started
 lazily as load asks for them. Nothing here knows HTTP: the runner turns results into replies.
+
+Messages arrive on a pipe of their own (fd 3 in the harness) as JSON lines; a result line says
+how many raw body bytes follow it on the same pipe, so a body is read once, in one piece, and
+never passes through JSON or base64. A body over the cap is refused by the harness, and a
+worker that sends one anyway is stopped before its bytes are read.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from assethost.functions.sandbox import Launch
+
 log = logging.getLogger("assethost.functions")
 
-LINE_LIMIT = 64 * 1024 * 1024  # one result line carries the whole body, base64-encoded
+LINE_LIMIT = 1024 * 1024  # a message line: a result's status and headers, or one log line
 START_TIMEOUT = 15.0
 PING_TIMEOUT = 0.5
 
@@ -33,15 +40,20 @@ class CallTimeout(Exception):
     """The call ran past its time limit."""
 
 
+class ResponseTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
 class Worker:
     _ids = itertools.count(1)
 
-    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], on_log: LogFn, label: str) -> None:
-        self.argv = argv
-        self.cwd = cwd
-        self.env = env
+    def __init__(self, launch: Callable[[int], Launch], on_log: LogFn, label: str, max_body: int) -> None:
+        self.launch = launch  # the sandboxed command line, given the harness's message descriptor
         self.on_log = on_log
         self.label = label
+        self.max_body = max_body
         self.proc: asyncio.subprocess.Process | None = None
         self.pending: dict[int, tuple[asyncio.Future[dict[str, Any]], dict[str, Any] | None]] = {}
         self.meta: dict[int, dict[str, Any]] = {}  # call id -> log attribution, until abandoned
@@ -56,14 +68,18 @@ class Worker:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
+        launch: Launch | None = None
         try:
+            launch = self.launch(write_fd)
             self.proc = await asyncio.create_subprocess_exec(
-                *self.argv, str(write_fd), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, cwd=self.cwd, env=self.env, pass_fds=(write_fd,),
-                start_new_session=True, limit=LINE_LIMIT,
+                *launch.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env={}, pass_fds=(write_fd,), start_new_session=True,
+                limit=LINE_LIMIT,
             )
         except BaseException:
             os.close(read_fd)
+            if launch is not None:
+                launch.release()
             raise
         finally:
             os.close(write_fd)
@@ -78,12 +94,22 @@ class Worker:
             loop.create_task(self._read_messages(reader)),
             loop.create_task(self._read_stream(self.proc.stdout, "info")),
             loop.create_task(self._read_stream(self.proc.stderr, "error")),
+            loop.create_task(self._wait_exit(self.proc, launch)),
         ]
         try:
             await asyncio.wait_for(asyncio.shield(self.ready), START_TIMEOUT)
         except (TimeoutError, WorkerDied):
             self.kill()
             raise WorkerDied(f"{self.label} did not start") from None
+
+    async def _wait_exit(self, proc: asyncio.subprocess.Process, launch: Launch) -> None:
+        """Once the process is gone (and with it its sandbox), its UID may serve another."""
+        try:
+            await proc.wait()
+        finally:
+            self.alive = False
+            self._fail_all()
+            launch.release()
 
     async def call(self, message: dict[str, Any], meta: dict[str, Any], timeout: float) -> dict[str, Any]:
         if not self.alive or self.proc is None or self.proc.stdin is None:
@@ -179,7 +205,19 @@ class Worker:
                     msg = json.loads(line)
                 except ValueError:
                     continue
+                if not isinstance(msg, dict):
+                    continue
+                if msg.get("type") == "result":
+                    length = msg.get("length", 0)
+                    if not isinstance(length, int) or length < 0:
+                        break  # the framing is lost: nothing after this can be read as a message
+                    if length > self.max_body:
+                        self._refuse(msg.get("id"), length)
+                        break
+                    msg["body"] = await reader.readexactly(length) if length else b""
                 self._dispatch(msg)
+        except asyncio.IncompleteReadError:
+            pass
         finally:
             self.alive = False
             self._fail_all()
@@ -187,6 +225,12 @@ class Worker:
                 self._out_transport.close()
             if self.proc is not None and self.proc.returncode is None:
                 self.kill()
+
+    def _refuse(self, call_id: Any, size: int) -> None:
+        log.warning("%s answered with %d bytes, over the limit of %d; stopping it", self.label, size, self.max_body)
+        entry = self.pending.get(call_id)
+        if entry is not None and not entry[0].done():
+            entry[0].set_exception(ResponseTooLarge(size))
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
@@ -223,10 +267,6 @@ class Worker:
             text = line.decode("utf-8", "replace").rstrip("\n")
             if text:
                 self.on_log(self._only_meta(), level, text)
-
-    async def wait_closed(self) -> None:
-        if self.proc is not None:
-            await self.proc.wait()
 
 
 class Pool:

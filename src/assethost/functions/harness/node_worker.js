@@ -1,15 +1,18 @@
 'use strict';
 /*
  * assethost's Node harness: one long-lived process per (build, worker slot), started by
- * assethost.functions.workers with cwd = the build's own folder and a clean environment.
+ * assethost.functions.workers in its own sandbox (functions/sandbox.py), with cwd = the build's
+ * folder (/srv/build) and a clean environment. Arguments: the message descriptor, the largest
+ * response body the server takes.
  *
  * Protocol: invocations arrive as JSON lines on stdin; results and log lines leave as JSON lines
  * on fd 3, so whatever user code writes to stdout/stderr can never corrupt a reply (the server
- * keeps those streams as log lines too).
+ * keeps those streams as log lines too). A result line is followed by `length` raw body bytes.
  *
  *   in:  {"type":"call","id":7,"fn":"/hello","context":{...},"event":{...}}
  *        {"type":"ping","id":8}   {"type":"abandon","id":7}
- *   out: {"type":"result","id":7,"status":200,"headers":[["content-type","text/plain"]],"body":"<base64>"}
+ *   out: {"type":"result","id":7,"status":200,"headers":[["content-type","text/plain"]],"length":5}hello
+ *        {"type":"result","id":7,"oversize":41943040,"length":0}   (a body over the limit)
  *        {"type":"log","id":7,"level":"info","message":"..."}   {"type":"pong","id":8}
  */
 const fs = require('fs');
@@ -21,11 +24,12 @@ const { AsyncLocalStorage } = require('async_hooks');
 const BUILD_DIR = process.cwd();
 const MANIFEST = JSON.parse(fs.readFileSync(path.join(BUILD_DIR, '.assethost-build.json'), 'utf8'));
 const OUT_FD = Number(process.argv[2] || 3);
+const MAX_BODY = Number(process.argv[3] || 20 * 1024 * 1024);
+const LOG_LIMIT = 16 * 1024; // the server keeps 8 KiB of a line; more would only cost the pipe
 const calls = new AsyncLocalStorage();
 const open = new Map(); // id -> finish(result)
 
-function send(message) {
-  const data = Buffer.from(JSON.stringify(message) + '\n', 'utf8');
+function write(data) {
   let offset = 0;
   while (offset < data.length) {
     try {
@@ -36,12 +40,29 @@ function send(message) {
   }
 }
 
+function send(message) {
+  write(Buffer.from(JSON.stringify(message) + '\n', 'utf8'));
+}
+
+function sendResult(id, status, headers, body) {
+  if (body.length > MAX_BODY) {
+    send({ type: 'result', id, oversize: body.length, length: 0 });
+    return;
+  }
+  send({ type: 'result', id, status, headers, length: body.length });
+  if (body.length) write(body);
+}
+
+function logLine(id, level, message) {
+  const text = message.length > LOG_LIMIT ? message.slice(0, LOG_LIMIT) + '…' : message;
+  send({ type: 'log', id: id === undefined ? null : id, level, message: text });
+}
+
 // --- logs: console.* goes to the invocation it was called from -----------------------------
 const LEVELS = { log: 'info', info: 'info', debug: 'info', trace: 'info', warn: 'warn', error: 'error' };
 for (const [method, level] of Object.entries(LEVELS)) {
   console[method] = (...args) => {
-    const id = calls.getStore();
-    send({ type: 'log', id: id === undefined ? null : id, level, message: util.format(...args) });
+    logLine(calls.getStore(), level, util.format(...args));
   };
 }
 
@@ -221,10 +242,9 @@ function invoke(msg) {
     if (finished) return;
     finished = true;
     open.delete(id);
-    if (result.error) send({ type: 'log', id, level: 'error', message: result.error });
-    let body;
-    try { body = result.body.toString('base64'); } catch (e) { body = ''; }
-    send({ type: 'result', id, status: result.status, headers: result.headers, body });
+    if (result.error) logLine(id, 'error', result.error);
+    const body = Buffer.isBuffer(result.body) ? result.body : Buffer.alloc(0);
+    sendResult(id, result.status, result.headers, body);
   });
   calls.run(id, () => {
     try {
@@ -261,13 +281,13 @@ process.on('uncaughtException', (err) => {
     finishCall(id, answer(err));
     return;
   }
-  send({ type: 'log', id: null, level: 'error', message: 'uncaught: ' + (err && err.stack ? err.stack : String(err)) });
+  logLine(null, 'error', 'uncaught: ' + (err && err.stack ? err.stack : String(err)));
   process.exit(70);
 });
 process.on('unhandledRejection', (reason) => {
   const id = calls.getStore();
   if (id !== undefined && open.has(id)) finishCall(id, answer(reason || new Error('unhandled rejection')));
-  else send({ type: 'log', id: null, level: 'error', message: 'unhandled rejection: ' + util.inspect(reason) });
+  else logLine(null, 'error', 'unhandled rejection: ' + util.inspect(reason));
 });
 
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });

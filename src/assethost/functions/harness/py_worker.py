@@ -1,7 +1,10 @@
-"""assethost's Python harness: one long-lived process per (build, worker slot), started with
-cwd = the build's own folder, a clean environment and `python -I`. One invocation at a time.
+"""assethost's Python harness: one long-lived process per (build, worker slot), started in its
+own sandbox (functions/sandbox.py) with cwd = the build's folder (/srv/build), a clean
+environment and `python -I`. One invocation at a time. Arguments: the message descriptor, the
+largest response body the server takes.
 
-Same protocol as node_worker.js: JSON lines in on stdin, results and log lines out on fd 3.
+Same protocol as node_worker.js: JSON lines in on stdin, results and log lines out on fd 3, a
+result line followed by its `length` raw body bytes.
 
 A function file defines `handler(context, event)` and returns a `Response` (the `Response`
 global, also importable as `from assethost_functions import Response`), a str (text/plain), a
@@ -10,7 +13,6 @@ dict or list (JSON), bytes (application/octet-stream) or None (an empty 200). Ra
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import io
 import json
@@ -25,18 +27,34 @@ BUILD_DIR = os.getcwd()
 with open(os.path.join(BUILD_DIR, ".assethost-build.json"), encoding="utf-8") as _f:
     MANIFEST = json.load(_f)
 OUT = os.fdopen(int(sys.argv[1]) if len(sys.argv) > 1 else 3, "wb", buffering=0)
+MAX_BODY = int(sys.argv[2]) if len(sys.argv) > 2 else 20 * 1024 * 1024
+LOG_LIMIT = 16 * 1024  # the server keeps 8 KiB of a line; more would only cost the pipe
 _current: list[Any] = [None]  # the id of the invocation now running
 
 
-def send(message: dict[str, Any]) -> None:
-    data = (json.dumps(message) + "\n").encode("utf-8")
+def _write(data: bytes) -> None:
     view = memoryview(data)
     while view:
         n = OUT.write(view)
         view = view[n:]
 
 
+def send(message: dict[str, Any]) -> None:
+    _write((json.dumps(message) + "\n").encode("utf-8"))
+
+
+def send_result(call_id: Any, status: int, headers: list[list[str]], body: bytes) -> None:
+    if len(body) > MAX_BODY:
+        send({"type": "result", "id": call_id, "oversize": len(body), "length": 0})
+        return
+    send({"type": "result", "id": call_id, "status": status, "headers": headers, "length": len(body)})
+    if body:
+        _write(body)
+
+
 def log(level: str, message: str) -> None:
+    if len(message) > LOG_LIMIT:
+        message = message[:LOG_LIMIT] + "…"
     send({"type": "log", "id": _current[0], "level": level, "message": message})
 
 
@@ -240,84 +258,8 @@ def invoke(msg: dict[str, Any]) -> None:
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-    send({"type": "result", "id": msg["id"], "status": status, "headers": headers,
-          "body": base64.b64encode(body).decode("ascii")})
+    send_result(msg["id"], status, headers, body)
     _current[0] = None
-
-
-# --- confinement -------------------------------------------------------------------------------
-# Landlock (Linux 5.13+) limits what this process may open from here on, whatever its user could:
-# reading only Python's own library folders, the harness and the build folder, writing only the
-# scratch folder in TMPDIR. The server's database, blobs and other builds are out of reach.
-
-_LANDLOCK_CREATE_RULESET, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT_SELF = 444, 445, 446
-_PR_SET_NO_NEW_PRIVS = 38
-_EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
-_ABI1_ALL = (1 << 13) - 1  # execute … make_sym: every right of the first Landlock ABI
-_REFER, _TRUNCATE = 1 << 13, 1 << 14
-
-
-def confine(readable: list[str], writable: list[str]) -> str:
-    """Returns how confined this worker is, for the log ("landlock" or why not)."""
-    import ctypes
-    import platform
-
-    # Landlock's syscall numbers are the same on every architecture that has them.
-    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "aarch64"):
-        return "not confined: Landlock needs Linux on x86_64 or aarch64"
-    libc = ctypes.CDLL(None, use_errno=True)
-    syscall = libc.syscall
-    syscall.restype = ctypes.c_long
-    abi = syscall(_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
-    if abi < 1:
-        return "not confined: this kernel has no Landlock"
-    handled = _ABI1_ALL | (_REFER if abi >= 2 else 0) | (_TRUNCATE if abi >= 3 else 0)
-
-    class RulesetAttr(ctypes.Structure):
-        _fields_ = [("handled_access_fs", ctypes.c_uint64)]
-
-    class PathBeneath(ctypes.Structure):
-        _pack_ = 1
-        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-    attr = RulesetAttr(handled)
-    ruleset = syscall(_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
-                      ctypes.c_uint32(0))
-    if ruleset < 0:
-        return f"not confined: landlock_create_ruleset failed ({ctypes.get_errno()})"
-    try:
-        read = _EXECUTE | _READ_FILE | _READ_DIR
-        for paths, access in ((readable, read), (writable, handled & ~_REFER if abi >= 2 else handled)):
-            for path in paths:
-                try:
-                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-                except OSError:
-                    continue
-                try:
-                    allowed = access
-                    if not os.path.isdir(path):  # rights on a file: no directory rights
-                        allowed &= _EXECUTE | _READ_FILE | _WRITE_FILE | (_TRUNCATE if abi >= 3 else 0)
-                    rule = PathBeneath(allowed & handled, fd)
-                    if syscall(_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(rule),
-                               ctypes.c_uint32(0)) < 0:
-                        return f"not confined: landlock_add_rule failed for {path} ({ctypes.get_errno()})"
-                finally:
-                    os.close(fd)
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            return "not confined: prctl(PR_SET_NO_NEW_PRIVS) failed"
-        if syscall(_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) < 0:
-            return f"not confined: landlock_restrict_self failed ({ctypes.get_errno()})"
-    finally:
-        os.close(ruleset)
-    return "landlock"
-
-
-def _python_folders() -> list[str]:
-    import sysconfig
-
-    keys = ("stdlib", "platstdlib", "purelib", "platlib")
-    found = {sysconfig.get_path(k) for k in keys} | {p for p in sys.path if p and os.path.isdir(p)}
-    return sorted(p for p in found if p and not os.path.realpath(p).startswith(os.path.realpath(BUILD_DIR)))
 
 
 def main() -> None:
@@ -327,12 +269,6 @@ def main() -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     stdin = sys.stdin.buffer
-    import sysconfig  # noqa: F401  (imported before confinement, with what the handlers need)
-    scratch = os.environ.get("TMPDIR") or os.path.join(BUILD_DIR, ".tmp")
-    how = confine([*_python_folders(), os.path.dirname(os.path.abspath(__file__)), BUILD_DIR],
-                  [scratch, "/dev/null"])
-    if how != "landlock":
-        log("warn", f"assethost Python worker {how}")
     send({"type": "ready", "id": None})
     for line in stdin:
         if not line.strip():

@@ -1,0 +1,491 @@
+"""Tenant code against its sandbox (functions/sandbox.py): every attack of the hardening issue,
+in JavaScript and in Python, run through a real server's edge. Each test asserts that the
+attack's own effect did not happen (the bytes were not read, the process is alive, nothing
+connected, memory stayed bounded), and that another account's function is still served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "functions"))
+sys.path.insert(0, str(HERE.parent / "edge"))
+
+from fnkit import build, deploy_project, upload_project
+from helpers import assert_error, create_service, uniq
+from servers import REPO, Backend, ServerProcess
+
+NPM_CACHE = REPO / ".cache" / "npm-functions"
+MEMORY_MB = 128
+PROCESSES = 16
+MAX_RESPONSE = 2 * 1024 * 1024
+SECRET = "BYSTANDER-SECRET-" + uniq("s")
+
+JS = {
+    "js_read": """const fs = require('fs');
+exports.handler = (context, event, callback) => {
+  const out = {};
+  for (const p of JSON.parse(event.paths)) {
+    try { out[p] = fs.readFileSync(p, 'utf8').slice(0, 200); } catch (e) { out[p] = 'ERR ' + (e.code || e.message); }
+  }
+  callback(null, out);
+};
+""",
+    "js_kill": """exports.handler = (context, event, callback) => {
+  const out = { ppid: process.ppid };
+  for (const [name, pid] of [['parent', process.ppid], ['everyone', -1], ['server', Number(event.server)]]) {
+    try { process.kill(pid, 'SIGKILL'); out[name] = 'sent'; } catch (e) { out[name] = e.code; }
+  }
+  callback(null, out);
+};
+""",
+    "js_net": """const net = require('net');
+exports.handler = async (context, event, callback) => {
+  const out = {};
+  for (const [host, port] of JSON.parse(event.targets)) {
+    out[`${host}:${port}`] = await new Promise((resolve) => {
+      const s = net.connect({ host, port, timeout: 1500 });
+      s.on('connect', () => { s.destroy(); resolve('CONNECTED'); });
+      s.on('timeout', () => { s.destroy(); resolve('TIMEOUT'); });
+      s.on('error', (e) => resolve(e.code));
+    });
+  }
+  callback(null, out);
+};
+""",
+    "js_mem": """exports.handler = (context, event, callback) => {
+  const out = {};
+  try { Buffer.alloc(2 * 1024 * 1024 * 1024, 1); out.big = 'allocated'; } catch (e) { out.big = e.message; }
+  const held = [];
+  let mb = 0;
+  try { for (;;) { held.push(Buffer.alloc(16 * 1024 * 1024, 1)); mb += 16; if (mb > 8192) break; } }
+  catch (e) { out.stopped = e.message; }
+  out.mb = mb;
+  held.length = 0;
+  callback(null, out);
+};
+""",
+    "js_spawn": """exports.handler = (context, event, callback) => {
+  try { require('child_process').execSync('id'); callback(null, 'spawned'); } catch (e) { callback(null, e.code); }
+};
+""",
+    "js_big": """exports.handler = (context, event, callback) => {
+  const r = new Twilio.Response();
+  r.setBody(Buffer.alloc(Number(event.size), 'x'));
+  callback(null, r);
+};
+""",
+    "js_forge": """const fs = require('fs');
+exports.handler = (context, event, callback) => {
+  fs.writeSync(3, JSON.stringify({ type: 'result', id: 1, status: 200, headers: [], length: 1e12 }) + '\\n');
+  setTimeout(() => callback(null, 'not reached'), 3000);
+};
+""",
+    "js_env": """exports.handler = (context, event, callback) => callback(null, process.env);
+""",
+}
+
+PY = {
+    "py_read": """import json, os
+
+def handler(context, event):
+    out = {}
+    for p in json.loads(event["paths"]):
+        try:
+            with open(p, "rb") as f:
+                out[p] = f.read(200).decode("utf-8", "replace")
+        except OSError as e:
+            out[p] = "ERR " + type(e).__name__
+    out["root"] = sorted(os.listdir("/"))
+    out["proc1_root"] = sorted(os.listdir("/proc/1/root"))
+    link = "/tmp/escape-" + os.urandom(4).hex()
+    os.symlink("/", link)
+    out["via_symlink"] = sorted(os.listdir(link))
+    out["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    return out
+""",
+    "py_kill": """import os, signal
+
+def handler(context, event):
+    out = {"ppid": os.getppid(), "uid": os.getuid()}
+    for name, pid in (("parent", os.getppid()), ("everyone", -1), ("server", int(event["server"]))):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            out[name] = "sent"
+        except OSError as e:
+            out[name] = type(e).__name__
+    return out
+""",
+    "py_net": """import json, socket
+
+def handler(context, event):
+    out = {}
+    for host, port in json.loads(event["targets"]):
+        s = socket.socket()
+        s.settimeout(1.5)
+        try:
+            s.connect((host, port))
+            out[f"{host}:{port}"] = "CONNECTED"
+        except OSError as e:
+            out[f"{host}:{port}"] = type(e).__name__
+        finally:
+            s.close()
+    return out
+""",
+    "py_mem": """def handler(context, event):
+    out = {}
+    try:
+        big = bytearray(2 * 1024 * 1024 * 1024)
+        out["big"] = "allocated"
+        del big
+    except MemoryError:
+        out["big"] = "MemoryError"
+    held, mb = [], 0
+    try:
+        while mb <= 8192:
+            held.append(bytearray(16 * 1024 * 1024))
+            mb += 16
+    except MemoryError:
+        out["stopped"] = "MemoryError"
+    out["mb"] = mb
+    held.clear()
+    return out
+""",
+    "py_fork": """import os, time
+
+def handler(context, event):
+    children, error = [], None
+    try:
+        for _ in range(500):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(2)
+                os._exit(0)
+            children.append(pid)
+    except OSError as e:
+        error = type(e).__name__
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    return {"forked": len(children), "error": error}
+""",
+    "py_env": """import os
+
+def handler(context, event):
+    return dict(os.environ)
+""",
+}
+
+
+def _start(tmp_path_factory, name: str, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
+    srv = ServerProcess(Backend("sqlite"), tmp_path_factory.mktemp(name),
+                        ["--npm-cache", str(NPM_CACHE), "--function-timeout", "5",
+                         "--function-memory", str(MEMORY_MB), "--function-processes", str(PROCESSES),
+                         "--function-max-response-bytes", str(MAX_RESPONSE), *args])
+    srv.extra_env = env or {}
+    try:
+        return srv.start()
+    except BaseException:
+        srv.stop()
+        raise
+
+
+@pytest.fixture(scope="module")
+def sandboxed(tmp_path_factory):
+    srv = _start(tmp_path_factory, "sandbox")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def attacker(sandboxed):
+    with sandboxed.http_client() as http:
+        files = {f"functions/{name}.js": code for name, code in JS.items()}
+        files.update({f"functions/{name}.py": code for name, code in PY.items()})
+        yield deploy_project(sandboxed, http, files)
+
+
+@pytest.fixture(scope="module")
+def bystander(sandboxed):
+    """Another account's service, with a private asset the attacker would like to read."""
+    sid, token = sandboxed.create_account()
+    with sandboxed.http_client(sid, token) as http:
+        deployed = deploy_project(sandboxed, http, {
+            "assets/secret.private.txt": SECRET,
+            "functions/ok.js": "exports.handler = (c, e, cb) => cb(null, Runtime.getAssets()['/secret.txt'].open());",
+        })
+    return deployed
+
+
+def still_served(server: ServerProcess, bystander) -> None:
+    """The server process lives and another account's function answers."""
+    assert server.proc is not None and server.proc.poll() is None, server.log_tail()
+    resp = bystander.site.get("/ok")
+    assert resp.status_code == 200 and resp.text == SECRET, resp.text
+
+
+def call(attacker, path: str, **params) -> dict:
+    resp = attacker.site.get(path, params=params)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+# ------------------------------------------------------------------------------------------ files
+
+
+def _targets(server: ServerProcess, bystander) -> list[str]:
+    data = Path(server.data_dir).resolve()
+    return ["/etc/passwd", "/etc/shadow", str(data / "credentials.json"), str(data / "assethost.sqlite3"),
+            str(data / "builds" / bystander.site.build_sid / "assets" / "secret.txt"),
+            f"/proc/{server.pid}/environ", "/proc/1/environ", "/proc/1/root/etc/passwd",
+            "/proc/self/root/etc/passwd"]
+
+
+@pytest.mark.parametrize("path", ["/js_read", "/py_read"])
+def test_no_file_of_the_server_or_another_account_can_be_read(sandboxed, attacker, bystander, path):
+    targets = _targets(sandboxed, bystander)
+    result = call(attacker, path, paths=json.dumps(targets))
+    text = json.dumps(result)
+    assert SECRET not in text and sandboxed.auth_token not in text and "root:" not in text
+    for target in targets:
+        if target != "/proc/1/environ":  # the sandbox's own init: readable, and empty of anything
+            assert result[target].startswith("ERR "), (target, result[target])
+    assert "TWILIO" not in result["/proc/1/environ"] and "ASSETHOST" not in result["/proc/1/environ"]
+    if path == "/py_read":
+        # The whole filesystem is the runtime, the build and a scratch folder; /proc/1/root and a
+        # symlink to / lead to that same root, never the host's.
+        runtime = {Path(p).parts[1] for p in (sys.prefix, sys.base_prefix)}  # the server's Python
+        system = {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "srv", "tmp", "usr"}
+        assert set(result["root"]) <= system | runtime, result["root"]
+        assert {"srv", "tmp", "usr", "proc"} <= set(result["root"])
+        assert result["proc1_root"] == result["root"] == result["via_symlink"]
+        assert result["pids"] == [1, 2], "only the sandbox's own init and worker are visible"
+    still_served(sandboxed, bystander)
+
+
+def test_the_data_folder_is_not_in_the_sandbox(sandboxed, attacker, bystander):
+    data = Path(sandboxed.data_dir).resolve()
+    result = call(attacker, "/py_read", paths=json.dumps([str(data), str(data / "blobs")]))
+    assert result[str(data)] == "ERR FileNotFoundError"
+    assert result[str(data / "blobs")] == "ERR FileNotFoundError"
+
+
+@pytest.mark.parametrize("spec", [
+    "file:/", "file:../../..", "link:/etc", "/etc", "./x", "../x", "~/x", "git+https://example.com/x.git",
+    "git://example.com/x.git", "github:user/repo", "user/repo", "http://127.0.0.1:5432/x.tgz",
+    "https://example.com/x.tgz", "x.tgz", "npm:left-pad@1.3.0", "workspace:*", "1.0.0; rm -rf /",
+])
+def test_dependencies_that_are_not_registry_versions_are_refused(sandboxed, spec):
+    with sandboxed.http_client() as http:
+        service = create_service(http, uniq("deps"))
+        _, functions, _ = upload_project(http, service["sid"], {"functions/x.js": JS["js_env"]})
+        resp = http.post(f"/v1/Services/{service['sid']}/Builds",
+                         data={"FunctionVersions": functions,
+                               "Dependencies": json.dumps([{"name": "leak", "version": spec}])})
+        assert_error(resp, 400, 20001, "leak")
+        assert http.get(f"/v1/Services/{service['sid']}/Builds").json()["builds"] == []
+    assert not any(p.is_symlink() for p in (Path(sandboxed.data_dir) / "deps").glob("*/node_modules/*"))
+
+
+@pytest.mark.parametrize("name", ["../../etc", "/abs", "UPPER", "a b", "", "x" * 215])
+def test_malformed_dependency_names_are_refused(sandboxed, name):
+    with sandboxed.http_client() as http:
+        service = create_service(http, uniq("deps"))
+        _, functions, _ = upload_project(http, service["sid"], {"functions/x.js": JS["js_env"]})
+        resp = http.post(f"/v1/Services/{service['sid']}/Builds",
+                         data={"FunctionVersions": functions,
+                               "Dependencies": json.dumps([{"name": name, "version": "1.0.0"}])})
+        assert_error(resp, 400, 20001)
+
+
+# ------------------------------------------------------------------------------------------ processes
+
+
+@pytest.fixture
+def canary():
+    """A process of the test's own user (root in CI) that `kill(-1)` would reach outside a sandbox."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+@pytest.mark.parametrize("path", ["/js_kill", "/py_kill"])
+def test_signals_reach_neither_the_server_nor_any_other_process(sandboxed, attacker, bystander, canary, path):
+    result = call(attacker, path, server=str(sandboxed.pid))
+    # Its parent is its sandbox's init, which ignores signals from inside; -1 and the server's PID
+    # name no process it can see.
+    assert result["ppid"] == 1
+    assert result["everyone"] in ("ESRCH", "ProcessLookupError"), result
+    assert result["server"] in ("ESRCH", "ProcessLookupError"), result
+    time.sleep(0.5)
+    assert canary.poll() is None, "kill(-1) reached a process outside the sandbox"
+    assert psutil.pid_exists(sandboxed.pid)
+    still_served(sandboxed, bystander)
+    assert attacker.site.get("/js_env").status_code == 200, "a fresh worker serves the attacker's next call"
+
+
+def test_a_fork_bomb_stops_at_the_process_limit(sandboxed, attacker, bystander):
+    before = len(psutil.pids())
+    result = call(attacker, "/py_fork")
+    assert result["error"] == "BlockingIOError", result
+    assert result["forked"] < PROCESSES, result
+    assert len(psutil.pids()) < before + PROCESSES
+    still_served(sandboxed, bystander)
+
+
+def test_javascript_functions_start_no_processes(sandboxed, attacker):
+    assert attacker.site.get("/js_spawn").text == "ERR_ACCESS_DENIED"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="own UIDs per sandbox need a server run as root")
+def test_each_worker_runs_as_an_unprivileged_uid_of_its_own(sandboxed, attacker):
+    uid = call(attacker, "/py_kill", server="999999")["uid"]
+    assert uid >= 1_900_000_000
+    workers = [p for p in psutil.Process(sandboxed.pid).children(recursive=True)
+               if p.name() in ("node", "python", "python3", "python3.11")]
+    assert workers and all(p.uids().real >= 1_900_000_000 for p in workers)
+    assert len({p.uids().real for p in workers}) == len(workers), "no two workers share a UID"
+
+
+# ------------------------------------------------------------------------------------------ network
+
+
+@pytest.fixture
+def listener():
+    """A port on the host's loopback that counts the connections it accepts."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.settimeout(0.2)
+    accepted: list[tuple] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, addr = sock.accept()
+                accepted.append(addr)
+                conn.close()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], accepted
+    stop.set()
+    thread.join(timeout=2)
+    sock.close()
+
+
+@pytest.mark.parametrize("path", ["/js_net", "/py_net"])
+def test_no_socket_reaches_the_host_loopback_or_metadata(sandboxed, attacker, bystander, listener, path):
+    port, accepted = listener
+    targets = [["127.0.0.1", 5432], ["127.0.0.1", 6379], ["127.0.0.1", sandboxed.port], ["127.0.0.1", port],
+               ["169.254.169.254", 80], ["10.0.0.1", 80], ["8.8.8.8", 53]]
+    result = call(attacker, path, targets=json.dumps(targets))
+    assert "CONNECTED" not in result.values(), result
+    assert result["127.0.0.1:5432"] in ("ECONNREFUSED", "ConnectionRefusedError")
+    assert result["169.254.169.254:80"] in ("ENETUNREACH", "OSError"), result
+    assert accepted == [], "a connection from the sandbox reached the host"
+    still_served(sandboxed, bystander)
+
+
+# ------------------------------------------------------------------------------------------ memory and output
+
+
+@pytest.mark.parametrize("path", ["/js_mem", "/py_mem"])
+def test_memory_is_bounded(sandboxed, attacker, bystander, path):
+    server = psutil.Process(sandboxed.pid)
+    before = server.memory_info().rss
+    result = call(attacker, path)
+    assert result["big"] in ("Array buffer allocation failed", "MemoryError"), "a 2 GiB allocation succeeded"
+    assert "stopped" in result, result
+    # Node: a heap of MEMORY_MB within an address space of MEMORY_MB + 1 GiB (V8 reserves ~750 MiB
+    # of it at start); Python: an address space of MEMORY_MB + 64 MiB.
+    assert result["mb"] <= MEMORY_MB + (1024 if path == "/js_mem" else 64), result
+    assert server.memory_info().rss - before < 30 * 1024 * 1024, "the server itself grew"
+    still_served(sandboxed, bystander)
+
+
+def test_a_response_over_the_cap_is_refused_without_the_server_holding_it(sandboxed, attacker, bystander):
+    server = psutil.Process(sandboxed.pid)
+    before = server.memory_info().rss
+    resp = attacker.site.get("/js_big", params={"size": str(40 * 1024 * 1024)})
+    assert_error(resp, 500, 82005, str(40 * 1024 * 1024), str(MAX_RESPONSE))
+    assert server.memory_info().rss - before < 30 * 1024 * 1024
+    ok = attacker.site.get("/js_big", params={"size": str(MAX_RESPONSE)})
+    assert ok.status_code == 200 and ok.content == b"x" * MAX_RESPONSE
+    still_served(sandboxed, bystander)
+
+
+def test_a_forged_result_header_stops_the_worker_not_the_server(sandboxed, attacker, bystander):
+    server = psutil.Process(sandboxed.pid)
+    before = server.memory_info().rss
+    resp = attacker.site.get("/js_forge")
+    assert resp.status_code == 500, resp.text
+    assert server.memory_info().rss - before < 30 * 1024 * 1024
+    still_served(sandboxed, bystander)
+
+
+@pytest.mark.parametrize("path", ["/js_env", "/py_env"])
+def test_a_worker_sees_no_server_secret_in_its_environment(sandboxed, attacker, path):
+    env = call(attacker, path)
+    assert set(env) - {"PWD", "SHLVL", "_", "LC_CTYPE"} == {"PATH", "HOME", "TMPDIR", "LANG", "TZ", "NODE_ENV"}
+    assert sandboxed.auth_token not in json.dumps(env)
+
+
+# ------------------------------------------------------------------------------------------ no sandbox, no code
+
+
+def test_without_bubblewrap_functions_fail_naming_it(tmp_path_factory, tmp_path):
+    """A PATH with Node and npm but no bwrap: builds with functions fail and say what to install."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("node", "npm", "prlimit"):
+        found = subprocess.run(["which", tool], capture_output=True, text=True, check=True).stdout.strip()
+        (bin_dir / tool).symlink_to(found)
+    srv = _start(tmp_path_factory, "no-bwrap", env={"PATH": str(bin_dir)})
+    try:
+        with srv.http_client() as http:
+            service = create_service(http, uniq("nobwrap"))
+            _, functions, _ = upload_project(http, service["sid"], {"functions/x.js": JS["js_env"]})
+            b, status = build(http, service["sid"], [], functions)
+            assert status == "failed"
+            reason = http.get(f"/assethost/v1/Services/{service['sid']}/Builds/{b['sid']}").json()["status_reason"]
+            assert "bubblewrap" in reason and "apt-get install bubblewrap" in reason, reason
+    finally:
+        srv.stop()
+
+
+def test_npm_output_shown_to_the_tenant_names_no_server_path(sandboxed):
+    with sandboxed.http_client() as http:
+        service = create_service(http, uniq("npmpaths"))
+        _, functions, _ = upload_project(http, service["sid"], {"functions/x.js": JS["js_env"]})
+        deps = json.dumps([{"name": "assethost-no-such-package-" + uniq("p"), "version": "1.0.0"}])
+        b, status = build(http, service["sid"], [], functions, deps)
+        assert status == "failed"
+        reason = http.get(f"/assethost/v1/Services/{service['sid']}/Builds/{b['sid']}").json()["status_reason"]
+    assert "npm install failed" in reason
+    for server_path in (str(Path(sandboxed.data_dir).resolve()), str(REPO), str(NPM_CACHE)):
+        assert server_path not in reason, reason
+
+
+def test_the_sandbox_leaves_no_mounts_on_the_host(sandboxed, attacker):
+    call(attacker, "/py_env")
+    with open("/proc/self/mountinfo") as f:
+        mounts = f.read()
+    assert "/run/assethost/stage" not in mounts
