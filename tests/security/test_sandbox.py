@@ -471,6 +471,19 @@ def test_without_bubblewrap_functions_fail_naming_it(tmp_path_factory, tmp_path)
         srv.stop()
 
 
+def test_npm_installs_registry_packages_through_the_egress_proxy(sandboxed, bystander):
+    """npm has no network in its sandbox but the egress proxy: a registry package installs and
+    its function uses it."""
+    code = "const isNumber = require('is-number');\nexports.handler = (c, e, cb) => cb(null, [isNumber(5), isNumber('x')]);\n"
+    deps = json.dumps([{"name": "is-number", "version": "7.0.0"}])
+    with sandboxed.http_client() as http:
+        deployed = deploy_project(sandboxed, http, {"functions/isnum.js": code}, dependencies=deps)
+    assert deployed.site.get("/isnum").json() == [True, False]
+    installed = [p for p in (Path(sandboxed.data_dir) / "deps").iterdir() if (p / ".complete").exists()]
+    assert any((p / "node_modules" / "is-number" / "package.json").is_file() for p in installed)
+    still_served(sandboxed, bystander)
+
+
 def test_npm_output_shown_to_the_tenant_names_no_server_path(sandboxed):
     with sandboxed.http_client() as http:
         service = create_service(http, uniq("npmpaths"))

@@ -11,7 +11,7 @@ import click
 
 from assethost.core.limits import Limits
 from assethost.edge.snapshot import EdgeOptions
-from assethost.functions.options import FunctionOptions
+from assethost.functions.options import NETWORKS, FunctionOptions
 from assethost.functions.sandbox import Sandbox
 from assethost.settings import Settings
 
@@ -81,6 +81,10 @@ def _store_options(f):  # type: ignore[no-untyped-def]
               show_default=True, help="Seconds a build's npm install may take before the build fails.")
 @click.option("--npm-cache", envvar="ASSETHOST_NPM_CACHE", default=None,
               help="npm's cache folder for build dependencies [default: {data}/deps/.npm-cache].")
+@click.option("--function-network", envvar="ASSETHOST_FUNCTION_NETWORK", type=click.Choice(NETWORKS),
+              default=FunctionOptions.network, show_default=True,
+              help="none: functions reach no address; public: HTTP(S) to public internet addresses only, "
+              "through the egress proxy (never the host's loopback, private networks or 169.254.169.254).")
 @click.option("--function-memory", envvar="ASSETHOST_FUNCTION_MEMORY", type=click.IntRange(16),
               default=FunctionOptions.memory_mb, show_default=True,
               help="MiB of heap a function worker may use (Node's heap; Python's address space).")
@@ -109,7 +113,7 @@ def serve(
     function_memory: int = FunctionOptions.memory_mb, function_processes: int = FunctionOptions.processes,
     function_scratch: int = FunctionOptions.scratch_mb, function_cpu_seconds: int = FunctionOptions.cpu_seconds,
     function_max_response_bytes: int = FunctionOptions.max_response_bytes,
-    function_uid_base: int = FunctionOptions.uid_base,
+    function_uid_base: int = FunctionOptions.uid_base, function_network: str = FunctionOptions.network,
 ) -> None:
     """Run the API (and the runtime edge) on one port."""
     import os
@@ -135,7 +139,8 @@ def serve(
                                   npm_timeout=npm_timeout, npm_cache=npm_cache, memory_mb=function_memory,
                                   processes=function_processes, scratch_mb=function_scratch,
                                   cpu_seconds=function_cpu_seconds,
-                                  max_response_bytes=function_max_response_bytes, uid_base=function_uid_base),
+                                  max_response_bytes=function_max_response_bytes, uid_base=function_uid_base,
+                                  network=function_network),
         # The same variables the Twilio tools use, so the token Twilio signs with works here.
         account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
         auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,

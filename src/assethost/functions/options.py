@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MiB = 1024 * 1024
+NETWORKS = ("none", "public")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class FunctionOptions:
     npm: str = "npm"
     # The sandbox of every worker and dependency install (see functions.sandbox).
     bwrap: str = "bwrap"
+    network: str = "none"  # "none", or "public": through the egress proxy, to public addresses only
     memory_mb: int = 256  # a worker's heap (Node) or address space (Python), in MiB
     processes: int = 32  # processes and threads a worker's sandbox may hold at once
     open_files: int = 256  # file descriptors per worker process

@@ -39,8 +39,17 @@ from typing import Any
 
 from assethost.core import sids
 from assethost.core.context import Context
+from assethost.functions.egress import SANDBOX_SOCKET
 from assethost.functions.options import FunctionOptions, MiB
-from assethost.functions.sandbox import Limits, Mount, Sandbox, SandboxUnavailable, runtime_mounts
+from assethost.functions.sandbox import (
+    HARNESS,
+    SANDBOX_HARNESS,
+    Limits,
+    Mount,
+    Sandbox,
+    SandboxUnavailable,
+    runtime_mounts,
+)
 
 log = logging.getLogger("assethost.functions")
 
@@ -48,8 +57,9 @@ MANIFEST = ".assethost-build.json"
 # Dependencies the harness stands in for: never installed.
 PROVIDED = frozenset({"@twilio/runtime-handler"})
 _PYTHON_TYPES = ("python",)
-# What npm may see of the server's environment: how to reach a registry, nothing else.
-_NPM_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+# npm's settings the server's environment may not give it: its way out is the egress proxy.
+_NPM_OWN = ("npm_config_proxy", "npm_config_https_proxy", "npm_config_noproxy", "npm_config_userconfig")
+_RELAY_PORT = "3128"
 REASON_LIMIT = 8000
 # Where npm works inside its sandbox.
 _WORK, _CACHE, _USERCONFIG = "/srv/work", "/srv/npm-cache", "/srv/npmrc"
@@ -233,9 +243,17 @@ class Packager:
         cache = Path(self.options.npm_cache or self.deps_root / ".npm-cache").resolve()
         cache.mkdir(parents=True, exist_ok=True)
         npm_cli = os.path.realpath(npm)  # run with node directly: the sandbox has no /usr/bin/env
-        mounts = [*runtime_mounts(node), *runtime_mounts(npm_cli), Mount(folder, _WORK, writable=True),
-                  Mount(cache, _CACHE, writable=True)]
-        args = [node, f"--max-old-space-size={_NPM_HEAP_MB}", npm_cli, "install", "--no-audit", "--no-fund",
+        try:
+            proxy = self.sandbox.egress.socket_path()
+        except OSError as exc:
+            log.exception("cannot start the egress proxy")
+            return f"npm install could not start: no egress proxy ({exc.strerror})"
+        mounts = [*runtime_mounts(node), *runtime_mounts(npm_cli), Mount(HARNESS, SANDBOX_HARNESS),
+                  Mount(proxy, SANDBOX_SOCKET), Mount(folder, _WORK, writable=True), Mount(cache, _CACHE, writable=True)]
+        # npm has no network of its own: the relay gives it the egress proxy, which reaches only
+        # public addresses, whatever a package's own dependencies name.
+        args = [node, f"{SANDBOX_HARNESS}/relay.js", SANDBOX_SOCKET, _RELAY_PORT,
+                f"--max-old-space-size={_NPM_HEAP_MB}", npm_cli, "install", "--no-audit", "--no-fund",
                 "--no-update-notifier", "--omit=dev", "--ignore-scripts", "--prefer-offline", "--loglevel=error",
                 "--cache", _CACHE]
         globalconfig = Path(os.path.realpath(node)).parent.parent / "etc" / "npmrc"
@@ -245,12 +263,12 @@ class Packager:
         if userconfig.is_file():
             mounts.append(Mount(userconfig, _USERCONFIG))
             args += ["--userconfig", _USERCONFIG]
-        env = {k: v for k, v in os.environ.items() if k in _NPM_ENV or k.lower().startswith("npm_config_")}
-        env.pop("npm_config_userconfig", None)
-        env.update(PATH="/usr/bin:/bin", HOME=_WORK, LANG="C.UTF-8")
+        env = {k: v for k, v in os.environ.items() if k.lower().startswith("npm_config_") and k.lower() not in _NPM_OWN}
+        relay = f"http://127.0.0.1:{_RELAY_PORT}"
+        env.update(PATH="/usr/bin:/bin", HOME=_WORK, LANG="C.UTF-8", npm_config_proxy=relay,
+                   npm_config_https_proxy=relay, npm_config_noproxy="")
         try:
-            launch = self.sandbox.launch(args, mounts, env, _WORK, _NPM_LIMITS, network=True,
-                                         uid=self.sandbox.installer_uid)
+            launch = self.sandbox.launch(args, mounts, env, _WORK, _NPM_LIMITS, uid=self.sandbox.installer_uid)
         except (OSError, SandboxUnavailable) as exc:
             return f"npm install could not start: {exc}"
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import shutil
 import sys
@@ -13,27 +14,36 @@ import threading
 import time
 from collections.abc import Callable
 from http.cookies import SimpleCookie
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from assethost.core import sids
 from assethost.core.context import Context
 from assethost.functions.call import FunctionCall, FunctionResult
+from assethost.functions.egress import SANDBOX_SOCKET
 from assethost.functions.logs import LogSink
 from assethost.functions.options import FunctionOptions, MiB
 from assethost.functions.package import Packager
-from assethost.functions.sandbox import Launch, Limits, Mount, SandboxUnavailable, runtime_mounts
+from assethost.functions.sandbox import (
+    HARNESS,
+    SANDBOX_HARNESS,
+    Launch,
+    Limits,
+    Mount,
+    SandboxUnavailable,
+    runtime_mounts,
+)
 from assethost.functions.workers import CallTimeout, Pool, ResponseTooLarge, Worker, WorkerDied
 
 log = logging.getLogger("assethost.functions")
 
-HARNESS = Path(__file__).parent / "harness"
-# Where a worker's sandbox holds the harness, the build (its working folder) and its dependencies.
-SANDBOX_HARNESS, SANDBOX_BUILD, SANDBOX_MODULES = "/srv/harness", "/srv/build", "/srv/node_modules"
+# Where a worker's sandbox holds the build (its working folder) and its dependencies.
+SANDBOX_BUILD, SANDBOX_MODULES = "/srv/build", "/srv/node_modules"
 # Address space beyond the heap: V8 reserves about 750 MiB of it at start (code range, thread
 # stacks), CPython a few tens of MiB.
 NODE_RESERVE_MB, PYTHON_RESERVE_MB = 1024, 64
+PYTHON_RELAY_PORT = "3128"  # where a Python worker relays the egress proxy (HTTPS_PROXY)
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # Debian's; the sandbox mounts /etc/ssl
 REAP_INTERVAL = 5.0
 LOG_FLUSH_INTERVAL = 0.5
 NODE_CALLS_PER_WORKER = 64
@@ -158,7 +168,11 @@ class FunctionRunner:
                 return _error(500, 82005, "This build's functions could not be prepared; see the server log")
         timeout = self.options.timeout
         started = time.monotonic()
-        pool = self._pool(call.build_sid, fn.language)
+        try:
+            pool = self._pool(call.build_sid, fn.language)
+        except OSError as exc:
+            log.exception("cannot prepare the workers of %s", call.build_sid)
+            return _error(500, 82005, f"Function worker could not start: {exc.strerror or exc}")
         try:
             worker = await asyncio.wait_for(pool.acquire(), timeout)
             message = {"type": "call", "fn": fn.path, "context": self._context(call), "event": _event(call)}
@@ -199,6 +213,11 @@ class FunctionRunner:
             env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC",
                    "NODE_ENV": "production"}
             tail = [str(opts.max_response_bytes)]
+            if opts.network == "public":
+                mounts.append(Mount(self.packager.sandbox.egress.socket_path(), SANDBOX_SOCKET))
+                tail += [SANDBOX_SOCKET, *([PYTHON_RELAY_PORT] if language == "python" else [])]
+                if language == "node" and os.path.isfile(SYSTEM_CA_BUNDLE):
+                    env["NODE_EXTRA_CA_CERTS"] = SYSTEM_CA_BUNDLE  # trust what the host trusts, as Python does
             if language == "python":
                 mounts += runtime_mounts(sys.executable, sys.prefix, sys.base_prefix)
                 argv = [sys.executable, "-I", "-B", f"{SANDBOX_HARNESS}/py_worker.py"]

@@ -37,6 +37,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from assethost.functions.egress import EgressProxy
+
 log = logging.getLogger("assethost.functions")
 
 INSTALL_HINT = "install the bubblewrap package (Debian/Ubuntu: apt-get install bubblewrap) so that bwrap is on PATH"
@@ -49,6 +51,8 @@ _NAME_RESOLUTION = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/et
 _UID_LOCKS = Path("/run/assethost/sandbox-uids")
 STAGE = "/run/assethost/stage"  # mount point of stage.py's tmpfs (root only)
 STAGER = Path(__file__).with_name("stage.py")
+HARNESS = Path(__file__).with_name("harness")  # our own code that runs inside sandboxes
+SANDBOX_HARNESS = "/srv/harness"  # where a sandbox finds it
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class Sandbox:
         # Dependency installs run no tenant code (scripts are off): one UID of their own serves
         # them all and owns the npm cache they share.
         self.installer_uid = uid_base - 1 if self.as_root else None
+        self.egress = EgressProxy()
         self._checked = False
         self._problem: str | None = None
         self._lock = threading.Lock()

@@ -3,7 +3,8 @@
  * assethost's Node harness: one long-lived process per (build, worker slot), started by
  * assethost.functions.workers in its own sandbox (functions/sandbox.py), with cwd = the build's
  * folder (/srv/build) and a clean environment. Arguments: the message descriptor, the largest
- * response body the server takes.
+ * response body the server takes, and (with `--function-network public`) the egress proxy's
+ * socket, through which every connection of the http and https modules is tunnelled.
  *
  * Protocol: invocations arrive as JSON lines on stdin; results and log lines leave as JSON lines
  * on fd 3, so whatever user code writes to stdout/stderr can never corrupt a reply (the server
@@ -25,6 +26,7 @@ const BUILD_DIR = process.cwd();
 const MANIFEST = JSON.parse(fs.readFileSync(path.join(BUILD_DIR, '.assethost-build.json'), 'utf8'));
 const OUT_FD = Number(process.argv[2] || 3);
 const MAX_BODY = Number(process.argv[3] || 20 * 1024 * 1024);
+const EGRESS = process.argv[4] || '';
 const LOG_LIMIT = 16 * 1024; // the server keeps 8 KiB of a line; more would only cost the pipe
 const calls = new AsyncLocalStorage();
 const open = new Map(); // id -> finish(result)
@@ -63,6 +65,64 @@ const LEVELS = { log: 'info', info: 'info', debug: 'info', trace: 'info', warn: 
 for (const [method, level] of Object.entries(LEVELS)) {
   console[method] = (...args) => {
     logLine(calls.getStore(), level, util.format(...args));
+  };
+}
+
+// --- the network: only through the egress proxy (functions/egress.py) ------------------------
+// The sandbox has no network of its own. Every Agent's connection (http, https, and so the
+// libraries built on them: twilio, axios, got…) is opened as a CONNECT tunnel through the
+// proxy's socket, which reaches public addresses only. fetch() has no Agent and stays offline.
+function tunnel(host, port, done) {
+  const net = require('net');
+  const sock = net.connect(EGRESS);
+  let head = Buffer.alloc(0);
+  let settled = false;
+  const fail = (err) => { if (!settled) { settled = true; sock.destroy(); done(err); } };
+  sock.on('error', fail);
+  sock.on('connect', () => {
+    const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+    sock.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+  });
+  const onReadable = () => {
+    let chunk;
+    while (!settled && (chunk = sock.read()) !== null) {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) {
+        if (head.length > 8192) fail(new Error('egress proxy: answer too long'));
+        continue;
+      }
+      sock.removeListener('readable', onReadable);
+      const status = head.subarray(0, end).toString('latin1').split('\r\n')[0];
+      if (!/^HTTP\/1\.[01] 200 /.test(status)) {
+        const err = new Error(`cannot connect to ${host}:${port}: ${head.subarray(end + 4).toString().trim() || status}`);
+        err.code = 'EGRESS_REFUSED';
+        fail(err);
+        return;
+      }
+      if (end + 4 < head.length) sock.unshift(head.subarray(end + 4));
+      settled = true;
+      sock.removeListener('error', fail);
+      done(null, sock);
+    }
+  };
+  sock.on('readable', onReadable);
+}
+
+if (EGRESS) {
+  const http = require('http');
+  const https = require('https');
+  const tls = require('tls');
+  http.Agent.prototype.createConnection = function createConnection(options, done) {
+    tunnel(options.host || 'localhost', options.port || 80, done);
+  };
+  https.Agent.prototype.createConnection = function createConnection(options, done) {
+    const host = options.host || 'localhost';
+    tunnel(host, options.port || 443, (err, raw) => {
+      if (err) { done(err); return; }
+      const servername = options.servername || (require('net').isIP(host) ? undefined : host);
+      done(null, tls.connect({ ...options, socket: raw, servername }));
+    });
   };
 }
 

@@ -1,7 +1,9 @@
 """assethost's Python harness: one long-lived process per (build, worker slot), started in its
 own sandbox (functions/sandbox.py) with cwd = the build's folder (/srv/build), a clean
 environment and `python -I`. One invocation at a time. Arguments: the message descriptor, the
-largest response body the server takes.
+largest response body the server takes, and (with `--function-network public`) the egress
+proxy's socket and the loopback port to relay it on: HTTP clients that honour HTTPS_PROXY
+(urllib, requests, httpx, twilio) then reach public addresses through it.
 
 Same protocol as node_worker.js: JSON lines in on stdin, results and log lines out on fd 3, a
 result line followed by its `length` raw body bytes.
@@ -18,7 +20,10 @@ import io
 import json
 import logging
 import os
+import selectors
+import socket
 import sys
+import threading
 import traceback
 import types
 from typing import Any
@@ -28,6 +33,7 @@ with open(os.path.join(BUILD_DIR, ".assethost-build.json"), encoding="utf-8") as
     MANIFEST = json.load(_f)
 OUT = os.fdopen(int(sys.argv[1]) if len(sys.argv) > 1 else 3, "wb", buffering=0)
 MAX_BODY = int(sys.argv[2]) if len(sys.argv) > 2 else 20 * 1024 * 1024
+EGRESS, RELAY_PORT = (sys.argv[3], int(sys.argv[4])) if len(sys.argv) > 4 else ("", 0)
 LOG_LIMIT = 16 * 1024  # the server keeps 8 KiB of a line; more would only cost the pipe
 _current: list[Any] = [None]  # the id of the invocation now running
 
@@ -262,6 +268,54 @@ def invoke(msg: dict[str, Any]) -> None:
     _current[0] = None
 
 
+# --- the network: only through the egress proxy (functions/egress.py) --------------------------
+
+
+def _relay(client: socket.socket) -> None:
+    """Copy bytes between one loopback client and the egress proxy's socket, both ways."""
+    upstream = socket.socket(socket.AF_UNIX)
+    try:
+        upstream.connect(EGRESS)
+        with selectors.DefaultSelector() as sel:
+            sel.register(client, selectors.EVENT_READ, upstream)
+            sel.register(upstream, selectors.EVENT_READ, client)
+            open_ends = 2
+            while open_ends:
+                for key, _ in sel.select():
+                    data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                    if data:
+                        key.data.sendall(data)
+                    else:
+                        sel.unregister(key.fileobj)
+                        open_ends -= 1
+                        try:
+                            key.data.shutdown(socket.SHUT_WR)
+                        except OSError:
+                            pass
+    except OSError:
+        pass
+    finally:
+        upstream.close()
+        client.close()
+
+
+def _start_relay() -> None:
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", RELAY_PORT))
+    server.listen(16)
+
+    def accept() -> None:
+        while True:
+            client, _ = server.accept()
+            threading.Thread(target=_relay, args=(client,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    proxy = f"http://127.0.0.1:{RELAY_PORT}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        os.environ[name] = proxy
+
+
 def main() -> None:
     sys.stdout = _LogStream("info")
     sys.stderr = _LogStream("error")
@@ -269,6 +323,8 @@ def main() -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     stdin = sys.stdin.buffer
+    if EGRESS:
+        _start_relay()
     send({"type": "ready", "id": None})
     for line in stdin:
         if not line.strip():

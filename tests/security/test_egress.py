@@ -1,0 +1,116 @@
+"""The egress proxy (functions/egress.py), the only way out of a sandbox: it tunnels to public
+addresses and refuses the host's loopback and own addresses, private networks and link-local
+(cloud metadata), resolving names itself. Run in-process against real sockets; that npm reaches
+the registry through it is shown by tests/security/test_sandbox.py."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from assethost.functions import egress
+
+REGISTRY = ("registry.npmjs.org", 443)  # reachable from every development and CI machine
+
+
+@pytest.fixture(scope="module")
+def proxy_path():
+    return str(egress.EgressProxy().socket_path())
+
+
+@pytest.fixture
+def listener():
+    """A port on the host's loopback (and every address) that counts what it accepts."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("0.0.0.0", 0))
+    sock.listen(16)
+    sock.settimeout(0.2)
+    accepted: list = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, addr = sock.accept()
+                accepted.append(addr)
+                conn.close()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], accepted
+    stop.set()
+    thread.join(timeout=2)
+    sock.close()
+
+
+def ask(path: str, request: bytes, timeout: float = 15.0) -> bytes:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def _own_address() -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # any routed destination: the source is one of ours
+        return probe.getsockname()[0]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.1.2.3", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0",
+                                  "10.0.0.1", "172.16.5.5", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+                                  "224.0.0.1", "[fe80::1]", "[fd00::1]", "own"])
+def test_internal_addresses_are_refused_and_nothing_connects(proxy_path, listener, host):
+    port, accepted = listener
+    if host == "own":
+        host = _own_address()
+    answer = ask(proxy_path, f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 403 Forbidden\r\n"), answer
+    assert b"is not a public address" in answer
+    assert accepted == [], "a connection reached the address"
+
+
+def test_a_public_address_is_tunnelled(proxy_path):
+    host, port = REGISTRY
+    answer = ask(proxy_path, f"CONNECT {host}:{port} HTTP/1.1\r\n\r\n".encode())
+    assert answer == b"HTTP/1.1 200 Connection established\r\n\r\n"
+
+
+@pytest.mark.parametrize("request_head, status", [
+    (b"GET http://registry.npmjs.org/ HTTP/1.1\r\nHost: registry.npmjs.org\r\n\r\n", b"405"),
+    (b"CONNECT registry.npmjs.org HTTP/1.1\r\n\r\n", b"400"),
+    (b"CONNECT registry.npmjs.org:99999 HTTP/1.1\r\n\r\n", b"400"),
+    (b"CONNECT :443 HTTP/1.1\r\n\r\n", b"400"),
+])
+def test_what_is_not_a_tunnel_to_a_host_port_is_refused(proxy_path, request_head, status):
+    assert ask(proxy_path, request_head).startswith(b"HTTP/1.1 " + status)
+
+
+def test_an_oversized_request_head_is_cut_off(proxy_path):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(proxy_path)
+        try:
+            s.sendall(b"CONNECT " + b"a" * (egress.HEAD_LIMIT * 4))
+        except OSError:
+            pass  # already closed by the proxy: what we want
+        assert s.recv(100) == b""
+
+
+def test_public_is_false_for_every_blocked_range():
+    for address in ("127.0.0.1", "::1", "10.1.1.1", "169.254.169.254", "::ffff:10.0.0.1", "fe80::1%eth0", "x"):
+        assert not egress.public(address), address
+    assert egress.public("8.8.8.8")
