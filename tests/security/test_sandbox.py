@@ -180,6 +180,15 @@ def handler(context, event):
         os.waitpid(pid, 0)
     return {"forked": len(children), "error": error}
 """,
+    "py_orphan": """import os, time
+
+def handler(context, event):
+    if os.fork() == 0:
+        if os.fork() == 0:
+            time.sleep(60)  # a grandchild, left behind on purpose
+        os._exit(0)
+    os.kill(os.getpid(), 9)
+""",
     "py_env": """import os
 
 def handler(context, event):
@@ -342,6 +351,21 @@ def test_a_fork_bomb_stops_at_the_process_limit(sandboxed, attacker, bystander):
     assert result["error"] == "BlockingIOError", result
     assert result["forked"] < PROCESSES, result
     assert len(psutil.pids()) < before + PROCESSES
+    still_served(sandboxed, bystander)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="finding a sandbox's processes by UID needs a server run as root")
+def test_nothing_a_worker_started_outlives_it(sandboxed, attacker, bystander):
+    uid = call(attacker, "/py_kill", server="999999")["uid"]  # the worker the next call goes to
+    resp = attacker.site.get("/py_orphan")
+    assert_error(resp, 500, 82005, "exited before answering")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        left = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
+        if not left:
+            break
+        time.sleep(0.1)
+    assert left == [], f"processes of the dead worker's UID {uid} live on: {left}"
     still_served(sandboxed, bystander)
 
 

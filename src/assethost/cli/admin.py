@@ -88,9 +88,10 @@ def _store_options(f):  # type: ignore[no-untyped-def]
 @click.option("--function-memory", envvar="ASSETHOST_FUNCTION_MEMORY", type=click.IntRange(16),
               default=FunctionOptions.memory_mb, show_default=True,
               help="MiB of heap a function worker may use (Node's heap; Python's address space).")
-@click.option("--function-processes", envvar="ASSETHOST_FUNCTION_PROCESSES", type=click.IntRange(4),
+@click.option("--function-processes", envvar="ASSETHOST_FUNCTION_PROCESSES", type=click.IntRange(16),
               default=FunctionOptions.processes, show_default=True,
-              help="Processes and threads one function worker's sandbox may hold (server run as root).")
+              help="Processes and threads one function worker's sandbox may hold (server run as root; "
+              "Node itself uses about 11).")
 @click.option("--function-scratch", envvar="ASSETHOST_FUNCTION_SCRATCH", type=click.IntRange(1),
               default=FunctionOptions.scratch_mb, show_default=True,
               help="MiB of the writable /tmp of each function worker.")

@@ -29,7 +29,6 @@ import fcntl
 import json
 import logging
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -221,10 +220,10 @@ class UidPool:
         self.lock_dir = lock_dir
 
     def lease(self) -> _Lease:
+        """The lowest free UID (so that few lock files ever exist)."""
         self.lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        start = random.randrange(self.count)  # keeps concurrent allocators from trying the same ones
         for i in range(self.count):
-            uid = self.base + (start + i) % self.count
+            uid = self.base + i
             fd = os.open(self.lock_dir / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
