@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assethost.api.app import create_api
+from assethost.api.app import CatchAll, create_api
 from assethost.console.app import with_console
 from assethost.core import accounts, builds
 from assethost.core.context import Context
@@ -140,5 +140,5 @@ def assemble(settings: Settings) -> Assembly:
     edge_app = EdgeApp(edge)
     api = None
     if not settings.edge_only:  # the console sits on the API origin, in front of the API
-        api = with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url)
+        api = CatchAll(with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url))
     return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api))

@@ -40,3 +40,8 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return from_exception(MethodNotAllowed(f"Method {request.method} not allowed on {request.url.path}"))
     return twilio_error(exc.status_code, exc.status_code, str(exc.detail))
+
+
+async def handle_unexpected(_request: Request, _exc: Exception) -> Response:
+    """A bug: Twilio's 500 body, naming nothing of the server's insides (the error is logged)."""
+    return twilio_error(500, 20500, "Internal Server Error")
