@@ -21,6 +21,8 @@ def twilio_error(status: int, code: int, message: str) -> JSONResponse:
         "status": status,
     }
     headers = {"WWW-Authenticate": 'Basic realm="assethost"'} if status == 401 else None
+    if status == 408:  # the rest of a stalled body may still come: it must not be read as a request
+        headers = {"Connection": "close"}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -53,6 +53,9 @@ def _store_options(f):  # type: ignore[no-untyped-def]
               default=Limits.max_private_versions, show_default=True, help="Most private asset versions in one build.")
 @click.option("--max-function-versions", envvar="ASSETHOST_MAX_FUNCTION_VERSIONS", type=int,
               default=Limits.max_function_versions, show_default=True, help="Most function versions in one build.")
+@click.option("--upload-timeout", envvar="ASSETHOST_UPLOAD_TIMEOUT", type=float, default=Limits.upload_timeout,
+              show_default=True,
+              help="Seconds an upload's body may go without a byte arriving; then it is refused (408) and discarded.")
 @click.option("--edge-only", envvar="ASSETHOST_EDGE_ONLY", is_flag=True,
               help="Serve deployed assets only (no API), e.g. for nodes behind a CDN.")
 @click.option("--trust-forwarded", envvar="ASSETHOST_TRUST_FORWARDED", is_flag=True,
@@ -83,7 +86,7 @@ def _store_options(f):  # type: ignore[no-untyped-def]
 def serve(
     host: str, port: int, data_dir: Path, database_url: str | None, public_url: str | None, base_domain: str,
     max_public_bytes: int, max_private_bytes: int, max_function_bytes: int, max_public_versions: int,
-    max_private_versions: int, max_function_versions: int, edge_only: bool, trust_forwarded: bool,
+    max_private_versions: int, max_function_versions: int, upload_timeout: float, edge_only: bool, trust_forwarded: bool,
     cache_control: str, protected_cache_control: str, memory_file_limit: int, workers: int, log_level: str,
     function_timeout: float = FunctionOptions.timeout, function_concurrency: int = FunctionOptions.concurrency,
     npm_timeout: float = FunctionOptions.npm_timeout, npm_cache: str | None = None,
@@ -101,6 +104,7 @@ def serve(
             max_public_bytes=max_public_bytes, max_private_bytes=max_private_bytes,
             max_function_bytes=max_function_bytes, max_public_versions=max_public_versions,
             max_private_versions=max_private_versions, max_function_versions=max_function_versions,
+            upload_timeout=upload_timeout,
         ),
         edge=EdgeOptions(
             memory_file_limit=memory_file_limit, public_cache_control=cache_control,

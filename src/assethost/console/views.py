@@ -51,7 +51,9 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_json(exc: AssetHostError) -> JSONResponse:
-    return JSONResponse({"message": exc.message}, status_code=exc.status)
+    # After a 408 the rest of a stalled upload may still come: it must not be read as a request.
+    headers = {"Connection": "close"} if exc.status == 408 else None
+    return JSONResponse({"message": exc.message}, status_code=exc.status, headers=headers)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -255,14 +257,15 @@ async def asset_upload(request: Request) -> Response:
     ctx, account = _ctx(request), request.state.account
     try:
         service = await _call(services.get, ctx, account, request.path_params["service"])
-        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
+        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"),
+                                           ctx.limits.upload_timeout)
         try:
             assert received.content is not None
             path, visibility = resources.check_upload(
                 ctx, "asset", received.fields.get("Path"), received.fields.get("Visibility"), received.content.size
             )
             await _call(workspace.check_room, ctx, account, service.sid, path, visibility, received.content.size)
-            blob_hash, size = await _call(received.content.commit)
+            blob_hash, size = await _call(received.commit)
         finally:
             received.abort()  # a no-op once committed
         version = await _call(workspace.add_file, ctx, account, service.sid, path, visibility, blob_hash, size,
@@ -348,13 +351,14 @@ async def legacy_upload(request: Request) -> Response:
     ctx, account = _ctx(request), request.state.account
     filename = None
     try:
-        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
+        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"),
+                                           ctx.limits.upload_timeout)
         try:
             assert received.content is not None
             filename = received.fields.get("Path")
             filename, visibility = legacy.check_upload(ctx, filename, received.fields.get("Visibility"),
                                                     received.content.size)
-            blob_hash, size = await _call(received.content.commit)
+            blob_hash, size = await _call(received.commit)
         finally:
             received.abort()
         version = await _call(legacy.upload, ctx, account, filename, visibility, blob_hash, size,
