@@ -222,8 +222,9 @@ variables = Table(
     UniqueConstraint("environment_sid", "key", name="uq_variables_environment_key"),
 )
 
-# One row: a counter that every deployment bumps, so edge processes sharing the database can
-# notice a switch with one cheap query instead of re-reading every environment.
+# One row: a counter that every deployment (and every change of an Auth Token) bumps, so edge
+# processes sharing the database can notice a switch with one cheap query instead of re-reading
+# every environment.
 deploy_state = Table(
     "deploy_state",
     metadata,
