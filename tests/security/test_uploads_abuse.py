@@ -18,6 +18,7 @@ import httpx
 import psutil
 import pytest
 from helpers import blob_files, create_asset, create_service
+from securitykit import Console
 from servers import ServerProcess
 
 TIMEOUT_S = 1  # --upload-timeout of the servers that test stalled uploads
@@ -341,8 +342,6 @@ def test_crashed_uploads_are_swept_while_the_server_runs_but_live_ones_are_not(s
 # ------------------------------------------------------------------------------------ the console
 
 def test_console_uploads_refuse_cut_bodies_and_full_disks(small_disk):
-    from conftest import Console
-
     boundary = "c" + secrets.token_hex(8)
     content = os.urandom(30_000)
     whole = _multipart(boundary, content, path="/cut.bin")

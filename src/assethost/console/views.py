@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from assethost.api import upload as multipart
 from assethost.console.session import Session, session_of
-from assethost.core import accounts, environments, legacy, resources, services, usage, workspace
+from assethost.core import environments, legacy, resources, services, sessions, usage, workspace
 from assethost.core.context import Context
 from assethost.core.errors import AssetHostError, NotFound, Unauthorized
 from assethost.core.paging import MAX_SIZE, PageRequest
@@ -140,20 +140,23 @@ async def signin(request: Request) -> Response:
     password = str(form.get("password") or "")
     nxt = _safe_next(str(form.get("next") or ""))
     try:
-        account = await _call(accounts.authenticate, _ctx(request).meta, username, password)
+        token, signin = await _call(sessions.sign_in, _ctx(request).meta, username, password)
     except Unauthorized:
         return await _page(request, "signin.html", {
             "title": "Sign in", "next": nxt, "username": username,
             "error": "Those credentials were not accepted. Use an Account SID (AC…) with its Auth Token, "
                      "or an API key SID (SK…) with its secret.",
         }, 401)
-    session.sign_in(account, username)
+    session.sign_in(token, signin.account_sid)
     return _redirect(nxt)
 
 
 async def signout(request: Request) -> Response:
-    _session(request).sign_out()
-    _session(request).flash("info", "You are signed out.")
+    session = _session(request)
+    if session.token is not None:
+        await _call(sessions.close, _ctx(request).meta, session.token)
+    session.sign_out()
+    session.flash("info", "You are signed out.")
     return _redirect("/console/signin")
 
 

@@ -24,7 +24,7 @@ class Credentials:
     account_sid: str
 
 
-def _hash_secret(secret: str) -> str:
+def hash_secret(secret: str) -> str:
     # Key secrets are 32 random bytes, so a plain SHA-256 is as strong as a slow hash here
     # and keeps per-request authentication cheap.
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -86,7 +86,7 @@ def create_key(meta: MetaStore, account_sid: str, friendly_name: str = "assethos
             raise NotFound(f"Account {account_sid} does not exist")
         tx.insert(
             "api_keys", sid=sid, account_sid=account_sid, friendly_name=friendly_name,
-            secret_hash=_hash_secret(secret), date_created=clock.now(),
+            secret_hash=hash_secret(secret), date_created=clock.now(),
         )
     return Credentials(sid=sid, secret=secret, account_sid=account_sid)
 
@@ -111,7 +111,7 @@ def authenticate(meta: MetaStore, username: str, password: str) -> str:
                 return row.sid
         elif sids.is_sid(username, sids.API_KEY):
             row = tx.get("api_keys", sid=username)
-            if row is not None and hmac.compare_digest(row.secret_hash, _hash_secret(password)):
+            if row is not None and hmac.compare_digest(row.secret_hash, hash_secret(password)):
                 return row.account_sid
     raise Unauthorized()
 

@@ -250,6 +250,22 @@ settings_kv = Table(
     Column("value", Text, nullable=False),
 )
 
+# Signed-in console sessions. The cookie holds a random token; a session exists while its row
+# does (keyed by the token's SHA-256, so the table alone cannot be replayed), so that signing out
+# ends it on every worker and node. credential_digest is a hash of the Auth Token or key secret
+# hash signed in with: a rotated token or deleted key no longer matches and ends the session.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_sid", String(34), ForeignKey("accounts.sid", ondelete="CASCADE"), nullable=False),
+    Column("credential_sid", String(34), nullable=False),
+    Column("credential_digest", String(64), nullable=False),
+    _created(),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_console_sessions_expires_at", "expires_at"),
+)
+
 # What Functions printed (console.log/error, print, logging), per environment. Written in
 # batches by the function runner; read by the Logs resource. No foreign keys: logs outlive the
 # builds and deployments they name, as Twilio keeps them for their retention period.
