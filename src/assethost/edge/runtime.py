@@ -99,8 +99,9 @@ class Edge:
             log.exception("could not flush request counts; they are kept for the next try")
 
     def _poll(self) -> None:
-        """Notice deployments made by other processes sharing the database; now and then, clear
-        away the folders of deleted builds and the temporary files of uploads that crashed."""
+        """Notice deployments and Auth Token changes made by other processes sharing the database;
+        now and then, clear away the folders of deleted builds and the temporary files of uploads
+        that crashed."""
         polls = 0
         while not self._stop.wait(self.poll_interval):
             polls += 1
@@ -115,14 +116,18 @@ class Edge:
                 self._sweep(builds=polls % SWEEP_EVERY == 0)
 
     def _sweep(self, builds: bool) -> None:
-        try:
-            if builds and self.packager is not None:
+        if builds and self.packager is not None:
+            try:
                 self.packager.sweep(self.ctx)
+            except Exception:
+                log.exception("sweeping build folders failed; trying again at the next sweep")
+        try:
             files, size = self.ctx.blobs.clean_tmp()
-            if files:
-                log.warning("removed %d temporary file(s), %d bytes, of interrupted uploads", files, size)
         except Exception:
-            log.exception("sweep failed; trying again at the next one")
+            log.exception("sweeping temporary upload files failed; trying again at the next sweep")
+            return
+        if files:
+            log.warning("removed %d temporary file(s), %d bytes, of interrupted uploads", files, size)
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self.flush_interval):
