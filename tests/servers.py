@@ -79,8 +79,11 @@ class Backend:
 class ServerProcess:
     """One `python -m assethost serve` subprocess with its own data dir and database."""
 
-    def __init__(self, backend: Backend, workdir: Path, extra_args=(), public_url: str | None = None):
+    def __init__(self, backend: Backend, workdir: Path, extra_args=(), public_url: str | None = None,
+                 launcher=()):
+        """launcher: a command the server is started through (it ends by running its arguments)."""
         self.backend = backend
+        self.launcher = [str(a) for a in launcher]
         self.workdir = Path(workdir)
         self.data_dir = str(self.workdir / "data")
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
@@ -126,7 +129,7 @@ class ServerProcess:
                *self._db_args()]
         if self.public_url:
             cmd += ["--public-url", self.public_url]
-        cmd += self.extra_args
+        cmd = self.launcher + cmd + self.extra_args
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env=self._env(), stdout=self._log, stderr=subprocess.STDOUT,
                                      cwd=str(self.workdir), start_new_session=True)

@@ -8,10 +8,11 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assethost.api.app import create_api
+from assethost.api.app import CatchAll, create_api
 from assethost.console.app import with_console
 from assethost.core import accounts, builds
 from assethost.core.context import Context
@@ -39,8 +40,9 @@ def open_context(settings: Settings, migrate: bool = True) -> Context:
     return ctx
 
 
-def _write_credentials(settings: Settings, creds: accounts.Credentials) -> str:
-    path = settings.data_dir / CREDENTIALS_FILE
+def write_credentials(data_dir: Path, creds: accounts.Credentials) -> str:
+    """Save an account's SID and token, readable only by this user."""
+    path = data_dir / CREDENTIALS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump({"account_sid": creds.account_sid, "auth_token": creds.secret}, f, indent=2)
@@ -64,7 +66,7 @@ def bootstrap_account(settings: Settings, ctx: Context) -> list[str]:
         hint = f"; credentials of the first run are in {where}" if where.exists() else ""
         return [f"Account {existing[0]}{hint}"]
     creds = accounts.create_account(ctx.meta, "Main account")
-    path = _write_credentials(settings, creds)
+    path = write_credentials(settings.data_dir, creds)
     return [
         f"Created an account on this first run (shown once; also saved, readable only by you, in {path}):",
         f"  TWILIO_ACCOUNT_SID={creds.account_sid}",
@@ -140,5 +142,5 @@ def assemble(settings: Settings) -> Assembly:
     edge_app = EdgeApp(edge)
     api = None
     if not settings.edge_only:  # the console sits on the API origin, in front of the API
-        api = with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url)
+        api = CatchAll(with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url))
     return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlencode
 
 import pytest
@@ -129,10 +130,14 @@ def test_post_form_signed_over_url_only_is_403(std_site):
     _assert_forbidden(resp)
 
 
-def test_post_json_body_is_not_form_params(std_site):
-    # a non-form body is not part of the signature (only the URL is)
+def test_post_json_body_needs_its_hash_in_the_signed_url(std_site):
+    # a non-form body is covered by `bodySHA256` in the signed URL, as Twilio signs it
     sig = twilio_signature(std_site.server.auth_token, std_site.url(PATH))
-    resp = std_site.request("POST", PATH, {"X-Twilio-Signature": sig, "Content-Type": "application/json"},
+    _assert_forbidden(std_site.request("POST", PATH, {"X-Twilio-Signature": sig, "Content-Type": "application/json"},
+                                       content=b'{"a": 1}'))
+    path = PATH + "?bodySHA256=" + hashlib.sha256(b'{"a": 1}').hexdigest()
+    sig = twilio_signature(std_site.server.auth_token, std_site.url(path))
+    resp = std_site.request("POST", path, {"X-Twilio-Signature": sig, "Content-Type": "application/json"},
                             content=b'{"a": 1}')
     assert resp.status_code == 200
     assert resp.content == std_site.files[PATH].content

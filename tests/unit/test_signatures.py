@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 
@@ -108,3 +109,97 @@ def test_matches_request_validator_on_random_inputs():
         for variant in (url, url.replace(":8080", "")):
             sig = validator.compute_signature(variant, _MultiDict(pairs) if pairs else {})
             assert signatures.valid(token, url, pairs, sig) == validator.validate(url, _MultiDict(pairs), sig)
+
+
+# --- bodies that are not forms: bodySHA256, as RequestValidator.validate(uri, body, signature) ---
+
+BODY = '{"CallSid": "CA1234567890ABCDE", "Digits": "1234"}'
+BODY_HASH = hashlib.sha256(BODY.encode()).hexdigest()
+
+
+def _oracle(token: str, url: str, body: str, sig: str) -> bool:
+    """RequestValidator's answer for a string body. Without bodySHA256 in the URL it cannot check
+    a non-empty body at all (it raises TypeError): that is a refusal too."""
+    try:
+        return RequestValidator(token).validate(url, body, sig)
+    except TypeError:
+        return False
+
+
+def test_body_hash_vector():
+    url = f"https://mycompany.com/myapp.php?bodySHA256={BODY_HASH}"
+    sig = RequestValidator(TOKEN).compute_signature(url, {})
+    assert RequestValidator(TOKEN).validate(url, BODY, sig)
+    assert signatures.valid(TOKEN, url, (), sig, BODY.encode())
+    assert signatures.valid(TOKEN, url.replace(".com", ".com:443"), (), sig, BODY.encode())
+
+
+def test_body_must_match_its_hash():
+    url = f"https://mycompany.com/myapp.php?bodySHA256={BODY_HASH}"
+    sig = RequestValidator(TOKEN).compute_signature(url, {})
+    tampered = BODY.replace("1234", "9999")
+    assert not _oracle(TOKEN, url, tampered, sig)
+    assert not signatures.valid(TOKEN, url, (), sig, tampered.encode())
+
+
+def test_url_only_signature_does_not_cover_a_body():
+    """The replay: a signature made for a GET of the URL, sent as a POST with a JSON body."""
+    url = "https://mycompany.com/myapp.php?foo=1"
+    sig = RequestValidator(TOKEN).compute_signature(url, {})
+    assert signatures.valid(TOKEN, url, (), sig)  # the GET it was made for
+    assert signatures.valid(TOKEN, url, (), sig, b"")  # a POST without a body
+    assert not _oracle(TOKEN, url, '{"foo": "2"}', sig)
+    assert not signatures.valid(TOKEN, url, (), sig, b'{"foo": "2"}')
+
+
+def test_body_hash_upper_case_or_blank_is_refused():
+    for claimed in (BODY_HASH.upper(), "", BODY_HASH[:-1], BODY_HASH + "0"):
+        url = f"https://mycompany.com/myapp.php?bodySHA256={claimed}"
+        sig = RequestValidator(TOKEN).compute_signature(url, {})
+        assert not _oracle(TOKEN, url, BODY, sig)
+        assert not signatures.valid(TOKEN, url, (), sig, BODY.encode())
+
+
+def test_body_hash_in_a_form_post_is_just_part_of_the_url():
+    # RequestValidator looks at bodySHA256 only when the params are a body string
+    url = "https://mycompany.com/myapp.php?bodySHA256=" + "0" * 64
+    sig = RequestValidator(TOKEN).compute_signature(url, _MultiDict(PAIRS))
+    assert RequestValidator(TOKEN).validate(url, _MultiDict(PAIRS), sig)
+    assert signatures.valid(TOKEN, url, PAIRS, sig)
+
+
+@pytest.mark.parametrize("padded", [" {} ", "  {}", "{}\t", "\t{} "])
+def test_spaces_around_the_header_value(padded):
+    sig = signatures.compute(TOKEN, URI, PAIRS)
+    assert signatures.valid(TOKEN, URI, PAIRS, padded.format(sig))
+    url = f"https://mycompany.com/myapp.php?bodySHA256={BODY_HASH}"
+    assert signatures.valid(TOKEN, url, (), padded.format(signatures.compute(TOKEN, url)), BODY.encode())
+
+
+def test_body_hash_matches_request_validator_on_random_inputs():
+    rng = random.Random(4321)
+    alphabet = string.ascii_letters + string.digits + ' {}":,[]éß☃'
+    for _ in range(300):
+        token = _rand(rng, string.hexdigits, 32) or "t"
+        port = rng.choice(["", ":443", ":8080"])
+        body = _rand(rng, alphabet, 40)
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        query = rng.choice([
+            f"bodySHA256={digest}",  # as Twilio signs
+            f"a=1&bodySHA256={digest}&b=2",
+            f"body%53HA256={digest}",  # percent-encoded name: parse_qs decodes it
+            f"bodySHA256={digest}&bodySHA256=bad",  # the first value counts
+            f"bodySHA256=bad&bodySHA256={digest}",
+            f"bodySHA256={digest.upper()}",
+            "bodySHA256=",
+            "bodysha256=" + digest,  # another name
+            "a=1",
+            "",
+        ])
+        url = f"https://demo-1234.localhost{port}/f" + (f"?{query}" if query else "")
+        signed = rng.choice([url, url.replace(port, "") if port else url])
+        sig = RequestValidator(token).compute_signature(signed, {})
+        if rng.random() < 0.2:
+            sig = sig[:-2] + "A="
+        got = signatures.valid(token, url, (), sig, body.encode())
+        assert got == _oracle(token, url, body, sig), (url, body, sig)

@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assethost.api.errors import handle_domain_error, handle_http_error, log, twilio_error
+from assethost.api.errors import handle_domain_error, handle_http_error, handle_unexpected, log, twilio_error
 from assethost.api.render import Renderer
 from assethost.api.routes import routes
 from assethost.core.context import Context
@@ -20,6 +20,9 @@ def create_api(ctx: Context, fixed_origin: str | None) -> ASGIApp:
         exception_handlers={
             AssetHostError: handle_domain_error,
             HTTPException: handle_http_error,
+            # Starlette's last-resort middleware answers with this instead of its text/plain 500,
+            # then re-raises: CatchAll, around the whole API origin, logs the error.
+            Exception: handle_unexpected,
         },
     )
     app.state.ctx = ctx
@@ -29,12 +32,20 @@ def create_api(ctx: Context, fixed_origin: str | None) -> ASGIApp:
         return fixed or Renderer(f"{request.url.scheme}://{request.url.netloc}")
 
     app.state.renderer_for = renderer_for
-    return CatchAll(app)
+    return app
 
 
 class CatchAll:
-    """Answers an unexpected error with Twilio's 500 body and keeps the connection usable
-    (Starlette's own last-resort handler re-raises, and the server then drops the connection)."""
+    """The one guard of the API origin (the API and the console in front of it) against
+    unexpected errors: they are logged and the connection stays usable.
+
+    Starlette's last-resort middleware answers an error with a 500 (Twilio's body, for the API)
+    and then always re-raises, and uvicorn drops a connection whose application raised, even
+    after a complete response. So: nothing sent yet (an error outside the Starlette apps),
+    answer Twilio's 500 here; a response complete (Starlette's 500, or an error in a background
+    task after the response), swallow the error. Only an error in the middle of a response body
+    still ends the connection, since the client cannot tell a cut body from a whole one otherwise.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,18 +53,21 @@ class CatchAll:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = False
+        started = complete = False
 
         async def tracking_send(message: Message) -> None:
-            nonlocal started
+            nonlocal started, complete
             if message["type"] == "http.response.start":
                 started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
             await send(message)
 
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
+            if started and not complete:
+                raise  # uvicorn logs it and closes the connection
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if started:
-                raise
-            await twilio_error(500, 20500, "Internal Server Error")(scope, receive, send)
+            if not started:
+                await twilio_error(500, 20500, "Internal Server Error")(scope, receive, send)

@@ -21,6 +21,8 @@ def twilio_error(status: int, code: int, message: str) -> JSONResponse:
         "status": status,
     }
     headers = {"WWW-Authenticate": 'Basic realm="assethost"'} if status == 401 else None
+    if status == 408:  # the rest of a stalled body may still come: it must not be read as a request
+        headers = {"Connection": "close"}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -40,3 +42,8 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return from_exception(MethodNotAllowed(f"Method {request.method} not allowed on {request.url.path}"))
     return twilio_error(exc.status_code, exc.status_code, str(exc.detail))
+
+
+async def handle_unexpected(_request: Request, _exc: Exception) -> Response:
+    """A bug: Twilio's 500 body, naming nothing of the server's insides (the error is logged)."""
+    return twilio_error(500, 20500, "Internal Server Error")

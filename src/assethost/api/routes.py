@@ -157,13 +157,13 @@ def _resource_routes(kind: str, collection: str) -> list[Route]:
 
 async def _create_version(request: Request, ctx: Context, account: str, ref: str, kind: str, sid: str) -> Response:
     await _call(resources.resolve_for_upload, ctx, account, ref, kind, sid)
-    received = await upload.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind))
+    received = await upload.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind), ctx.limits.upload_timeout)
     try:
         assert received.content is not None
         path, visibility = resources.check_upload(
             ctx, kind, received.fields.get("Path"), received.fields.get("Visibility"), received.content.size
         )
-        blob_hash, size = await _call(received.content.commit)
+        blob_hash, size = await _call(received.commit)
     finally:
         received.abort()  # a no-op once committed
     row = await _call(

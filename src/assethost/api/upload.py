@@ -1,26 +1,46 @@
-"""Streaming receipt of the multipart version upload (`Path`, `Visibility`, `Content`).
+"""Streaming receipt of the multipart version upload (`Path`, `Visibility`, `Content`), for the
+API, the console's Assets pane and its Assets (Legacy) page alike.
 
 Starlette's `request.form()` would spool the whole file before we could look at its size, so
 we drive python-multipart's parser ourselves: the `Content` part goes straight into a blob
 writer that hashes and counts as it writes, and the upload stops at the size ceiling without
 ever holding the file in memory.
+
+An upload counts only when its body ends with the closing boundary: a body cut short anywhere
+(the parser would otherwise take whatever arrived as the whole file), a client that stops
+sending for `idle_timeout` seconds, a full or read-only disk, each leave nothing behind.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from assethost.core.errors import Invalid, TooLarge
-from assethost.store.blobs import BlobTooLarge, BlobWriter, LocalBlobStore
+from assethost.core.errors import AssetHostError, Invalid, StorageFull, StorageUnavailable, TimedOut, TooLarge
+from assethost.store.blobs import BlobTooLarge, BlobWriter, LocalBlobStore, StorageError
 
 MAX_TEXT_FIELD = 64 * 1024
 MAX_PARTS = 16
 # After a file passes the limit we keep reading (and discarding) a bounded amount, so that the
 # client, still busy sending, reads our 413 instead of a reset connection.
 DRAIN_LIMIT = 128 * 1024 * 1024
+# RFC 2046 §5.1.1: 1 to 70 of these characters, the last one not a space.
+_BOUNDARY = re.compile(rb"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
+
+
+def storage_error(exc: StorageError) -> AssetHostError:
+    """What the client is told when the disk refused the upload (the log has the details)."""
+    if exc.full:
+        return StorageFull("The server's storage is full: the upload was not stored. Try again later")
+    return StorageUnavailable("The server cannot store uploads right now: the upload was not stored. "
+                              "Try again later")
 
 
 @dataclass
@@ -29,6 +49,14 @@ class Upload:
     content: BlobWriter | None = None
     filename: str | None = None
     content_type: str | None = None
+
+    def commit(self) -> tuple[str, int]:
+        """Store the Content bytes under their hash: (sha256 hex, size)."""
+        assert self.content is not None
+        try:
+            return self.content.commit()
+        except StorageError as exc:
+            raise storage_error(exc) from None
 
     def abort(self) -> None:
         if self.content is not None:
@@ -52,7 +80,8 @@ class _Receiver:
         self.header_field = bytearray()
         self.header_value = bytearray()
         self.too_large = False
-        self.error: Invalid | None = None
+        self.complete = False  # the closing boundary was read
+        self.error: AssetHostError | None = None
 
     def callbacks(self) -> dict:
         return {
@@ -63,6 +92,7 @@ class _Receiver:
             "on_headers_finished": self.on_headers_finished,
             "on_part_data": self.on_part_data,
             "on_part_end": self.on_part_end,
+            "on_end": self.on_end,
         }
 
     def on_part_begin(self) -> None:
@@ -85,7 +115,11 @@ class _Receiver:
             if self.upload.content is not None:
                 self.error = Invalid("Content was sent more than once")
                 return
-            self.upload.content = self.blobs.writer(self.ceiling)
+            try:
+                self.upload.content = self.blobs.writer(self.ceiling)
+            except StorageError as exc:
+                self.error = storage_error(exc)
+                return
             self.upload.filename = options.get(b"filename", b"").decode("utf-8", "replace") or None
             self.upload.content_type = self.part.headers.get("content-type")
         else:
@@ -103,43 +137,71 @@ class _Receiver:
                 self.upload.content.write(data[start:end])
             except BlobTooLarge:
                 self.too_large = True
+            except StorageError as exc:
+                self.upload.abort()  # a partial file on a full disk: give the space back at once
+                self.error = storage_error(exc)
 
     def on_part_end(self) -> None:
         if self.part.text is not None and self.error is None:
             self.upload.fields[self.part.name] = self.part.text.decode("utf-8", "replace")
 
+    def on_end(self) -> None:
+        self.complete = True
+
 
 def _boundary(request: Request) -> bytes:
     ctype, options = parse_options_header(request.headers.get("content-type", ""))
-    if ctype != b"multipart/form-data" or not options.get(b"boundary"):
+    boundary = options.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
         raise Invalid("A version upload must be sent as multipart/form-data with Path, Visibility and Content")
-    return options[b"boundary"]
+    if not _BOUNDARY.match(boundary):
+        raise Invalid(f"The multipart boundary must be 1 to 70 letters, digits or '()+_,-./:=? (RFC 2046); "
+                      f"this one has {len(boundary)} characters")
+    return boundary
 
 
-async def receive(request: Request, blobs: LocalBlobStore, ceiling: int) -> Upload:
+async def _chunks(request: Request, idle_timeout: float) -> AsyncIterator[bytes]:
+    """The body as it arrives; TimedOut when the client sends nothing for `idle_timeout` s."""
+    stream = request.stream()
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                chunk = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise TimedOut(f"The upload stopped arriving: nothing was received for {idle_timeout:g} seconds. "
+                           "It was not stored") from None
+        yield chunk
+
+
+async def receive(request: Request, blobs: LocalBlobStore, ceiling: int, idle_timeout: float) -> Upload:
     """Read the whole upload. The returned Content writer is uncommitted: the caller validates
-    the fields, then commits the bytes or aborts."""
+    the fields, then commits the bytes (`Upload.commit`) or aborts."""
+    boundary = _boundary(request)
     receiver = _Receiver(blobs, ceiling)
-    parser = MultipartParser(_boundary(request), receiver.callbacks())
+    parser = MultipartParser(boundary, receiver.callbacks())
     drained = 0
     try:
-        async for chunk in request.stream():
-            if receiver.too_large or receiver.error is not None:
-                drained += len(chunk)
-                if drained > DRAIN_LIMIT:
-                    break
-                continue
-            parser.write(chunk)
+        async with aclosing(_chunks(request, idle_timeout)) as chunks:
+            async for chunk in chunks:
+                if receiver.too_large or receiver.error is not None:
+                    drained += len(chunk)
+                    if drained > DRAIN_LIMIT:
+                        break
+                    continue
+                parser.write(chunk)
         if not receiver.too_large and receiver.error is None:
             parser.finalize()
     except ClientDisconnect:
         receiver.upload.abort()
         raise Invalid("The client disconnected before the upload was complete") from None
-    except Exception as exc:  # the parser's own errors: malformed multipart
+    except FormParserError as exc:
         receiver.upload.abort()
-        if isinstance(exc, (Invalid, TooLarge)):
-            raise
         raise Invalid(f"The multipart body could not be parsed: {exc}") from None
+    except BaseException:
+        receiver.upload.abort()
+        raise
     upload = receiver.upload
     if receiver.too_large:
         upload.abort()
@@ -148,6 +210,10 @@ async def receive(request: Request, blobs: LocalBlobStore, ceiling: int) -> Uplo
     if receiver.error is not None:
         upload.abort()
         raise receiver.error
+    if not receiver.complete:
+        upload.abort()
+        raise Invalid(f"The multipart body ended before its closing boundary (--{boundary.decode()}--): "
+                      "the upload is incomplete and was not stored")
     if upload.content is None:
         raise Invalid("Missing required parameter Content (the file part) in the post body")
     return upload

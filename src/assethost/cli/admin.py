@@ -54,6 +54,9 @@ def _store_options(f):  # type: ignore[no-untyped-def]
               default=Limits.max_private_versions, show_default=True, help="Most private asset versions in one build.")
 @click.option("--max-function-versions", envvar="ASSETHOST_MAX_FUNCTION_VERSIONS", type=int,
               default=Limits.max_function_versions, show_default=True, help="Most function versions in one build.")
+@click.option("--upload-timeout", envvar="ASSETHOST_UPLOAD_TIMEOUT", type=float, default=Limits.upload_timeout,
+              show_default=True,
+              help="Seconds an upload's body may go without a byte arriving; then it is refused (408) and discarded.")
 @click.option("--edge-only", envvar="ASSETHOST_EDGE_ONLY", is_flag=True,
               help="Serve deployed assets only (no API), e.g. for nodes behind a CDN.")
 @click.option("--trust-forwarded", envvar="ASSETHOST_TRUST_FORWARDED", is_flag=True,
@@ -107,7 +110,7 @@ def _store_options(f):  # type: ignore[no-untyped-def]
 def serve(
     host: str, port: int, data_dir: Path, database_url: str | None, public_url: str | None, base_domain: str,
     max_public_bytes: int, max_private_bytes: int, max_function_bytes: int, max_public_versions: int,
-    max_private_versions: int, max_function_versions: int, edge_only: bool, trust_forwarded: bool,
+    max_private_versions: int, max_function_versions: int, upload_timeout: float, edge_only: bool, trust_forwarded: bool,
     cache_control: str, protected_cache_control: str, memory_file_limit: int, workers: int, log_level: str,
     function_timeout: float = FunctionOptions.timeout, function_concurrency: int = FunctionOptions.concurrency,
     npm_timeout: float = FunctionOptions.npm_timeout, npm_cache: str | None = None,
@@ -129,6 +132,7 @@ def serve(
             max_public_bytes=max_public_bytes, max_private_bytes=max_private_bytes,
             max_function_bytes=max_function_bytes, max_public_versions=max_public_versions,
             max_private_versions=max_private_versions, max_function_versions=max_function_versions,
+            upload_timeout=upload_timeout,
         ),
         edge=EdgeOptions(
             memory_file_limit=memory_file_limit, public_cache_control=cache_control,
@@ -185,6 +189,26 @@ def accounts_create(data_dir: Path, database_url: str | None, friendly_name: str
         click.echo(f"TWILIO_ACCOUNT_SID={creds.account_sid}\nTWILIO_AUTH_TOKEN={creds.secret}")
 
 
+@accounts.command("rotate-token")
+@_store_options
+@click.option("--account", "account_sid", envvar="TWILIO_ACCOUNT_SID", default=None,
+              help="Account whose Auth Token to replace [default: TWILIO_ACCOUNT_SID, or the only account].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def accounts_rotate_token(data_dir: Path, database_url: str | None, account_sid: str | None, as_json: bool) -> None:
+    """Give an account a new random Auth Token and print it, once. The old one stops working on the
+    API at once, on every server's edge within a second, and console sessions signed in with it end."""
+    from assethost.core import accounts as core_accounts
+
+    ctx = _open(data_dir, database_url)
+    creds = _admin_call(core_accounts.rotate_token, ctx.meta, _account(ctx, account_sid))
+    _update_credentials_file(data_dir, creds)
+    if as_json:
+        click.echo(json.dumps({"account_sid": creds.account_sid, "auth_token": creds.secret}))
+    else:
+        click.echo(f"TWILIO_ACCOUNT_SID={creds.account_sid}\nTWILIO_AUTH_TOKEN={creds.secret}\n"
+                   "(a server started with TWILIO_AUTH_TOKEN needs the new value before its next start)")
+
+
 @click.group()
 def keys() -> None:
     """Manage API keys (directly in the database)."""
@@ -200,23 +224,65 @@ def keys_create(data_dir: Path, database_url: str | None, account_sid: str | Non
                 as_json: bool) -> None:
     """Create an API key (SK…) and print its secret, once."""
     from assethost.core import accounts as core_accounts
-    from assethost.core.errors import AssetHostError
 
     ctx = _open(data_dir, database_url)
-    if not account_sid:
-        existing = core_accounts.list_accounts(ctx.meta)
-        if len(existing) != 1:
-            raise click.UsageError("Say which account with --account (or TWILIO_ACCOUNT_SID).")
-        account_sid = existing[0]
-    try:
-        creds = core_accounts.create_key(ctx.meta, account_sid, friendly_name)
-    except AssetHostError as exc:
-        raise click.ClickException(exc.message) from None
+    creds = _admin_call(core_accounts.create_key, ctx.meta, _account(ctx, account_sid), friendly_name)
     if as_json:
         click.echo(json.dumps({"sid": creds.sid, "secret": creds.secret, "account_sid": creds.account_sid}))
     else:
         click.echo(f"API key {creds.sid} for account {creds.account_sid}\nsecret: {creds.secret}\n"
                    "(the secret is shown only now)")
+
+
+@keys.command("delete")
+@_store_options
+@click.argument("key_sid")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def keys_delete(data_dir: Path, database_url: str | None, key_sid: str, as_json: bool) -> None:
+    """Delete an API key: the API refuses it at once and console sessions signed in with it end."""
+    from assethost.core import accounts as core_accounts
+
+    ctx = _open(data_dir, database_url)
+    account_sid = _admin_call(core_accounts.delete_key, ctx.meta, key_sid)
+    if as_json:
+        click.echo(json.dumps({"sid": key_sid, "account_sid": account_sid, "deleted": True}))
+    else:
+        click.echo(f"API key {key_sid} of account {account_sid} deleted")
+
+
+def _account(ctx, account_sid: str | None) -> str:  # type: ignore[no-untyped-def]
+    """The account a command names, or the only one there is."""
+    from assethost.core import accounts as core_accounts
+
+    if account_sid:
+        return account_sid
+    existing = core_accounts.list_accounts(ctx.meta)
+    if len(existing) != 1:
+        raise click.UsageError("Say which account with --account (or TWILIO_ACCOUNT_SID).")
+    return existing[0]
+
+
+def _admin_call(fn, *args):  # type: ignore[no-untyped-def]
+    """Run a core operation; its refusals become a one-line error, not a traceback."""
+    from assethost.core.errors import AssetHostError
+
+    try:
+        return fn(*args)
+    except AssetHostError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _update_credentials_file(data_dir: Path, creds) -> None:  # type: ignore[no-untyped-def]
+    """The first run saved its account's token in {data}/credentials.json: keep it current."""
+    from assethost.app import CREDENTIALS_FILE, write_credentials
+
+    path = data_dir / CREDENTIALS_FILE
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(saved, dict) and saved.get("account_sid") == creds.account_sid:
+        write_credentials(data_dir, creds)
 
 
 def _open(data_dir: Path, database_url: str | None):  # type: ignore[no-untyped-def]

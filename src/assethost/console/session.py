@@ -1,7 +1,10 @@
 """The console's session: a signed cookie, and the CSRF check every state-changing request passes.
 
-The cookie holds the signed-in account, the credential used, a CSRF token and one-shot flash
-messages; it is signed (itsdangerous) with a key kept in the metadata store, so every node of a
+The cookie holds a CSRF token, one-shot flash messages and, once signed in, the token of a sign-in
+that core keeps in the metadata store (`assethost.core.sessions`): which account it is for is read
+from there at every request, so signing out, rotating the Auth Token or deleting the API key ends
+the session at once, on every worker and node, and a replayed copy of the cookie reads nothing. The
+cookie is signed (itsdangerous) with a key kept in the metadata store, so every node of a
 scaled-out deployment accepts every other node's cookies. It is `HttpOnly`, `SameSite=Lax`,
 limited to `/console`, and `Secure` when the request came over https (or the server's --public-url is https).
 
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -25,11 +27,13 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assethost.core import secrets as core_secrets
+from assethost.core import sessions
 from assethost.core.context import Context
 
 COOKIE = "assethost_console"
 COOKIE_PATH = "/console"
-MAX_AGE_S = 12 * 3600  # a sign-in lasts at most this long
+MAX_AGE_S = int(sessions.MAX_AGE.total_seconds())  # no cookie outlives the longest sign-in
+STATIC_PREFIX = COOKIE_PATH + "/static/"  # files that need no sign-in: not looked up
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf"
@@ -37,10 +41,12 @@ MAX_FORM_BYTES = 256 * 1024  # plain console forms are tiny; uploads carry the h
 
 
 class Session(dict):
-    """The session's values; any change is written back with the response."""
+    """The cookie's values; any change is written back with the response. `account` is not one
+    of them: it is the account of the stored sign-in the cookie's token stands for, if any."""
 
     def __init__(self, values: dict[str, Any] | None = None) -> None:
         super().__init__(values or {})
+        self.account: str | None = None
         self.modified = False
         if not self.get("csrf"):
             self["csrf"] = secrets.token_urlsafe(32)
@@ -55,24 +61,26 @@ class Session(dict):
         return super().pop(key, *default)
 
     @property
-    def account(self) -> str | None:
-        return self.get("account")
-
-    @property
     def csrf(self) -> str:
         return self["csrf"]
 
-    def sign_in(self, account_sid: str, credential_sid: str) -> None:
-        """A fresh session (new CSRF token) for the account."""
+    @property
+    def token(self) -> str | None:
+        """The stored sign-in's token, if the cookie carries one."""
+        return self.get("signin")
+
+    def sign_in(self, token: str, account_sid: str) -> None:
+        """A fresh session (new CSRF token) for the sign-in `token` of the account."""
         self.clear()
         self["csrf"] = secrets.token_urlsafe(32)
-        self["account"] = account_sid
-        self["credential"] = credential_sid
-        self["since"] = int(time.time())
+        self["signin"] = token
+        self.account = account_sid
 
     def sign_out(self) -> None:
+        """Forget the sign-in here (the caller ends the stored one: `sessions.close`)."""
         self.clear()
         self["csrf"] = secrets.token_urlsafe(32)
+        self.account = None
 
     def flash(self, kind: str, text: str) -> None:
         self["flash"] = [*self.get("flash", []), [kind, text]]
@@ -123,6 +131,12 @@ class SessionMiddleware:
         serializer = await self.serializer()
         headers = Headers(scope=scope)
         session = self._load(serializer, headers)
+        if session.token is not None and not scope["path"].startswith(STATIC_PREFIX):
+            signin = await run_in_threadpool(sessions.check, self.ctx.meta, session.token)
+            if signin is None:  # signed out, expired, or its credential changed: forget it
+                session.pop("signin")  # (the CSRF token stays: a form in flight then meets the sign-in page)
+            else:
+                session.account = signin.account_sid
         scope["console.session"] = session
 
         if scope["method"] not in SAFE_METHODS:

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from assethost.api import upload as multipart
 from assethost.console.session import Session, session_of
-from assethost.core import accounts, environments, legacy, resources, services, usage, workspace
+from assethost.core import environments, legacy, resources, services, sessions, usage, workspace
 from assethost.core.context import Context
 from assethost.core.errors import AssetHostError, NotFound, Unauthorized
 from assethost.core.paging import MAX_SIZE, PageRequest
@@ -51,7 +51,9 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_json(exc: AssetHostError) -> JSONResponse:
-    return JSONResponse({"message": exc.message}, status_code=exc.status)
+    # After a 408 the rest of a stalled upload may still come: it must not be read as a request.
+    headers = {"Connection": "close"} if exc.status == 408 else None
+    return JSONResponse({"message": exc.message}, status_code=exc.status, headers=headers)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -138,20 +140,23 @@ async def signin(request: Request) -> Response:
     password = str(form.get("password") or "")
     nxt = _safe_next(str(form.get("next") or ""))
     try:
-        account = await _call(accounts.authenticate, _ctx(request).meta, username, password)
+        token, signin = await _call(sessions.sign_in, _ctx(request).meta, username, password)
     except Unauthorized:
         return await _page(request, "signin.html", {
             "title": "Sign in", "next": nxt, "username": username,
             "error": "Those credentials were not accepted. Use an Account SID (AC…) with its Auth Token, "
                      "or an API key SID (SK…) with its secret.",
         }, 401)
-    session.sign_in(account, username)
+    session.sign_in(token, signin.account_sid)
     return _redirect(nxt)
 
 
 async def signout(request: Request) -> Response:
-    _session(request).sign_out()
-    _session(request).flash("info", "You are signed out.")
+    session = _session(request)
+    if session.token is not None:
+        await _call(sessions.close, _ctx(request).meta, session.token)
+    session.sign_out()
+    session.flash("info", "You are signed out.")
     return _redirect("/console/signin")
 
 
@@ -255,14 +260,15 @@ async def asset_upload(request: Request) -> Response:
     ctx, account = _ctx(request), request.state.account
     try:
         service = await _call(services.get, ctx, account, request.path_params["service"])
-        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
+        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"),
+                                           ctx.limits.upload_timeout)
         try:
             assert received.content is not None
             path, visibility = resources.check_upload(
                 ctx, "asset", received.fields.get("Path"), received.fields.get("Visibility"), received.content.size
             )
             await _call(workspace.check_room, ctx, account, service.sid, path, visibility, received.content.size)
-            blob_hash, size = await _call(received.content.commit)
+            blob_hash, size = await _call(received.commit)
         finally:
             received.abort()  # a no-op once committed
         version = await _call(workspace.add_file, ctx, account, service.sid, path, visibility, blob_hash, size,
@@ -348,13 +354,14 @@ async def legacy_upload(request: Request) -> Response:
     ctx, account = _ctx(request), request.state.account
     filename = None
     try:
-        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
+        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"),
+                                           ctx.limits.upload_timeout)
         try:
             assert received.content is not None
             filename = received.fields.get("Path")
             filename, visibility = legacy.check_upload(ctx, filename, received.fields.get("Visibility"),
                                                     received.content.size)
-            blob_hash, size = await _call(received.content.commit)
+            blob_hash, size = await _call(received.commit)
         finally:
             received.abort()
         version = await _call(legacy.upload, ctx, account, filename, visibility, blob_hash, size,

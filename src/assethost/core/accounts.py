@@ -1,4 +1,9 @@
-"""Accounts and their credentials: Auth Tokens and API keys."""
+"""Accounts and their credentials: Auth Tokens and API keys.
+
+A change of Auth Token bumps the generation counter that deployments bump too, so every edge
+process sharing the database (every worker, every node) reloads within its poll interval and
+checks signatures with the new token only.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ class Credentials:
     account_sid: str
 
 
-def _hash_secret(secret: str) -> str:
+def hash_secret(secret: str) -> str:
     # Key secrets are 32 random bytes, so a plain SHA-256 is as strong as a slow hash here
     # and keeps per-request authentication cheap.
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -46,6 +51,7 @@ def ensure_account(meta: MetaStore, account_sid: str, auth_token: str) -> bool:
             return True
         if row.auth_token != auth_token:
             tx.update("accounts", {"sid": account_sid}, auth_token=auth_token)
+            tx.bump_generation()
         return False
 
 
@@ -54,6 +60,18 @@ def create_account(meta: MetaStore, friendly_name: str = "Account") -> Credentia
     with meta.write() as tx:
         tx.insert("accounts", sid=sid, friendly_name=friendly_name, auth_token=token, date_created=clock.now())
     return Credentials(sid=sid, secret=token, account_sid=sid)
+
+
+def rotate_token(meta: MetaStore, account_sid: str) -> Credentials:
+    """Give the account a new random Auth Token; the old one stops working everywhere: for the
+    API at once, for signatures on the edge within a poll, for console sessions signed in with it
+    at their next request."""
+    token = _new_token()
+    with meta.write() as tx:
+        if tx.update("accounts", {"sid": account_sid}, auth_token=token) == 0:
+            raise NotFound(f"Account {account_sid} does not exist")
+        tx.bump_generation()
+    return Credentials(sid=account_sid, secret=token, account_sid=account_sid)
 
 
 def list_accounts(meta: MetaStore) -> list[str]:
@@ -68,9 +86,20 @@ def create_key(meta: MetaStore, account_sid: str, friendly_name: str = "assethos
             raise NotFound(f"Account {account_sid} does not exist")
         tx.insert(
             "api_keys", sid=sid, account_sid=account_sid, friendly_name=friendly_name,
-            secret_hash=_hash_secret(secret), date_created=clock.now(),
+            secret_hash=hash_secret(secret), date_created=clock.now(),
         )
     return Credentials(sid=sid, secret=secret, account_sid=account_sid)
+
+
+def delete_key(meta: MetaStore, key_sid: str) -> str:
+    """Remove an API key; the API refuses it at once, and console sessions signed in with it end
+    at their next request. Returns the account SID the key acted for."""
+    with meta.write() as tx:
+        row = tx.get("api_keys", sid=key_sid) if sids.is_sid(key_sid, sids.API_KEY) else None
+        if row is None:
+            raise NotFound(f"API key {key_sid} does not exist")
+        tx.delete("api_keys", sid=key_sid)
+    return row.account_sid
 
 
 def authenticate(meta: MetaStore, username: str, password: str) -> str:
@@ -82,7 +111,7 @@ def authenticate(meta: MetaStore, username: str, password: str) -> str:
                 return row.sid
         elif sids.is_sid(username, sids.API_KEY):
             row = tx.get("api_keys", sid=username)
-            if row is not None and hmac.compare_digest(row.secret_hash, _hash_secret(password)):
+            if row is not None and hmac.compare_digest(row.secret_hash, hash_secret(password)):
                 return row.account_sid
     raise Unauthorized()
 

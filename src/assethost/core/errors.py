@@ -60,3 +60,25 @@ class TooLarge(AssetHostError):
 
     status = 413
     code = 20413
+
+
+class TimedOut(AssetHostError):
+    """The client stopped sending a request body it had announced (the code is ours)."""
+
+    status = 408
+    code = 20408
+
+
+class StorageFull(AssetHostError):
+    """The server's storage has no room for what was sent (the code is ours)."""
+
+    status = 507
+    code = 20507
+
+
+class StorageUnavailable(AssetHostError):
+    """The server's storage cannot be written at all just now: read-only, permissions, I/O errors
+    (the code is ours)."""
+
+    status = 503
+    code = 20503

@@ -1,4 +1,4 @@
-"""Per-file and per-build limits, with the defaults the Twilio documents give.
+"""Per-file, per-build and per-upload limits; sizes and counts default to what Twilio documents.
 
 "25 MB" is taken as 25 MiB so that a 25 MiB recording, the size people actually have, fits.
 """
@@ -20,6 +20,9 @@ class Limits:
     max_public_versions: int = 1000  # per build, public and protected each
     max_private_versions: int = 50
     max_function_versions: int = 50
+    # Seconds an upload's body may go without a byte arriving before it is refused (408) and
+    # discarded: a client that stops sending holds nothing (no file, no connection) for longer.
+    upload_timeout: float = 30.0
 
     def max_bytes(self, kind: str, visibility: str) -> int:
         if kind == "function":

@@ -28,7 +28,7 @@ def page(ctx: Context, account_sid: str, service_ref: str, environment_sid: str,
          function_sid: str | None, start: str | None, end: str | None) -> Page:
     """Oldest first, by default over the last day (as Twilio's StartDate/EndDate defaults)."""
     end_at = _date(end, "EndDate") or clock.now()
-    start_at = _date(start, "StartDate") or (end_at - timedelta(days=1))
+    start_at = _date(start, "StartDate") or (end_at - min(timedelta(days=1), end_at - datetime.min))
     if function_sid is not None and not sids.is_sid(function_sid, sids.RESOURCE):
         raise Invalid(f"FunctionSid must be a Function SID (ZH…), got {function_sid!r}")
     with ctx.meta.read() as tx:

@@ -14,7 +14,12 @@ from assethost.core.errors import Invalid
 
 DEFAULT_SIZE = 50
 MAX_SIZE = 1000
+# Page × PageSize becomes a row offset, which SQLite and PostgreSQL hold in a signed 64-bit
+# integer (a larger one is a database error, not an empty page). No list comes anywhere near.
+MAX_OFFSET = 2**62
 _TOKEN = re.compile(r"^P([AB])(\d{1,18})$")
+_INTEGER = re.compile(r"^-?[0-9]+$")
+_MAX_DIGITS = 100
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,8 @@ class PageRequest:
         if not 1 <= n <= MAX_SIZE:
             raise Invalid(f"PageSize must be between 1 and {MAX_SIZE} (got {n})")
         p = _int(page, "Page", 0)
-        if p < 0:
-            raise Invalid(f"Page must be 0 or more (got {p})")
+        if not 0 <= p <= MAX_OFFSET // n:
+            raise Invalid(f"Page must be between 0 and {MAX_OFFSET // n} with PageSize {n} (got {p})")
         after = before = None
         if token:
             m = _TOKEN.match(token)
@@ -75,9 +80,12 @@ def fetch(tx: Any, table: str, where: dict[str, Any], req: PageRequest,
 
 
 def _int(value: str | None, param: str, default: int) -> int:
+    """Plain decimal digits with an optional minus sign: int() would also take "+5", " 5",
+    "5_000" and other scripts' digits (and refuses a few thousand digits with an error of its own)."""
     if value is None or value == "":
         return default
-    try:
-        return int(value)
-    except ValueError:
-        raise Invalid(f"{param} must be an integer (got {value!r})") from None
+    if not _INTEGER.match(value):
+        raise Invalid(f"{param} must be an integer (got {value[:40]!r})")
+    if len(value) > _MAX_DIGITS:
+        raise Invalid(f"{param} is too large (got a number of {len(value)} digits)")
+    return int(value)

@@ -3,6 +3,12 @@
 Written to match twilio-python's RequestValidator (its test vectors are in our tests): params
 sorted by name, each name's values sorted and de-duplicated, concatenated as name+value; the URL
 is tried as given, without its port and with the scheme's default port, as the library does.
+
+A body that is not a form (JSON, for instance) is covered the way Twilio signs it: the signed URL
+carries `bodySHA256`, the SHA-256 hex of the body, and the signature is over the URL alone.
+A non-empty body without that parameter is refused, as `RequestValidator.validate` refuses it
+(the library cannot check such a body at all), so no unsigned bytes reach what the signature
+protects.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 _DEFAULT_PORT = {"https": 443, "http": 80}
 _BLOCK = 64  # SHA-1's block size
@@ -78,9 +85,29 @@ def url_forms(url: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(forms))
 
 
-def valid(token: str, url: str, params: Iterable[tuple[str, str]], signature: str | None) -> bool:
+def _body_hash_ok(url: str, body: bytes) -> bool:
+    """The URL's `bodySHA256`, read as RequestValidator reads it (`parse_qs` of the query: percent-
+    decoded, blank values dropped, the first of several), must be the body's SHA-256 hex, compared
+    as it compares (exactly: lower-case hex). Without one, only an empty body passes."""
+    claimed = parse_qs(urlparse(url).query).get("bodySHA256")
+    if not claimed:
+        return not body
+    return hmac.compare_digest(hashlib.sha256(body).hexdigest().encode(), claimed[0].encode("utf-8"))
+
+
+def valid(
+    token: str, url: str, params: Iterable[tuple[str, str]], signature: str | None, body: bytes | None = None,
+) -> bool:
+    """Whether `signature` (the header's value) signs this request. params: a form POST's
+    parameters. body: the raw body of any other POST, None for a form POST or a request without
+    a body; then the signature is over the URL alone, and the body must match `bodySHA256`."""
+    signature = (signature or "").strip(" \t")  # optional whitespace around a header value
     if not signature:
         return False
+    if body is not None:
+        if not _body_hash_ok(url, body):
+            return False
+        params = ()
     params = list(params)
     expected = signature.encode("ascii", "replace")
     for form in url_forms(url):

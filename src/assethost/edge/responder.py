@@ -75,6 +75,19 @@ def hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
+def _signed(
+    site: Site, scheme: str, host: str, raw_path: str, query: str, headers: dict[bytes, bytes],
+    form: list[tuple[str, str]] | None, body: bytes | None,
+) -> bool:
+    """Whether the request carries a valid X-Twilio-Signature of the site's account: over the URL
+    and a form's parameters, or over the URL with any other body's hash in it (`bodySHA256`)."""
+    url = f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else "")
+    signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
+    if form is not None:
+        return signatures.valid(site.auth_token, url, form, signature)
+    return signatures.valid(site.auth_token, url, (), signature, body)
+
+
 class Responder:
     def __init__(
         self, snapshot: Callable[[], Snapshot], compressor: Compressor, count: Callable[[str], None],
@@ -91,7 +104,7 @@ class Responder:
         body: bytes | None,
     ) -> Reply:
         """A request as a front received it: the URL the client used is rebuilt (a configured public
-        scheme, or trusted X-Forwarded-* headers) and a form body parsed, then `respond`."""
+        scheme, or trusted X-Forwarded-* headers) and a form body parsed, then answered."""
         scheme = self._public_scheme or transport_scheme
         host = headers.get(b"host", b"").decode("latin-1")
         if self._trust_forwarded:
@@ -104,15 +117,6 @@ class Responder:
         reply = self._respond(method, scheme, host, raw_path, query, headers, form, body)
         if method == "HEAD" and reply.body:
             reply.body = b""
-        return reply
-
-    def respond(
-        self, method: str, scheme: str, host: str, raw_path: str, query: str,
-        headers: dict[bytes, bytes], form: list[tuple[str, str]] | None = None, body: bytes | None = None,
-    ) -> Reply:
-        reply = self._respond(method, scheme, host, raw_path, query, headers, form, body)
-        if method == "HEAD" and reply.body:
-            reply.body = b""  # the headers (Content-Length included) stay those of GET
         return reply
 
     def _respond(
@@ -138,11 +142,8 @@ class Responder:
             return Reply(204, list(_CORS_PREFLIGHT))
         if method not in SERVED_METHODS:
             return plain(405, "Method Not Allowed\n", [(b"allow", b"GET, HEAD, POST, OPTIONS")])
-        if entry.visibility == "protected":
-            url = f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else "")
-            signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
-            if not signatures.valid(site.auth_token, url, form or (), signature):
-                return plain(403, FORBIDDEN)
+        if entry.visibility == "protected" and not _signed(site, scheme, host, raw_path, query, headers, form, body):
+            return plain(403, FORBIDDEN)
         return self._file(method, entry, headers)
 
     @staticmethod
@@ -150,11 +151,8 @@ class Responder:
         site: Site, fn: FunctionEntry, method: str, scheme: str, host: str, raw_path: str, query: str,
         headers: dict[bytes, bytes], form: list[tuple[str, str]] | None, body: bytes | None,
     ) -> Reply:
-        if fn.visibility == "protected":
-            url = f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else "")
-            signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
-            if not signatures.valid(site.auth_token, url, form or (), signature):
-                return plain(403, FORBIDDEN_FUNCTION)
+        if fn.visibility == "protected" and not _signed(site, scheme, host, raw_path, query, headers, form, body):
+            return plain(403, FORBIDDEN_FUNCTION)
         assert site.build is not None
         return Reply(0, [], call=FunctionCall(
             account_sid=site.account_sid, service_sid=site.service_sid, environment_sid=site.environment_sid,

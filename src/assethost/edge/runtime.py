@@ -15,6 +15,7 @@ from assethost.functions.runner import FunctionRunner
 
 log = logging.getLogger("assethost.edge")
 SWEEP_EVERY = 120  # polls between sweeps of deleted builds' folders (a minute at 0.5 s)
+TMP_SWEEP_EVERY = 20  # polls between sweeps of interrupted uploads' temporary files (10 s): one listing
 
 
 class Edge:
@@ -98,8 +99,9 @@ class Edge:
             log.exception("could not flush request counts; they are kept for the next try")
 
     def _poll(self) -> None:
-        """Notice deployments made by other processes sharing the database; now and then, clear
-        away the folders of deleted builds."""
+        """Notice deployments and Auth Token changes made by other processes sharing the database;
+        now and then, clear away the folders of deleted builds and the temporary files of uploads
+        that crashed."""
         polls = 0
         while not self._stop.wait(self.poll_interval):
             polls += 1
@@ -108,10 +110,24 @@ class Edge:
                     generation = tx.generation()
                 if generation != self.snapshot.generation:
                     self.reload()
-                if self.packager is not None and polls % SWEEP_EVERY == 0:
-                    self.packager.sweep(self.ctx)
             except Exception:
                 log.exception("edge reload failed; serving the previous snapshot")
+            if polls % TMP_SWEEP_EVERY == 0:
+                self._sweep(builds=polls % SWEEP_EVERY == 0)
+
+    def _sweep(self, builds: bool) -> None:
+        if builds and self.packager is not None:
+            try:
+                self.packager.sweep(self.ctx)
+            except Exception:
+                log.exception("sweeping build folders failed; trying again at the next sweep")
+        try:
+            files, size = self.ctx.blobs.clean_tmp()
+        except Exception:
+            log.exception("sweeping temporary upload files failed; trying again at the next sweep")
+            return
+        if files:
+            log.warning("removed %d temporary file(s), %d bytes, of interrupted uploads", files, size)
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self.flush_interval):

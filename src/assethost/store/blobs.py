@@ -4,16 +4,35 @@ Bytes are named by their SHA-256, so identical uploads are stored once and a blo
 after it is written. A write goes to `tmp/` while it is hashed and counted, is fsynced, and is
 renamed into place only when complete: a crash leaves at most a stray temporary file, never a
 half-written blob under a real name.
+
+A writer holds an exclusive `flock` on its temporary file from creation until the file is renamed
+or removed, so that `clean_tmp`, run now and then by every process sharing the folder, removes
+only the files of writers that are gone (a crashed process releases its locks).
+
+A disk that refuses a write (full, read-only, not ours) raises `StorageError`, which says which of
+the two it is and never carries a path: the faces above turn it into 507 or 503.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
+import logging
 import os
 import secrets
+import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
+
+log = logging.getLogger("assethost.blobs")
+
+# What "the disk is full" looks like: no space, the quota used up, a file-size limit reached.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+TMP_SWEEP_AGE_S = 600  # a temporary file this old whose writer holds no lock is abandoned
 
 
 class BlobTooLarge(Exception):
@@ -22,12 +41,40 @@ class BlobTooLarge(Exception):
         self.limit = limit
 
 
+class StorageError(Exception):
+    """The blob folder refused a write. `full`: out of space (or quota); otherwise it cannot be
+    written at all (read-only, permissions, I/O error). The message names no path."""
+
+    def __init__(self, full: bool, reason: str) -> None:
+        super().__init__(reason)
+        self.full = full
+
+
+@contextlib.contextmanager
+def _storage_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        # The operator needs the details (path included); the client gets only what happened.
+        log.error("blob store: could not %s: %s", action, exc)
+        name = errno.errorcode.get(exc.errno or 0, "an OS error")
+        raise StorageError(exc.errno in _FULL, f"could not {action} ({name})") from exc
+
+
 class BlobWriter:
     def __init__(self, store: LocalBlobStore, limit: int) -> None:
         self._store = store
         self._limit = limit
         self._tmp = store.tmp_dir / f"upload-{secrets.token_hex(8)}"
-        self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with _storage_errors("create a temporary file"):
+            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # "still being written": clean_tmp leaves it alone
+            except OSError:
+                os.close(fd)
+                self._tmp.unlink(missing_ok=True)
+                raise
+        self._fd: int | None = fd
         self._sha = hashlib.sha256()
         self.size = 0
 
@@ -38,31 +85,34 @@ class BlobWriter:
             raise BlobTooLarge(self._limit)
         self._sha.update(chunk)
         view = memoryview(chunk)
-        while view:
-            written = os.write(self._fd, view)  # type: ignore[arg-type]
-            view = view[written:]
+        with _storage_errors("write an upload"):
+            while view:
+                written = os.write(self._fd, view)  # type: ignore[arg-type]
+                view = view[written:]
 
     def commit(self) -> tuple[str, int]:
-        """Make the bytes durable under their hash; returns (sha256 hex, size)."""
+        """Make the bytes durable under their hash; returns (sha256 hex, size). The temporary
+        file is renamed (or removed) before it is closed, so it is never unlocked while it exists."""
         assert self._fd is not None, "writer already closed"
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = None
         digest = self._sha.hexdigest()
         final = self._store.path(digest)
-        if final.exists():
-            self._tmp.unlink(missing_ok=True)  # the same bytes are already stored
-        else:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._tmp, final)
-            _fsync_dir(final.parent)
+        with _storage_errors("store an upload"):
+            os.fsync(self._fd)
+            if final.exists():
+                self._tmp.unlink(missing_ok=True)  # the same bytes are already stored
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._tmp, final)
+                _fsync_dir(final.parent)
+        os.close(self._fd)
+        self._fd = None
         return digest, self.size
 
     def abort(self) -> None:
         if self._fd is not None:
+            self._tmp.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
-        self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self
@@ -102,13 +152,31 @@ class LocalBlobStore:
     def read(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
 
-    def clean_tmp(self, older_than_seconds: float = 3600) -> None:
-        """Remove temporary files left by uploads that a crash interrupted. Only old ones: another
-        process sharing this folder may be uploading right now."""
+    def clean_tmp(self, older_than_seconds: float = TMP_SWEEP_AGE_S) -> tuple[int, int]:
+        """Remove the temporary files of uploads that a crash (or a lost writer) left behind:
+        those no writer holds a lock on, and old enough that their writer cannot be between
+        creating and locking them. Another process sharing the folder may be uploading right
+        now; its files are locked. Returns (files, bytes) removed."""
         cutoff = time.time() - older_than_seconds
+        removed = freed = 0
         for stray in self.tmp_dir.iterdir():
             try:
-                if stray.stat().st_mtime < cutoff:
-                    stray.unlink(missing_ok=True)
-            except FileNotFoundError:
-                pass
+                fd = os.open(stray, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue  # gone meanwhile, or not a file we could have made
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or st.st_mtime >= cutoff:
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # a live writer holds it (or locks do not work here: keep it)
+                stray.unlink(missing_ok=True)  # while locked, so no writer can be using it
+                removed += 1
+                freed += st.st_size
+            except OSError as exc:
+                log.warning("blob store: could not clear a temporary file: %s", exc)
+            finally:
+                os.close(fd)
+        return removed, freed

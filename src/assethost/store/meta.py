@@ -173,6 +173,11 @@ class Tx:
         t = TABLES[table]
         return self.conn.execute(sa_delete(t).where(*_where(t, where))).rowcount
 
+    def delete_before(self, table: str, column: str, value: Any) -> int:
+        """Delete the rows whose column is below value (e.g. expired ones)."""
+        t = TABLES[table]
+        return self.conn.execute(sa_delete(t).where(t.c[column] < value)).rowcount
+
     def generation(self) -> int:
         value = self.conn.execute(select(schema.deploy_state.c.generation).limit(1)).scalar()
         return int(value or 0)

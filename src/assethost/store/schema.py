@@ -222,8 +222,9 @@ variables = Table(
     UniqueConstraint("environment_sid", "key", name="uq_variables_environment_key"),
 )
 
-# One row: a counter that every deployment bumps, so edge processes sharing the database can
-# notice a switch with one cheap query instead of re-reading every environment.
+# One row: a counter that every deployment (and every change of an Auth Token) bumps, so edge
+# processes sharing the database can notice a switch with one cheap query instead of re-reading
+# every environment.
 deploy_state = Table(
     "deploy_state",
     metadata,
@@ -247,6 +248,22 @@ settings_kv = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Signed-in console sessions. The cookie holds a random token; a session exists while its row
+# does (keyed by the token's SHA-256, so the table alone cannot be replayed), so that signing out
+# ends it on every worker and node. credential_digest is a hash of the Auth Token or key secret
+# hash signed in with: a rotated token or deleted key no longer matches and ends the session.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_sid", String(34), ForeignKey("accounts.sid", ondelete="CASCADE"), nullable=False),
+    Column("credential_sid", String(34), nullable=False),
+    Column("credential_digest", String(64), nullable=False),
+    _created(),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_console_sessions_expires_at", "expires_at"),
 )
 
 # What Functions printed (console.log/error, print, logging), per environment. Written in

@@ -1,0 +1,97 @@
+"""The blob store's temporary files: disk errors become StorageError (full or not, no path), a
+failed write leaves no temporary file, and clean_tmp removes only what no live writer holds."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+import pytest
+
+from assethost.api.upload import storage_error
+from assethost.core.errors import StorageFull, StorageUnavailable
+from assethost.store import blobs as blobs_module
+from assethost.store.blobs import LocalBlobStore, StorageError
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LocalBlobStore(tmp_path / "blobs")
+
+
+def _failing(code: int):
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code), "/srv/secret/place")
+
+    return fail
+
+
+@pytest.mark.parametrize(("code", "full"), [(errno.ENOSPC, True), (errno.EDQUOT, True), (errno.EFBIG, True),
+                                            (errno.EROFS, False), (errno.EACCES, False), (errno.EIO, False)])
+def test_write_errors_say_full_or_not_and_leave_no_file(store, monkeypatch, code, full):
+    writer = store.writer(1000)
+    monkeypatch.setattr(blobs_module.os, "write", _failing(code))
+    with pytest.raises(StorageError) as caught:
+        writer.write(b"x" * 10)
+    assert caught.value.full is full
+    assert "/srv" not in str(caught.value)
+    writer.abort()
+    assert list(store.tmp_dir.iterdir()) == []
+    mapped = storage_error(caught.value)
+    assert isinstance(mapped, StorageFull if full else StorageUnavailable)
+    assert (mapped.status, mapped.code) == ((507, 20507) if full else (503, 20503))
+    assert "/srv" not in mapped.message
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES, errno.ENOSPC])
+def test_errors_creating_the_temporary_file(store, monkeypatch, code):
+    monkeypatch.setattr(blobs_module.os, "open", _failing(code))
+    with pytest.raises(StorageError) as caught:
+        store.writer(1000)
+    assert caught.value.full is (code == errno.ENOSPC)
+
+
+def test_errors_at_commit_leave_no_file(store, monkeypatch):
+    writer = store.writer(1000)
+    writer.write(b"abc")
+    monkeypatch.setattr(blobs_module.os, "fsync", _failing(errno.EIO))
+    with pytest.raises(StorageError):
+        writer.commit()
+    writer.abort()
+    assert list(store.tmp_dir.iterdir()) == []
+    assert not store.exists("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+
+
+def _age(path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_clean_tmp_removes_only_old_files_no_writer_holds(store):
+    abandoned = store.tmp_dir / "upload-abandoned"
+    abandoned.write_bytes(b"x" * 100)
+    _age(abandoned, 3600)
+    fresh = store.tmp_dir / "upload-fresh"  # a writer may be about to lock it
+    fresh.write_bytes(b"y")
+    live = store.writer(1000)
+    live.write(b"still coming")
+    live_file = next(p for p in store.tmp_dir.iterdir() if p not in (abandoned, fresh))
+    _age(live_file, 3600)  # idle for long, but its writer still holds it
+    (store.tmp_dir / "a-folder").mkdir()
+    _age(store.tmp_dir / "a-folder", 3600)
+
+    assert store.clean_tmp() == (1, 100)
+    assert sorted(p.name for p in store.tmp_dir.iterdir()) == sorted(["upload-fresh", live_file.name, "a-folder"])
+    digest, size = live.commit()  # the live upload is stored whole
+    assert store.read(digest) == b"still coming" and size == 12
+
+
+def test_a_writer_dropped_without_abort_is_swept(store):
+    writer = store.writer(1000)
+    writer.write(b"lost")
+    os.close(writer._fd)  # what a crash does to the lock
+    writer._fd = None
+    (path,) = store.tmp_dir.iterdir()
+    _age(path, 3600)
+    assert store.clean_tmp() == (1, 4)
