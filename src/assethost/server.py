@@ -38,8 +38,9 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve_worker(settings: Settings, sock: socket.socket, log_level: str) -> None:
     assembly = assemble(settings)
+    # No WebSocket protocol: nothing here serves one, and an upgrade is answered as plain HTTP.
     config = uvicorn.Config(
-        assembly.app, http=functools.partial(FrontProtocol, limits=settings.front), lifespan="on",
+        assembly.app, http=functools.partial(FrontProtocol, limits=settings.front), ws="none", lifespan="on",
         log_level=log_level, log_config=_log_config(log_level), access_log=False, server_header=False,
         proxy_headers=False, timeout_graceful_shutdown=10,
     )

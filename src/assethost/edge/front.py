@@ -23,8 +23,8 @@ from collections import deque
 from typing import Any
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from assethost.edge.apiproto import ApiProtocol
 from assethost.edge.bounds import (
     BODY,
     CLOCK,
@@ -379,8 +379,9 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self.stopped = True
         self._stop_clock()
         self.server_state.connections.discard(self)
-        protocol = HttpToolsProtocol(
+        protocol = ApiProtocol(
             config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop,
+            limits=self.limits,
         )
         transport = self.transport
         if not self.reading:
