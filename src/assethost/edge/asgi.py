@@ -21,13 +21,13 @@ class EdgeApp:
         headers = dict(scope["headers"])
         method = scope["method"]
         body = None
+        length = headers.get(b"content-length")
+        if length is not None and int(length) > self.max_body_bytes:
+            return await _too_large(send)
         if method == "POST":
             body = await _read_body(receive, self.max_body_bytes)
             if body is None:
-                reply = plain(413, "Request body too large\n", [(b"connection", b"close")])
-                await send({"type": "http.response.start", "status": 413, "headers": reply.headers})
-                await send({"type": "http.response.body", "body": reply.body})
-                return
+                return await _too_large(send)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         reply = self.edge.responder.answer(
             method, scope["scheme"], raw_path.decode("latin-1"), scope["query_string"].decode("latin-1"), headers,
@@ -53,6 +53,12 @@ class EdgeApp:
                 await send({"type": "http.response.body", "body": b""})
         finally:
             os.close(fd)
+
+
+async def _too_large(send: Send) -> None:
+    reply = plain(413, "Request body too large\n", [(b"connection", b"close")])
+    await send({"type": "http.response.start", "status": 413, "headers": reply.headers})
+    await send({"type": "http.response.body", "body": reply.body})
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
