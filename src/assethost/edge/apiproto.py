@@ -43,7 +43,8 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
         self.held: bytes | None = None  # read but not parsed while a request waits to be answered
         # The request whose application task runs (uvicorn's `cycle` is the newest one read).
         self.answering: RequestResponseCycle | None = None
-        self.refusal: bytes | None = None  # the answer that ends the connection, once those before it are sent
+        # The answer that ends the connection, once the answers owed before it are sent.
+        self.refusal: bytes | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

@@ -128,10 +128,12 @@ class Bounded:
         if wait == IDLE:
             self.transport.close()
         elif wait == SENDING:
-            log.info("dropped %s: it read none of its answer for %g s", self._peer(), self.limits.send_timeout)
+            log.info("dropped %s: it read none of its answer for %g s", self._peer(),
+                     self.limits.send_timeout)
             self._drop()
         elif wait == HEAD:
-            self._refuse(408, b"Request Timeout\n", f"request header not complete after {self.limits.header_timeout:g} s")
+            self._refuse(408, b"Request Timeout\n",
+                         f"request header not complete after {self.limits.header_timeout:g} s")
         else:
             self._refuse(408, b"Request Timeout\n", f"request body stalled for {self.limits.body_timeout:g} s")
 
@@ -165,4 +167,5 @@ def note_refusal(loop: asyncio.AbstractEventLoop, limit: int) -> None:
     now = loop.time()
     if now - _last_refusal_log >= 60.0:
         _last_refusal_log = now
-        log.warning("refusing connections: %d are open, the most this process takes (--max-connections)", limit)
+        log.warning("refusing connections: %d are open, the most this process takes (--max-connections)",
+                    limit)

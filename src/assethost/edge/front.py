@@ -264,14 +264,15 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         if method == b"POST":
             self.body = bytearray()
             # Only when nothing is owed before it: answers go out in order, and a 100 may be left out.
-            if (self.headers.get(b"expect", b"").lower() == b"100-continue" and not self.busy and not self.queue
-                    and self.write_paused_at is None):
+            if (self.headers.get(b"expect", b"").lower() == b"100-continue"
+                    and not self.busy and not self.queue and self.write_paused_at is None):
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
         if self.body_bytes > self.limits.max_body_bytes:
-            self._refuse(413, b"Request body too large\n", f"request body over {self.limits.max_body_bytes} bytes")
+            self._refuse(413, b"Request body too large\n",
+                         f"request body over {self.limits.max_body_bytes} bytes")
             raise Stop()
         if self.body is not None:
             self.body += body
@@ -281,7 +282,8 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self.idle_since = self.last_read
         parser = self.parser
         # A declined Upgrade leaves the bytes after it unframed: answer, then close.
-        keep_alive = parser.should_keep_alive() and not (b"upgrade" in self.headers and parser.should_upgrade())
+        upgrade = b"upgrade" in self.headers and parser.should_upgrade()
+        keep_alive = parser.should_keep_alive() and not upgrade
         if not keep_alive:
             self.stopped = True
         reply = self._respond()
