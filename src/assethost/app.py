@@ -139,7 +139,7 @@ def assemble(settings: Settings) -> Assembly:
     assert isinstance(packager, Packager)
     edge = Edge(ctx, settings.base_domain, settings.edge, packager=packager, function_options=settings.functions,
                 public_scheme=settings.public_scheme, trust_forwarded=settings.trust_forwarded)
-    edge_app = EdgeApp(edge)
+    edge_app = EdgeApp(edge, settings.front.max_body_bytes)
     api = None
     if not settings.edge_only:  # the console sits on the API origin, in front of the API
         api = CatchAll(with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url))

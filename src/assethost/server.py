@@ -7,6 +7,8 @@ processes at once. A worker that dies is replaced.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import os
 import signal
@@ -15,6 +17,7 @@ import sys
 import time
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from assethost.app import assemble
 from assethost.edge.front import FrontProtocol
@@ -35,11 +38,21 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve_worker(settings: Settings, sock: socket.socket, log_level: str) -> None:
     assembly = assemble(settings)
+    # No WebSocket protocol: nothing here serves one, and an upgrade is answered as plain HTTP.
     config = uvicorn.Config(
-        assembly.app, http=FrontProtocol, lifespan="on", log_level=log_level, access_log=False,
-        server_header=False, proxy_headers=False, timeout_graceful_shutdown=10,
+        assembly.app, http=functools.partial(FrontProtocol, limits=settings.front), ws="none", lifespan="on",
+        log_level=log_level, log_config=_log_config(log_level), access_log=False, server_header=False,
+        proxy_headers=False, timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _log_config(log_level: str) -> dict:
+    """uvicorn's logging, with our own loggers written the same way at the same level (without
+    this only their warnings would show, through Python's last-resort handler)."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["assethost"] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
+    return config
 
 
 def run(settings: Settings, workers: int, log_level: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assethost.core.limits import Limits
+from assethost.edge.limits import FrontLimits
 from assethost.edge.snapshot import EdgeOptions
 from assethost.functions.options import FunctionOptions
 
@@ -23,6 +24,7 @@ class Settings:
     base_domain: str = "localhost"
     limits: Limits = field(default_factory=Limits)
     edge: EdgeOptions = field(default_factory=EdgeOptions)
+    front: FrontLimits = field(default_factory=FrontLimits)  # what one client connection may cost
     functions: FunctionOptions = field(default_factory=FunctionOptions)
     edge_only: bool = False  # serve deployed assets only; no API
     trust_forwarded: bool = False  # rebuild signed URLs from X-Forwarded-Proto/-Host

@@ -1,13 +1,49 @@
 """Fixtures for the security suite: every attack runs against real `assethost serve` subprocesses
 (tests/servers.py), with the API on SQLite and on PostgreSQL through tests/conftest.py's `backend`,
-`server` and `server_factory` fixtures. Helpers come from the edge and functions suites' kits and
-from securitykit.py."""
+`server` and `server_factory` fixtures, and servers of its own with the HTTP front's limits made
+small so that every bound is reached within a second or two. Helpers come from the edge and
+functions suites' kits, securitykit.py and frontkit.py."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+import pytest
 
 HERE = Path(__file__).resolve().parent
 for folder in (HERE.parent / "edge", HERE.parent / "functions", HERE):
     sys.path.insert(0, str(folder))
+
+from edgekit import Deployer, FileSpec, Site
+from frontkit import FRONT_ARGS, MAX_CONNECTIONS, KiB
+from servers import ServerProcess, start_sqlite_server
+
+
+@pytest.fixture(scope="session")
+def front(tmp_path_factory) -> ServerProcess:
+    srv = start_sqlite_server(tmp_path_factory.mktemp("front"), *map(str, FRONT_ARGS))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def site(front) -> Site:
+    """An environment on `front` with a small file, one served from memory and one from disk."""
+    specs = [
+        FileSpec("/hello.txt", b"hello edge\n"),
+        FileSpec("/memory.bin", os.urandom(200 * KiB)),  # under --memory-file-limit (256 KiB)
+        FileSpec("/disk.bin", os.urandom(2048 * KiB)),
+    ]
+    with front.http_client() as http:
+        return Deployer(front, http).site(specs, suffix="sec", prefix="sec")
+
+
+@pytest.fixture(scope="session")
+def capped(tmp_path_factory) -> ServerProcess:
+    """A server that takes MAX_CONNECTIONS connections at once, and keeps idle ones a while."""
+    srv = start_sqlite_server(tmp_path_factory.mktemp("capped"), "--max-connections", str(MAX_CONNECTIONS),
+                              "--keepalive-timeout", "60")
+    yield srv
+    srv.stop()

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from assethost.core.limits import Limits
+from assethost.edge.limits import FrontLimits
 from assethost.edge.snapshot import EdgeOptions
 from assethost.functions.options import NETWORKS, FunctionOptions
 from assethost.functions.sandbox import Sandbox
@@ -107,6 +108,33 @@ def _store_options(f):  # type: ignore[no-untyped-def]
 @click.option("--function-uid-base", envvar="ASSETHOST_FUNCTION_UID_BASE", type=click.IntRange(1000),
               default=FunctionOptions.uid_base, show_default=True,
               help="Run as root, function sandboxes get UIDs from here up (the one below installs dependencies).")
+@click.option("--max-request-line", envvar="ASSETHOST_MAX_REQUEST_LINE", type=click.IntRange(min=64),
+              default=FrontLimits.max_request_line, show_default=True,
+              help="Longest request target (URI) in bytes; longer ones are answered 414.")
+@click.option("--max-header-bytes", envvar="ASSETHOST_MAX_HEADER_BYTES", type=click.IntRange(min=1024),
+              default=FrontLimits.max_header_bytes, show_default=True,
+              help="Most bytes of a request's line and header fields; more are answered 431.")
+@click.option("--max-body-bytes", envvar="ASSETHOST_MAX_BODY_BYTES", type=click.IntRange(min=0),
+              default=FrontLimits.max_body_bytes, show_default=True,
+              help="Largest request body to an environment's domain (forms, function calls); larger get 413.")
+@click.option("--header-timeout", envvar="ASSETHOST_HEADER_TIMEOUT", type=click.FloatRange(min=0, min_open=True),
+              default=FrontLimits.header_timeout, show_default=True,
+              help="Seconds from a request's first byte to the end of its header; then 408 and close.")
+@click.option("--body-timeout", envvar="ASSETHOST_BODY_TIMEOUT", type=click.FloatRange(min=0, min_open=True),
+              default=FrontLimits.body_timeout, show_default=True,
+              help="Seconds a request body may pause between two reads; then 408 and close.")
+@click.option("--keepalive-timeout", envvar="ASSETHOST_KEEPALIVE_TIMEOUT",
+              type=click.FloatRange(min=0, min_open=True), default=FrontLimits.keepalive_timeout,
+              show_default=True, help="Seconds an idle connection stays open waiting for its next request.")
+@click.option("--send-timeout", envvar="ASSETHOST_SEND_TIMEOUT", type=click.FloatRange(min=0, min_open=True),
+              default=FrontLimits.send_timeout, show_default=True,
+              help="Seconds a client may read none of what is sent to it before it is dropped.")
+@click.option("--write-buffer-bytes", envvar="ASSETHOST_WRITE_BUFFER_BYTES", type=click.IntRange(min=4096),
+              default=FrontLimits.write_buffer_bytes, show_default=True,
+              help="Unsent bytes per connection past which the server stops reading that connection.")
+@click.option("--max-connections", envvar="ASSETHOST_MAX_CONNECTIONS", type=click.IntRange(min=1),
+              default=FrontLimits.max_connections, show_default=True,
+              help="Open connections per worker process; more are answered 503 and closed at once.")
 def serve(
     host: str, port: int, data_dir: Path, database_url: str | None, public_url: str | None, base_domain: str,
     max_public_bytes: int, max_private_bytes: int, max_function_bytes: int, max_public_versions: int,
@@ -118,6 +146,11 @@ def serve(
     function_scratch: int = FunctionOptions.scratch_mb, function_cpu_seconds: int = FunctionOptions.cpu_seconds,
     function_max_response_bytes: int = FunctionOptions.max_response_bytes,
     function_uid_base: int = FunctionOptions.uid_base, function_network: str = FunctionOptions.network,
+    max_request_line: int = FrontLimits.max_request_line, max_header_bytes: int = FrontLimits.max_header_bytes,
+    max_body_bytes: int = FrontLimits.max_body_bytes, header_timeout: float = FrontLimits.header_timeout,
+    body_timeout: float = FrontLimits.body_timeout, keepalive_timeout: float = FrontLimits.keepalive_timeout,
+    send_timeout: float = FrontLimits.send_timeout, write_buffer_bytes: int = FrontLimits.write_buffer_bytes,
+    max_connections: int = FrontLimits.max_connections,
 ) -> None:
     """Run the API (and the runtime edge) on one port."""
     import os
@@ -137,6 +170,11 @@ def serve(
         edge=EdgeOptions(
             memory_file_limit=memory_file_limit, public_cache_control=cache_control,
             protected_cache_control=protected_cache_control,
+        ),
+        front=FrontLimits(
+            max_request_line=max_request_line, max_header_bytes=max_header_bytes, max_body_bytes=max_body_bytes,
+            header_timeout=header_timeout, body_timeout=body_timeout, keepalive_timeout=keepalive_timeout,
+            send_timeout=send_timeout, write_buffer_bytes=write_buffer_bytes, max_connections=max_connections,
         ),
         edge_only=edge_only,
         trust_forwarded=trust_forwarded,

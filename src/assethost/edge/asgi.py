@@ -7,18 +7,27 @@ import os
 
 from starlette.types import Receive, Scope, Send
 
-from assethost.edge.httpparts import FILE_CHUNK, MAX_BODY_BYTES
+from assethost.edge.httpparts import FILE_CHUNK
+from assethost.edge.responder import plain
 from assethost.edge.runtime import Edge
 
 
 class EdgeApp:
-    def __init__(self, edge: Edge) -> None:
+    def __init__(self, edge: Edge, max_body_bytes: int) -> None:
         self.edge = edge
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         method = scope["method"]
-        body = await _read_body(receive) if method == "POST" else None
+        body = None
+        length = headers.get(b"content-length")
+        if length is not None and int(length) > self.max_body_bytes:
+            return await _too_large(send)
+        if method == "POST":
+            body = await _read_body(receive, self.max_body_bytes)
+            if body is None:
+                return await _too_large(send)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         reply = self.edge.responder.answer(
             method, scope["scheme"], raw_path.decode("latin-1"), scope["query_string"].decode("latin-1"), headers,
@@ -46,11 +55,19 @@ class EdgeApp:
             os.close(fd)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _too_large(send: Send) -> None:
+    reply = plain(413, "Request body too large\n", [(b"connection", b"close")])
+    await send({"type": "http.response.start", "status": 413, "headers": reply.headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None when it is longer than `limit` (then not read to its end)."""
     body = bytearray()
     while True:
         message = await receive()
         body.extend(message.get("body", b""))
-        if len(body) > MAX_BODY_BYTES or not message.get("more_body"):
-            break
-    return bytes(body[:MAX_BODY_BYTES])
+        if len(body) > limit:
+            return None
+        if not message.get("more_body"):
+            return bytes(body)

@@ -7,44 +7,48 @@ serving deployed assets through it capped out near a third of nginx. Here a requ
 httptools, answered by the same `Responder` the ASGI edge uses, and written with one
 `transport.write` of pre-serialised headers. The hand-over is the same move uvicorn itself makes
 for WebSocket upgrades: start the other protocol on this transport and replay the bytes read.
+
+Every connection is bounded by `FrontLimits` (see `edge/limits.py`): the size of a request's head
+and body, the waits on the client, the connections open at once, and what may wait unsent. While
+answers are waiting (the client reads slower than it asks, or a file or a function is being
+answered) the connection is not read: requests already read wait as small `Reply` objects, and
+the rest of what was read waits unparsed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections import deque
-from http import HTTPStatus
 from typing import Any
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from assethost.edge.httpparts import FILE_CHUNK, MAX_BODY_BYTES, Clock
-from assethost.edge.responder import Reply
+from assethost.edge.apiproto import ApiProtocol
+from assethost.edge.bounds import (
+    BODY,
+    CLOCK,
+    HEAD,
+    IDLE,
+    SLICE,
+    STATUS,
+    Bounded,
+    Stop,
+    log,
+    note_refusal,
+    simple_response,
+)
+from assethost.edge.httpparts import FILE_CHUNK
+from assethost.edge.limits import FrontLimits
+from assethost.edge.responder import Reply, plain
 from assethost.edge.snapshot import serialize
 
-log = logging.getLogger("assethost.edge")
 
-_STATUS = {
-    status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("latin-1")) for status in HTTPStatus
-}  # functions may answer with any status; 413's phrase is "Request Entity Too Large" here
-_clock = Clock()
-
-
-def _simple(status: int, text: bytes) -> bytes:
-    return (
-        _STATUS[status] + b"date: " + _clock.date() + b"\r\ncontent-type: text/plain; charset=utf-8\r\n"
-        b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(text), text)
-    )
-
-
-class FrontProtocol(asyncio.Protocol):
+class FrontProtocol(Bounded, asyncio.Protocol):
     """Constructed by uvicorn (as its `http` protocol class) for every accepted connection."""
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
-                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 _loop: asyncio.AbstractEventLoop | None = None, *, limits: FrontLimits) -> None:
         if not config.loaded:
             config.load()
         self.config = config
@@ -54,85 +58,179 @@ class FrontProtocol(asyncio.Protocol):
         dispatch = config.app
         self.edge = dispatch.edge
         self.edge_only = dispatch.api is None
-        self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.scheme = "http"
-        # Data received since the start of the request now being parsed, to replay on a hand-over.
-        self.pending: list[bytes] = []
-        self.idle = True
-        self.begun = 0  # requests begun within `pending`
-        self.handed_over = False
-        self.busy = False  # a file is being streamed; later replies wait in `queue`
-        self.queue: deque[tuple[Reply, bool]] = deque()
+        self.limits = limits
+        self.stopped = False
         self.write_ready: asyncio.Event | None = None
-        self.keepalive_timer: asyncio.TimerHandle | None = None
-        self.last_active = 0.0
-        self._reset_request()
 
     def _reset_request(self) -> None:
         self.url = b""
         self.headers: dict[bytes, bytes] = {}
         self.body: bytearray | None = None
-        self.too_large = False
-        self.is_edge = False
+        self.body_bytes = 0
         self.duplicate_host = False
 
     # asyncio.Protocol ---------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.server_state.connections.add(self)
+        connections = self.server_state.connections
+        if len(connections) >= self.limits.max_connections:
+            # Before anything is allocated for it: a flood of refused clients costs nothing but this.
+            self.stopped = True
+            self.transport.write(simple_response(503, b"Service Unavailable: too many connections\n"))
+            self.transport.close()
+            note_refusal(self.loop, self.limits.max_connections)
+            return
+        connections.add(self)
+        self.transport.set_write_buffer_limits(high=self.limits.write_buffer_bytes)
+        self.parser = httptools.HttpRequestParser(self)
         self.scheme = "https" if transport.get_extra_info("sslcontext") else "http"
-        self.last_active = self.loop.time()
-        self._arm_keepalive()
+        self.phase = IDLE
+        self.head_bytes = 0
+        self.head_fresh = False  # the request began inside the bytes just parsed
+        # The bytes of the request being read, from its first one, kept while its header is
+        # incomplete, to replay on a hand-over; None once they are not separable any more.
+        self.replay: list[bytes | memoryview] | None = None
+        self.begun = 0  # requests begun within `replay`
+        self.rest: memoryview | None = None  # what follows the slice being parsed
+        self.held: memoryview | None = None  # read but not parsed while answers wait
+        self.reading = True
+        self.busy = False  # a file or a function is being answered; later replies wait in `queue`
+        self.queue: deque[tuple[Reply, bool]] = deque()
+        self._reset_request()
+        self._start_clock()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server_state.connections.discard(self)
-        self._cancel_keepalive()
+        self.stopped = True
+        self._stop_clock()
         if self.write_ready is not None:
             self.write_ready.set()
 
     def pause_writing(self) -> None:
+        if self.transport.is_closing():
+            return
+        self.write_paused_at = self.loop.time()
         if self.write_ready is None:
             self.write_ready = asyncio.Event()
         self.write_ready.clear()
+        # Reading stops only once an answer has to wait (see _wait): a client that reads what it
+        # asked for before asking again never has its reading paused and resumed.
+        self._soon(self.write_paused_at + self.limits.send_timeout)
 
     def resume_writing(self) -> None:
+        self.write_paused_at = None
         if self.write_ready is not None:
             self.write_ready.set()
+        if not self.busy and (self.queue or self.held is not None or not self.reading) \
+                and not self.transport.is_closing():
+            self._catch_up()
 
-    def data_received(self, data: bytes) -> None:
-        self.last_active = self.loop.time()
-        if self.idle:
-            self.pending = [data]
+    def data_received(self, data: bytes | memoryview) -> None:
+        self.last_read = self.loop.time()
+        if self.stopped:
+            return
+        if self.held is not None:  # a transport may hand over what it had read before pausing
+            self.held = memoryview(bytes(self.held) + data)
+            return
+        if len(data) > SLICE:
+            self._feed_slices(memoryview(data))
+            return
+        # One slice (most requests come whole in one): parsed here, the hot path.
+        if self.phase == IDLE:
+            self.replay = [data]
             self.begun = 0
-        else:
-            self.pending.append(data)
+        elif self.replay is not None:
+            self.replay.append(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
-            if not isinstance(exc.__context__, _HandedOver):
+            if not isinstance(exc.__context__, Stop):
                 log.exception("edge request failed")
-                self._fail(500, b"Internal Server Error\n")
-        except httptools.HttpParserError:
-            self._fail(400, b"Bad Request\n")
+                self._refuse(500, b"Internal Server Error\n")
         except httptools.HttpParserUpgrade:
-            self._fail(400, b"Upgrades are not served here\n")
+            pass  # the upgrade was declined: that request was answered as HTTP/1.1 and ends the connection
+        except httptools.HttpParserError as exc:
+            if not self.stopped:
+                self._refuse(400, b"Bad Request\n", f"malformed request ({exc})")
+        # The wait these bytes leave the connection in; the timer moves only if that wait ends sooner.
+        phase = self.phase
+        if phase == IDLE:
+            due = self.idle_since + self.limits.keepalive_timeout
+        elif phase == HEAD:
+            due = self.head_since + self.limits.header_timeout
+            if self.head_fresh:
+                self.head_fresh = False  # some of these bytes may be the requests before it
+            elif not self.stopped:
+                self._count_head(len(data))
+        else:
+            due = self.last_read + self.limits.body_timeout
+        if due < self._timer_at:
+            self._soon(due)
 
     def shutdown(self) -> None:
         """Called by uvicorn on graceful shutdown."""
-        if self.transport is not None and self.idle and not self.busy:
+        if self.phase == IDLE and not self.busy and not self.queue:
             self.transport.close()
+
+    # reading ------------------------------------------------------------------------------------
+
+    def _feed_slices(self, view: memoryview) -> None:
+        try:
+            for offset in range(0, len(view), SLICE):
+                if self.busy or self.write_paused_at is not None:
+                    self.held = view[offset:]
+                    self._pause_reading()
+                    return
+                self.rest = view[offset + SLICE:]
+                self.data_received(view[offset:offset + SLICE])
+                if self.stopped:
+                    return
+        finally:
+            self.rest = None
+
+    def _pause_reading(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.transport.pause_reading()
+
+    def _catch_up(self) -> None:
+        """Our side is free again (a file sent, a function answered, the client read enough):
+        send what waits, then parse what was held back, then read on."""
+        now = self.loop.time()
+        self.idle_since = self.head_since = self.last_read = now  # the client was waiting on us
+        while self.queue and not self.busy and self.write_paused_at is None:
+            self._write(*self.queue.popleft())
+        if self.busy or self.write_paused_at is not None or self.transport.is_closing():
+            return
+        if self.held is not None:
+            held, self.held = self.held, None
+            self._feed_slices(held)
+            if self.held is not None or self.stopped:
+                return
+        if not self.reading:
+            self.reading = True
+            self.transport.resume_reading()
+        self._soon(now + self.limits.keepalive_timeout)
+
+    def _serving(self) -> bool:
+        return self.busy or bool(self.queue)
 
     # httptools callbacks -----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self.idle = False
+        self.phase = HEAD
+        self.head_since = self.last_read
+        self.head_bytes = 0
+        self.head_fresh = True
         self.begun += 1
         self._reset_request()
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > self.limits.max_request_line:
+            self._refuse(414, b"URI Too Long\n", f"request target over {self.limits.max_request_line} bytes")
+            raise Stop()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
@@ -141,73 +239,97 @@ class FrontProtocol(asyncio.Protocol):
         self.headers[name] = value
 
     def on_headers_complete(self) -> None:
+        self.phase = BODY
+        method = self.parser.get_method()
+        if method == b"CONNECT":
+            self._refuse(400, b"Bad Request: CONNECT is not served here\n", "CONNECT")
+            raise Stop()
         if self.duplicate_host:
-            self._fail(400, b"Bad Request: more than one Host header\n")
-            raise _HandedOver()
+            self._refuse(400, b"Bad Request: more than one Host header\n", "more than one Host header")
+            raise Stop()
+        try:
+            self.target = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            self._refuse(400, b"Bad Request: malformed request target\n",
+                         f"malformed request target {self.url[:80]!r}")
+            raise Stop() from None
         host = self.headers.get(b"host", b"").decode("latin-1")
-        if self.edge_only or self.edge.claims(host):
-            self.is_edge = True
-            if self.parser.get_method() == b"POST":
-                self.body = bytearray()
-                if self.headers.get(b"expect", b"").lower() == b"100-continue":
-                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
-            return
-        self._hand_over()
+        if not (self.edge_only or self.edge.claims(host)):
+            self._hand_over()
+        self.replay = None  # answered here: a later request in these bytes cannot be handed over
+        length = self.headers.get(b"content-length")
+        if length is not None and int(length) > self.limits.max_body_bytes:
+            self._refuse(413, b"Request body too large\n", f"request body of {int(length)} bytes")
+            raise Stop()
+        if method == b"POST":
+            self.body = bytearray()
+            # Only when nothing is owed before it: answers go out in order, and a 100 may be left out.
+            if (self.headers.get(b"expect", b"").lower() == b"100-continue"
+                    and not self.busy and not self.queue and self.write_paused_at is None):
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
-        if self.body is None:
-            return
-        if len(self.body) + len(body) > MAX_BODY_BYTES:
-            self.too_large = True
-            return
-        self.body += body
+        self.body_bytes += len(body)
+        if self.body_bytes > self.limits.max_body_bytes:
+            self._refuse(413, b"Request body too large\n",
+                         f"request body over {self.limits.max_body_bytes} bytes")
+            raise Stop()
+        if self.body is not None:
+            self.body += body
 
     def on_message_complete(self) -> None:
-        self.idle = True
-        if not self.is_edge:
-            return
-        keep_alive = self.parser.should_keep_alive()
-        if self.too_large:
-            self._fail(413, b"Request body too large\n")
-            return
-        self._emit(self._respond(), keep_alive)
+        self.phase = IDLE
+        self.idle_since = self.last_read
+        parser = self.parser
+        # A declined Upgrade leaves the bytes after it unframed: answer, then close.
+        upgrade = b"upgrade" in self.headers and parser.should_upgrade()
+        keep_alive = parser.should_keep_alive() and not upgrade
+        if not keep_alive:
+            self.stopped = True
+        reply = self._respond()
+        if self.busy or self.write_paused_at is not None or self.queue:
+            self._wait(reply, keep_alive)
+        else:
+            self._write(reply, keep_alive)
 
     # serving -------------------------------------------------------------------------------------
 
     def _respond(self) -> Reply:
-        url = httptools.parse_url(self.url)
+        target = self.target
         return self.edge.responder.answer(
-            self.parser.get_method().decode("ascii"), self.scheme, url.path.decode("latin-1"),
-            (url.query or b"").decode("latin-1"), self.headers, bytes(self.body) if self.body is not None else None,
+            self.parser.get_method().decode("ascii"), self.scheme, (target.path or b"/").decode("latin-1"),
+            (target.query or b"").decode("latin-1"), self.headers, bytes(self.body) if self.body is not None else None,
         )
 
-    def _emit(self, reply: Reply, keep_alive: bool) -> None:
-        if self.busy:
-            self.queue.append((reply, keep_alive))
-            return
+    def _wait(self, reply: Reply, keep_alive: bool) -> None:
+        """Queue an answer behind those still owed, and read no more requests meanwhile."""
+        self.queue.append((reply, keep_alive))
+        self._pause_reading()
+
+    def _write(self, reply: Reply, keep_alive: bool) -> None:
         transport = self.transport
-        if transport is None or transport.is_closing():
+        if transport.is_closing():
             return
         if reply.call is not None:
             # A function: answered when its worker is done; later requests wait their turn.
             self.busy = True
-            transport.pause_reading()
+            self._pause_reading()
             self.loop.create_task(self._run_function(reply, keep_alive))
             return
         head = reply.raw_head if reply.raw_head is not None else serialize(reply.headers)
-        status = _STATUS.get(reply.status) or b"HTTP/1.1 %d \r\n" % reply.status
+        status = STATUS.get(reply.status) or b"HTTP/1.1 %d \r\n" % reply.status
         closing = b"" if keep_alive else b"connection: close\r\n"
-        transport.write(b"".join((status, b"date: ", _clock.date(), b"\r\n", head, closing, b"\r\n", reply.body)))
+        transport.write(b"".join((status, b"date: ", CLOCK.date(), b"\r\n", head, closing, b"\r\n", reply.body)))
         if reply.file is not None:
             self.busy = True
-            transport.pause_reading()
+            self._pause_reading()
             self.loop.create_task(self._send_file(reply, keep_alive))
         elif not keep_alive:
             transport.close()
 
     async def _send_file(self, reply: Reply, keep_alive: bool) -> None:
         transport = self.transport
-        assert transport is not None and reply.file is not None
+        assert reply.file is not None
         try:
             fd = os.open(reply.file, os.O_RDONLY)
         except OSError:
@@ -224,83 +346,60 @@ class FrontProtocol(asyncio.Protocol):
                 transport.write(chunk)
                 offset += len(chunk)
                 remaining -= len(chunk)
-                if self.write_ready is not None and not self.write_ready.is_set():
+                if self.write_paused_at is not None and self.write_ready is not None:
                     await self.write_ready.wait()
         finally:
             os.close(fd)
-        self.busy = False
-        if transport.is_closing():
-            return
-        if not keep_alive:
-            transport.close()
-            return
-        transport.resume_reading()
-        self.last_active = self.loop.time()
-        while self.queue and not self.busy:
-            queued, alive = self.queue.popleft()
-            self._emit(queued, alive)
+        self._done(keep_alive)
 
     async def _run_function(self, reply: Reply, keep_alive: bool) -> None:
         answer = await self.edge.call(reply)
         self.busy = False
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        transport.resume_reading()
-        self.last_active = self.loop.time()
-        self._emit(answer, keep_alive)
-        while self.queue and not self.busy:
-            queued, alive = self.queue.popleft()
-            self._emit(queued, alive)
+        self._write(answer, keep_alive)
+        if not self.busy:
+            self._done(keep_alive)
 
-    # hand-over and failures ------------------------------------------------------------------------
+    def _done(self, keep_alive: bool) -> None:
+        self.busy = False
+        if self.transport.is_closing():
+            return
+        if not keep_alive:
+            self.transport.close()
+            return
+        if self.write_paused_at is None:
+            self._catch_up()
+
+    # hand-over and refusals ----------------------------------------------------------------------
 
     def _hand_over(self) -> None:
         """Give this connection to uvicorn's protocol, replaying the request read so far."""
-        if self.begun != 1 or self.busy or self.queue:
+        if self.replay is None or self.begun != 1 or self.busy or self.queue:
             # Pipelined behind edge requests: the bytes to replay are not separable any more.
-            self._fail(421, b"Misdirected Request: open a new connection for this host\n")
-            raise _HandedOver()
-        self.handed_over = True
-        self._cancel_keepalive()
+            self._refuse(421, b"Misdirected Request: open a new connection for this host\n",
+                         "API request pipelined behind edge requests")
+            raise Stop()
+        self.stopped = True
+        self._stop_clock()
         self.server_state.connections.discard(self)
-        protocol = HttpToolsProtocol(
+        protocol = ApiProtocol(
             config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop,
+            limits=self.limits,
         )
         transport = self.transport
-        assert transport is not None
+        if not self.reading:
+            transport.resume_reading()  # uvicorn's flow control starts from a connection being read
         protocol.connection_made(transport)
         transport.set_protocol(protocol)
-        protocol.data_received(b"".join(self.pending))
+        if self.rest is not None:
+            self.replay.append(self.rest)
+        protocol.data_received(b"".join(self.replay))
         # Stop feeding our own parser: the rest of this data belongs to the new protocol.
-        raise _HandedOver()
+        raise Stop()
 
-    def _fail(self, status: int, text: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(_simple(status, text))
-            self.transport.close()
-
-    def _arm_keepalive(self, delay: float | None = None) -> None:
-        # One timer per connection, re-armed only when it fires: cheaper than a timer per request.
-        self._cancel_keepalive()
-        delay = self.config.timeout_keep_alive if delay is None else delay
-        self.keepalive_timer = self.loop.call_later(delay, self._keepalive_expired)
-
-    def _cancel_keepalive(self) -> None:
-        if self.keepalive_timer is not None:
-            self.keepalive_timer.cancel()
-            self.keepalive_timer = None
-
-    def _keepalive_expired(self) -> None:
-        self.keepalive_timer = None
-        if self.transport is None or self.transport.is_closing():
-            return
-        quiet = self.loop.time() - self.last_active
-        if self.idle and not self.busy and quiet >= self.config.timeout_keep_alive:
-            self.transport.close()
+    def _last_answer(self, status: int, text: bytes) -> None:
+        # After any answers still owed, in order: queued like them, and the connection ends with it.
+        if self.busy or self.write_paused_at is not None or self.queue:
+            self._wait(plain(status, text.decode()), False)
         else:
-            self._arm_keepalive(max(0.1, self.config.timeout_keep_alive - quiet))
+            self._write(plain(status, text.decode()), False)
 
-
-class _HandedOver(Exception):
-    """Raised inside a parser callback to stop parsing once the connection changed hands."""

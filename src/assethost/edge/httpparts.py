@@ -6,7 +6,6 @@ import time
 from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import parse_qsl
 
-MAX_BODY_BYTES = 1024 * 1024  # the most of a POST body the edge reads (forms, function calls)
 FILE_CHUNK = 1024 * 1024  # large files are sent in pieces of this size
 _FORM = b"application/x-www-form-urlencoded"
 

@@ -1,0 +1,171 @@
+"""What the two HTTP protocols of the port (the edge's `FrontProtocol` and `ApiProtocol`, uvicorn's
+own with the front's bounds) share: the phases of reading a request, one timer per connection for
+every wait on the client, and how a connection is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from http import HTTPStatus
+
+from assethost.edge.httpparts import Clock
+from assethost.edge.limits import FrontLimits
+
+log = logging.getLogger("assethost.front")
+
+# Where a connection is in reading its next request.
+IDLE, HEAD, BODY = 0, 1, 2
+# The client-side wait a connection is in when its timer fires.
+SENDING = 3
+
+# The most bytes handed to the parser at once. Between two slices the front can stop reading (a
+# pipelining client that reads no answers) and count the bytes of a header still incomplete:
+# httptools keeps an unfinished header line to itself, so that count is the only bound on it.
+SLICE = 4096
+
+STATUS = {
+    status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("latin-1")) for status in HTTPStatus
+}  # functions may answer with any status; 413's phrase is "Request Entity Too Large" here
+CLOCK = Clock()
+
+
+def simple_response(status: int, text: bytes) -> bytes:
+    """A whole short answer that ends the connection."""
+    return (
+        STATUS[status] + b"date: " + CLOCK.date() + b"\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(text), text)
+    )
+
+
+class Stop(Exception):
+    """Raised inside a parser callback to stop parsing: the connection was refused or handed over."""
+
+
+class Bounded:
+    """The waits on one client, nginx-style: the whole header within `header_timeout` of its first
+    byte, each read of a body within `body_timeout` of the last, the next request within
+    `keepalive_timeout`, and some of our answer read within `send_timeout`.
+
+    One timer per connection, re-armed when it fires, or when a wait begins that ends before the
+    timer would fire: a request costs a few comparisons, never a timer of its own."""
+
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    limits: FrontLimits
+    phase: int
+    idle_since: float  # when the connection last became idle (or was opened)
+    head_since: float  # when the request being read began
+    last_read: float  # when bytes last arrived
+    write_paused_at: float | None  # when the transport's buffer went over its high-water mark
+    stopped: bool  # nothing more of this connection is parsed here
+    head_bytes: int  # bytes counted of the header being read
+    _timer: asyncio.TimerHandle | None = None
+    _timer_at: float = float("inf")
+
+    def _serving(self) -> bool:
+        """True while we, not the client, are the ones to move (a file, a function or the API answering)."""
+        raise NotImplementedError
+
+    def _last_answer(self, status: int, text: bytes) -> None:
+        """Answer with `status` after what is already owed to the client, then close."""
+        raise NotImplementedError
+
+    def _drop(self) -> None:
+        # close() would wait for the buffer to drain, which is what this client never lets happen.
+        self.transport.abort()
+
+    def _start_clock(self) -> None:
+        now = self.loop.time()
+        self.idle_since = self.head_since = self.last_read = now
+        self.write_paused_at = None
+        self._arm(now + self.limits.keepalive_timeout)
+
+    def _stop_clock(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = float("inf")
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_at(when, self._tick)
+        self._timer_at = when
+
+    def _soon(self, when: float) -> None:
+        """A wait ending at `when` began: bring the timer forward if it would fire later."""
+        if when < self._timer_at and self._timer is not None:
+            self._arm(when)
+
+    def _due(self) -> tuple[float, int] | None:
+        limits = self.limits
+        if self.write_paused_at is not None:
+            return self.write_paused_at + limits.send_timeout, SENDING
+        if self._serving():
+            return None
+        if self.phase == IDLE:
+            return self.idle_since + limits.keepalive_timeout, IDLE
+        if self.phase == HEAD:
+            return self.head_since + limits.header_timeout, HEAD
+        return self.last_read + limits.body_timeout, BODY
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._timer_at = float("inf")
+        if self.transport.is_closing():
+            return
+        now = self.loop.time()
+        due = self._due()
+        if due is None:
+            self._arm(now + self.limits.shortest_wait)
+        elif now >= due[0]:
+            self._expire(due[1])
+        else:
+            self._arm(due[0])
+
+    def _expire(self, wait: int) -> None:
+        self.stopped = True
+        if wait == IDLE:
+            self.transport.close()
+        elif wait == SENDING:
+            log.info("dropped %s: it read none of its answer for %g s", self._peer(),
+                     self.limits.send_timeout)
+            self._drop()
+        elif wait == HEAD:
+            self._refuse(408, b"Request Timeout\n",
+                         f"request header not complete after {self.limits.header_timeout:g} s")
+        else:
+            self._refuse(408, b"Request Timeout\n", f"request body stalled for {self.limits.body_timeout:g} s")
+
+    def _refuse(self, status: int, text: bytes, why: str | None = None) -> None:
+        """End the connection over a request it may not make, with one line in the log saying why
+        (unless the caller logged it already)."""
+        if why is not None:
+            log.info("%d to %s: %s", status, self._peer(), why)
+        self.stopped = True
+        self._stop_clock()
+        self._last_answer(status, text)
+
+    def _peer(self) -> str:
+        peer = self.transport.get_extra_info("peername")
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "client"
+
+    def _count_head(self, size: int) -> None:
+        """`size` more bytes arrived while the request's header was still incomplete."""
+        self.head_bytes += size
+        if self.head_bytes > self.limits.max_header_bytes:
+            self._refuse(431, b"Request Header Fields Too Large\n",
+                         f"request header over {self.limits.max_header_bytes} bytes")
+
+
+_last_refusal_log = 0.0
+
+
+def note_refusal(loop: asyncio.AbstractEventLoop, limit: int) -> None:
+    """Log that connections are being refused, at most once a minute per process."""
+    global _last_refusal_log
+    now = loop.time()
+    if now - _last_refusal_log >= 60.0:
+        _last_refusal_log = now
+        log.warning("refusing connections: %d are open, the most this process takes (--max-connections)",
+                    limit)

@@ -1,0 +1,18 @@
+"""The limits the security suite's servers run with (flags of `assethost serve`), made small so
+that every bound is reached within a second or two."""
+
+KiB = 1024
+HEADER_TIMEOUT_S = 1.0
+BODY_TIMEOUT_S = 1.0
+KEEPALIVE_TIMEOUT_S = 1.0
+SEND_TIMEOUT_S = 2.0
+MAX_HEADER_BYTES = 16 * KiB
+MAX_REQUEST_LINE = 4 * KiB
+MAX_BODY_BYTES = 64 * KiB
+FRONT_ARGS = (
+    "--header-timeout", HEADER_TIMEOUT_S, "--body-timeout", BODY_TIMEOUT_S,
+    "--keepalive-timeout", KEEPALIVE_TIMEOUT_S, "--send-timeout", SEND_TIMEOUT_S,
+    "--max-header-bytes", MAX_HEADER_BYTES, "--max-request-line", MAX_REQUEST_LINE,
+    "--max-body-bytes", MAX_BODY_BYTES,
+)
+MAX_CONNECTIONS = 10  # of the `capped` server
