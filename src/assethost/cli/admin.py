@@ -200,7 +200,8 @@ def serve(
     click.echo(f"  workers:  {workers}")
     sandbox = Sandbox(settings.functions.bwrap, settings.functions.uid_base, settings.functions.uid_count)
     problem = sandbox.problem()
-    click.echo(f"  functions: {'cannot run: ' + problem if problem else 'sandboxed with bubblewrap'}")
+    how = f"sandboxed with bubblewrap; {sandbox.cgroup_note}"
+    click.echo(f"  functions: {'cannot run: ' + problem if problem else how}")
     for line in notes:
         click.echo(line)
     run(settings, workers, log_level)

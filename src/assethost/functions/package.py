@@ -24,6 +24,7 @@ for the public, when the same bytes are also a public asset elsewhere).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -63,7 +64,8 @@ _RELAY_PORT = "3128"
 REASON_LIMIT = 8000
 # Where npm works inside its sandbox.
 _WORK, _CACHE, _USERCONFIG = "/srv/work", "/srv/npm-cache", "/srv/npmrc"
-_NPM_LIMITS = Limits(address_space=None, processes=64, open_files=4096, file_size=512 * MiB, cpu_seconds=None,
+# No process limit: installs run no tenant code (scripts are off), and they all share one UID.
+_NPM_LIMITS = Limits(address_space=None, processes=None, open_files=4096, file_size=512 * MiB, cpu_seconds=None,
                      scratch=256 * MiB)
 _NPM_HEAP_MB = 1024
 _LOG_LINE = re.compile(r"^npm error (A complete log of this run can be found in|Log files were not written).*$\n?",
@@ -99,7 +101,12 @@ class Packager:
         return self.builds_root / build_sid
 
     def ready(self, build_sid: str) -> bool:
-        return (self.folder(build_sid) / MANIFEST).exists()
+        """Whether the build's folder is there, in this version's layout (a folder written before
+        the sandbox named its dependencies by a symlink that leads nowhere inside it)."""
+        try:
+            return "dependencies" in json.loads((self.folder(build_sid) / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return False
 
     def node_modules(self, build_sid: str) -> Path | None:
         """The installed dependencies a ready build uses, if it has any."""
@@ -182,8 +189,15 @@ class Packager:
                     manifest["assets"][e.path] = rel
             (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
             _readable(work)
+            folder = self.folder(build_sid)
+            if folder.exists() and not self.ready(build_sid):
+                # A folder of an older layout: moved aside, then replaced (it can always be rewritten).
+                stale = self.builds_root / f".stale-{build_sid}-{secrets.token_hex(4)}"
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(folder, stale)
+                    shutil.rmtree(stale, ignore_errors=True)
             try:
-                os.rename(work, self.folder(build_sid))
+                os.rename(work, folder)
             except OSError:
                 if not self.ready(build_sid):
                     raise
@@ -296,12 +310,10 @@ def _readable(folder: Path) -> None:
     """Folders 0755 and files 0444, whatever the server's umask: sandboxes run as other UIDs."""
     os.chmod(folder, 0o755)
     for root, dirs, files in os.walk(folder):
-        for name in dirs:
-            os.chmod(os.path.join(root, name), 0o755)
-        for name in files:
+        for name, mode in (*((d, 0o755) for d in dirs), *((f, 0o444) for f in files)):
             path = os.path.join(root, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o444)
+            if not os.path.islink(path):  # chmod would follow it, wherever the installer pointed it
+                os.chmod(path, mode)
 
 
 def _own(folder: Path, uid: int, only_if_needed: bool = False) -> None:

@@ -42,6 +42,9 @@ SANDBOX_BUILD, SANDBOX_MODULES = "/srv/build", "/srv/node_modules"
 # Address space beyond the heap: V8 reserves about 750 MiB of it at start (code range, thread
 # stacks), CPython a few tens of MiB.
 NODE_RESERVE_MB, PYTHON_RESERVE_MB = 1024, 64
+# Memory of a whole sandbox (its cgroup) beyond the heap and /tmp: the runtime itself (Node's
+# resident set at start is about 40 MiB, CPython's about 10).
+RUNTIME_MB = 64
 PYTHON_RELAY_PORT = "3128"  # where a Python worker relays the egress proxy (HTTPS_PROXY)
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # Debian's; the sandbox mounts /etc/ssl
 REAP_INTERVAL = 5.0
@@ -159,7 +162,8 @@ class FunctionRunner:
                 "function_sid": fn.function_sid, "request_sid": request_sid}
         if fn.language == "node" and self.node is None:
             return _error(500, 82005, "Node.js is not installed on this server, so JavaScript functions cannot run")
-        problem = await asyncio.to_thread(self.packager.sandbox.problem)
+        sandbox = self.packager.sandbox
+        problem = sandbox.problem() if sandbox.checked else await asyncio.to_thread(sandbox.problem)
         if problem:
             return _error(500, 82005, f"Functions cannot run on this server: {problem}")
         if not self.packager.ready(call.build_sid):
@@ -169,7 +173,13 @@ class FunctionRunner:
         timeout = self.options.timeout
         started = time.monotonic()
         try:
-            pool = self._pool(call.build_sid, fn.language)
+            key = (call.build_sid, fn.language)
+            pool = self.pools.get(key)
+            if pool is None:
+                # Reading the build's manifest, and starting the egress proxy the first time, block;
+                # of two calls that both got here, the first to finish provides the pool.
+                made = await asyncio.to_thread(self._new_pool, call.build_sid, fn.language)
+                pool = self.pools.setdefault(key, made)
         except OSError as exc:
             log.exception("cannot prepare the workers of %s", call.build_sid)
             return _error(500, 82005, f"Function worker could not start: {exc.strerror or exc}")
@@ -201,50 +211,47 @@ class FunctionRunner:
         self._log(meta, "error", f"{text} ({path})")
         return _error(500, 82005, text)
 
-    def _pool(self, build_sid: str, language: str) -> Pool:
-        key = (build_sid, language)
-        pool = self.pools.get(key)
-        if pool is None:
-            opts = self.options
-            mounts = [Mount(HARNESS, SANDBOX_HARNESS), Mount(self.packager.folder(build_sid), SANDBOX_BUILD)]
-            modules = self.packager.node_modules(build_sid)
-            if modules is not None:
-                mounts.append(Mount(modules, SANDBOX_MODULES))
-            env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC",
-                   "NODE_ENV": "production"}
-            tail = [str(opts.max_response_bytes)]
-            if opts.network == "public":
-                mounts.append(Mount(self.packager.sandbox.egress.socket_path(), SANDBOX_SOCKET))
-                tail += [SANDBOX_SOCKET, *([PYTHON_RELAY_PORT] if language == "python" else [])]
-                if language == "node" and os.path.isfile(SYSTEM_CA_BUNDLE):
-                    env["NODE_EXTRA_CA_CERTS"] = SYSTEM_CA_BUNDLE  # trust what the host trusts, as Python does
-            if language == "python":
-                mounts += runtime_mounts(sys.executable, sys.prefix, sys.base_prefix)
-                argv = [sys.executable, "-I", "-B", f"{SANDBOX_HARNESS}/py_worker.py"]
-                address_space = (opts.memory_mb + PYTHON_RESERVE_MB) * MiB
-                size, per = opts.python_workers, 1
-            else:
-                assert self.node is not None
-                mounts += runtime_mounts(self.node)
-                # Node's permission model inside the sandbox: no child processes or worker threads,
-                # and writes only to the scratch folder.
-                argv = [self.node, f"--max-old-space-size={opts.memory_mb}", "--experimental-permission",
-                        "--allow-fs-read=/srv/", "--allow-fs-write=/tmp/", "--no-warnings",
-                        f"{SANDBOX_HARNESS}/node_worker.js"]
-                address_space = (opts.memory_mb + NODE_RESERVE_MB) * MiB
-                size, per = opts.node_workers, NODE_CALLS_PER_WORKER
-            limits = Limits(address_space=address_space, processes=opts.processes, open_files=opts.open_files,
-                            file_size=opts.scratch_mb * MiB, cpu_seconds=opts.cpu_seconds,
-                            scratch=opts.scratch_mb * MiB)
-            sandbox = self.packager.sandbox
+    def _new_pool(self, build_sid: str, language: str) -> Pool:
+        """The (empty) worker pool of a build and language: how its workers are sandboxed."""
+        opts = self.options
+        mounts = [Mount(HARNESS, SANDBOX_HARNESS), Mount(self.packager.folder(build_sid), SANDBOX_BUILD)]
+        modules = self.packager.node_modules(build_sid)
+        if modules is not None:
+            mounts.append(Mount(modules, SANDBOX_MODULES))
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC",
+               "NODE_ENV": "production"}
+        tail = [str(opts.max_response_bytes)]
+        if opts.network == "public":
+            mounts.append(Mount(self.packager.sandbox.egress.socket_path(), SANDBOX_SOCKET))
+            tail += [SANDBOX_SOCKET, *([PYTHON_RELAY_PORT] if language == "python" else [])]
+            if language == "node" and os.path.isfile(SYSTEM_CA_BUNDLE):
+                env["NODE_EXTRA_CA_CERTS"] = SYSTEM_CA_BUNDLE  # trust what the host trusts, as Python does
+        if language == "python":
+            mounts += runtime_mounts(sys.executable, sys.prefix, sys.base_prefix)
+            argv = [sys.executable, "-I", "-B", f"{SANDBOX_HARNESS}/py_worker.py"]
+            address_space = (opts.memory_mb + PYTHON_RESERVE_MB) * MiB
+            size, per = opts.python_workers, 1
+        else:
+            assert self.node is not None
+            mounts += runtime_mounts(self.node)
+            # Node's permission model inside the sandbox: no child processes or worker threads,
+            # and writes only to the scratch folder.
+            argv = [self.node, f"--max-old-space-size={opts.memory_mb}", "--experimental-permission",
+                    "--allow-fs-read=/srv/", "--allow-fs-write=/tmp/", "--no-warnings",
+                    f"{SANDBOX_HARNESS}/node_worker.js"]
+            address_space = (opts.memory_mb + NODE_RESERVE_MB) * MiB
+            size, per = opts.node_workers, NODE_CALLS_PER_WORKER
+        limits = Limits(address_space=address_space, processes=opts.processes, open_files=opts.open_files,
+                        file_size=opts.scratch_mb * MiB, cpu_seconds=opts.cpu_seconds,
+                        scratch=opts.scratch_mb * MiB,
+                        memory=(opts.memory_mb + RUNTIME_MB + opts.scratch_mb) * MiB)
+        sandbox = self.packager.sandbox
 
-            def launch(fd: int) -> Launch:
-                return sandbox.launch([*argv, str(fd), *tail], mounts, env, SANDBOX_BUILD, limits)
+        def launch(fd: int) -> Launch:
+            return sandbox.launch([*argv, str(fd), *tail], mounts, env, SANDBOX_BUILD, limits)
 
-            label = f"{language} worker for {build_sid}"
-            pool = Pool(lambda: Worker(launch, self._log, label, opts.max_response_bytes), size, per)
-            self.pools[key] = pool
-        return pool
+        label = f"{language} worker for {build_sid}"
+        return Pool(lambda: Worker(launch, self._log, label, opts.max_response_bytes), size, per)
 
     def _log(self, meta: dict[str, Any] | None, level: str, message: str) -> None:
         if meta is None:

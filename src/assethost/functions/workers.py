@@ -3,10 +3,10 @@
 A `Worker` is one process; a `Pool` holds the few workers of one (build, language), started
 lazily as load asks for them. Nothing here knows HTTP: the runner turns results into replies.
 
-Messages arrive on a pipe of their own (fd 3 in the harness) as JSON lines; a result line says
-how many raw body bytes follow it on the same pipe, so a body is read once, in one piece, and
-never passes through JSON or base64. A body over the cap is refused by the harness, and a
-worker that sends one anyway is stopped before its bytes are read.
+Messages arrive on a pipe of their own (its descriptor number is the harness's first argument)
+as JSON lines; a result line says how many raw body bytes follow it on the same pipe, so a body
+is read once, in one piece, and never passes through JSON or base64. A body over the cap is
+refused by the harness, and a worker that sends one anyway is stopped before its bytes are read.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class Worker:
         self.last_meta: dict[str, Any] | None = None
         self.load = 0
         self.alive = False
+        self.retiring = False  # near its CPU limit: finishes its calls, takes no new one
         self.ready: asyncio.Future[None] | None = None
         self.pongs: dict[int, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -101,6 +102,9 @@ class Worker:
         except (TimeoutError, WorkerDied):
             self.kill()
             raise WorkerDied(f"{self.label} did not start") from None
+        except BaseException:  # cancelled (the server stops): never leave the process behind
+            self.kill()
+            raise
 
     async def _wait_exit(self, proc: asyncio.subprocess.Process, launch: Launch) -> None:
         """Once the process is gone (and with it its sandbox), its UID may serve another."""
@@ -249,6 +253,9 @@ class Worker:
                 future.set_result(None)
         elif kind == "ready" and self.ready is not None and not self.ready.done():
             self.ready.set_result(None)
+        elif kind == "retire" and not self.retiring:
+            log.info("%s is near its CPU time limit; replacing it once its calls are done", self.label)
+            self.retiring = True
 
     def _only_meta(self) -> dict[str, Any] | None:
         """Who printed a line that names no call: the one call running, else the last one."""
@@ -271,7 +278,8 @@ class Worker:
 
 class Pool:
     """The workers of one build and language: up to `size`, each taking up to `per_worker`
-    calls at once (Node handles many concurrently; Python one)."""
+    calls at once (Node handles many concurrently; Python one). A worker that retires (near its
+    CPU limit) takes no new call, and is stopped once its calls are done; another takes its place."""
 
     def __init__(self, make: Callable[[], Worker], size: int, per_worker: int) -> None:
         self.make = make
@@ -279,6 +287,7 @@ class Pool:
         self.per_worker = max(1, per_worker)
         self.workers: list[Worker] = []
         self.starting = 0
+        self.closed = False
         self.changed = asyncio.Event()
         self.last_used = time.monotonic()
 
@@ -288,12 +297,13 @@ class Pool:
     async def acquire(self) -> Worker:
         self.last_used = time.monotonic()
         while True:
-            self.workers = [w for w in self.workers if w.alive]
-            best = min(self.workers, key=lambda w: w.load, default=None)
+            self._drop_finished()
+            usable = [w for w in self.workers if not w.retiring]
+            best = min(usable, key=lambda w: w.load, default=None)
             if best is not None and best.load == 0:
                 return best
             has_room = best is not None and best.load < self.per_worker
-            if len(self.workers) + self.starting < self.size:
+            if len(usable) + self.starting < self.size:
                 # Every worker is busy and one may be stuck in a loop: start another and use it,
                 # rather than queue behind a call that may never end. (Once per slot of the pool.)
                 await self._spawn()
@@ -305,24 +315,45 @@ class Pool:
             await self.changed.wait()
 
     async def _spawn(self) -> None:
+        """Start a worker. The start goes on when the call that asked for it gives up (its time
+        ran out): the worker then joins the pool for the next call, or is stopped, and is never
+        left running outside it."""
+        task = asyncio.get_running_loop().create_task(self._start_one())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved if nobody waits
+        await asyncio.shield(task)
+
+    async def _start_one(self) -> None:
         self.starting += 1
         worker = self.make()
         try:
             await worker.start()
-            self.workers.append(worker)
         except Exception:
             log.exception("could not start %s", worker.label)
             raise
         finally:
             self.starting -= 1
             self.changed.set()
+        if self.closed:
+            worker.kill()
+        else:
+            self.workers.append(worker)
+
+    def _drop_finished(self) -> None:
+        kept = []
+        for worker in self.workers:
+            if worker.alive and worker.retiring and worker.load == 0:
+                worker.kill()
+            if worker.alive:
+                kept.append(worker)
+        self.workers = kept
 
     def released(self) -> None:
         self.last_used = time.monotonic()
+        self._drop_finished()
         self.changed.set()
 
     def close(self) -> None:
+        self.closed = True
         for worker in self.workers:
             worker.kill()
         self.workers = []
-

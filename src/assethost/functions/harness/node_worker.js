@@ -350,6 +350,13 @@ process.on('unhandledRejection', (reason) => {
   else logLine(null, 'error', 'unhandled rejection: ' + util.inspect(reason));
 });
 
+// Near its CPU time limit (the soft RLIMIT_CPU): ask to be replaced; the server sends no new
+// call and stops this process once the calls in flight are done.
+let retiring = false;
+process.on('SIGXCPU', () => {
+  if (!retiring) { retiring = true; send({ type: 'retire', id: null }); }
+});
+
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
 rl.on('line', (line) => {
   if (!line) return;
