@@ -122,3 +122,32 @@ def test_a_build_folder_of_the_old_layout_is_rewritten(tmp_path_factory):
         assert not (folder / "node_modules").is_symlink()
     finally:
         srv.stop()
+
+
+def test_workers_are_capped_per_server_process(tmp_path_factory):
+    """--function-max-workers 2: a third build's call closes the least recently used idle pool;
+    while both workers are busy, it answers 503 instead of starting a third."""
+    srv = _start(tmp_path_factory, "capped", "--function-max-workers", "2")
+    slow = "exports.handler = (c, e, cb) => setTimeout(() => cb(null, 'slow'), Number(e.ms || 0));\n"
+    try:
+        with srv.http_client() as http:
+            sites = [deploy_project(srv, http, {"functions/s.js": slow}).site for _ in range(3)]
+
+        def workers() -> int:
+            return len([p for p in psutil.Process(srv.pid).children(recursive=True)
+                        if p.name() == "node" and "node_worker.js" in " ".join(p.cmdline())])
+
+        for site in sites:
+            assert site.get("/s").text == "slow"
+            assert workers() <= 2
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            busy = [pool.submit(site.get, "/s", params={"ms": "3000"}) for site in sites[:2]]
+            time.sleep(1.0)
+            resp = sites[2].get("/s")
+            assert resp.status_code == 503, resp.text
+            assert resp.headers["retry-after"] == "1"
+            assert "runs 2 function workers, all busy" in resp.json()["message"]
+            assert [f.result().text for f in busy] == ["slow", "slow"]
+        assert sites[2].get("/s").text == "slow"
+    finally:
+        srv.stop()

@@ -6,8 +6,12 @@ connected, memory stayed bounded), and that another account's function is still 
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
+import re
+import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,6 +32,7 @@ NPM_CACHE = REPO / ".cache" / "npm-functions"
 MEMORY_MB = 128
 PROCESSES = 16
 MAX_RESPONSE = 2 * 1024 * 1024
+SCRATCH_MB = 8
 SECRET = "BYSTANDER-SECRET-" + uniq("s")
 
 JS = {
@@ -91,6 +96,47 @@ exports.handler = (context, event, callback) => {
 };
 """,
     "js_env": """exports.handler = (context, event, callback) => callback(null, process.env);
+""",
+    "js_status": """exports.handler = (context, event, callback) => {
+  const r = new Twilio.Response();
+  r.setStatusCode(Number(event.code));
+  r.setBody('provisional?');
+  callback(null, r);
+};
+""",
+    "js_stall": """const fs = require('fs');
+// Learns the ids the server uses, stops reading what it is sent, and answers pings it never got.
+let lastId = 0;
+const parse = JSON.parse;
+JSON.parse = (text, ...rest) => { const v = parse(text, ...rest); if (v && v.id > lastId) lastId = v.id; return v; };
+let stalled = false;
+exports.handler = () => {
+  if (stalled) return;
+  stalled = true;
+  process.stdin.pause();
+  setInterval(() => {
+    let lines = '';
+    for (let id = lastId; id < lastId + 500; id++) lines += JSON.stringify({ type: 'pong', id }) + '\\n';
+    fs.writeSync(Number(process.argv[2]), lines);
+  }, 100);
+};
+""",
+    "js_chatty": """const fs = require('fs');
+// Writes log lines (and lines of no kind) straight to the message pipe, past its harness's budget.
+exports.handler = (context, event, callback) => {
+  const fd = Number(process.argv[2]);
+  const line = JSON.stringify({ type: event.kind, id: null, level: 'info', message: 'B'.repeat(8000) }) + '\\n';
+  const until = Date.now() + 3000;
+  while (Date.now() < until) fs.writeSync(fd, line.repeat(16));
+  callback(null, 'still here');
+};
+""",
+    "js_flood": """exports.handler = (context, event, callback) => {
+  const line = 'A'.repeat(8000);
+  const until = Date.now() + 1200;
+  while (Date.now() < until) console.log(line);
+  callback(null, 'flooded');
+};
 """,
     "js_id": """const me = require('crypto').randomUUID();  // one per worker process
 exports.handler = (context, event, callback) => callback(null, me);
@@ -219,6 +265,28 @@ def handler(context, event):
             os.waitpid(pid, 0)
     return {"alive": alive}
 """,
+    "py_fill": """import os
+
+def handler(context, event):
+    out = {}
+    for folder in ("/", "/srv", "/dev", "/dev/shm", "/tmp", "/usr/lib"):
+        path = os.path.join(folder, "fill-" + os.urandom(4).hex())
+        written = 0
+        try:
+            with open(path, "wb") as f:
+                for _ in range(100):  # up to 100 MiB
+                    f.write(b"x" * (1 << 20))
+                    f.flush()
+                    written += 1
+            out[folder] = f"wrote {written} MiB"
+        except OSError as e:
+            out[folder] = f"{type(e).__name__} after {written} MiB"
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    return out
+""",
     "py_env": """import os
 
 def handler(context, event):
@@ -231,7 +299,8 @@ def _start(tmp_path_factory, name: str, *args: str, env: dict[str, str] | None =
     srv = ServerProcess(Backend("sqlite"), tmp_path_factory.mktemp(name),
                         ["--npm-cache", str(NPM_CACHE), "--function-timeout", "5",
                          "--function-memory", str(MEMORY_MB), "--function-processes", str(PROCESSES),
-                         "--function-max-response-bytes", str(MAX_RESPONSE), *args])
+                         "--function-max-response-bytes", str(MAX_RESPONSE), "--function-scratch", str(SCRATCH_MB),
+                         *args])
     srv.extra_env = env or {}
     try:
         return srv.start()
@@ -310,6 +379,16 @@ def test_no_file_of_the_server_or_another_account_can_be_read(sandboxed, attacke
         assert {"srv", "tmp", "usr", "proc"} <= set(result["root"])
         assert result["proc1_root"] == result["root"] == result["via_symlink"]
         assert result["pids"] == [1, 2], "only the sandbox's own init and worker are visible"
+    still_served(sandboxed, bystander)
+
+
+def test_only_tmp_and_dev_shm_can_be_written_and_both_are_small(sandboxed, attacker, bystander):
+    """The sandbox's root and /dev are tmpfs folders that bwrap makes; they are read-only, so the
+    host's memory cannot be filled through them; /tmp is --function-scratch, /dev/shm 1 MiB."""
+    result = call(attacker, "/py_fill")
+    assert result == {"/": "OSError after 0 MiB", "/srv": "OSError after 0 MiB", "/dev": "OSError after 0 MiB",
+                      "/dev/shm": "OSError after 1 MiB", "/tmp": f"OSError after {SCRATCH_MB} MiB",
+                      "/usr/lib": "OSError after 0 MiB"}, result
     still_served(sandboxed, bystander)
 
 
@@ -551,3 +630,70 @@ def test_the_sandbox_leaves_no_mounts_on_the_host(sandboxed, attacker):
     with open("/proc/self/mountinfo") as f:
         mounts = f.read()
     assert "/run/assethost/stage" not in mounts
+
+
+def test_a_function_cannot_answer_with_a_provisional_status(sandboxed, attacker, bystander):
+    """A 1xx is not a final answer: a client (or a proxy pooling connections) would take the next
+    answer on the connection, another account's here, for this one's."""
+    with socket.create_connection(("127.0.0.1", sandboxed.port), timeout=20) as sock:
+        sock.sendall(f"GET /js_status?code=100 HTTP/1.1\r\nHost: {attacker.site.host}\r\n\r\n"
+                     f"GET /ok HTTP/1.1\r\nHost: {bystander.site.host}\r\n\r\n".encode())
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 2 or not data.endswith(SECRET.encode()):
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    statuses = re.findall(rb"HTTP/1\.1 \d{3} [^\r]*", data)
+    assert statuses == [b"HTTP/1.1 500 Internal Server Error", b"HTTP/1.1 200 OK"], data
+    assert b"which is not a final HTTP status" in data
+
+
+def test_a_worker_that_stops_reading_is_stopped_not_fed(sandboxed, attacker, bystander):
+    """It reads nothing more and forges answers to the server's pings: what the server sends it
+    would pile up in the server's memory. Large calls sent to it stop it instead."""
+    server = psutil.Process(sandboxed.pid)
+    with sandboxed.http_client() as http:  # a build of its own: its stalled workers serve nothing else
+        stalling = deploy_project(sandboxed, http, {"functions/js_stall.js": JS["js_stall"]})
+    stalling.site.get("/js_stall", timeout=30)  # times out (504); the worker stalls from now on
+    before = server.memory_info().rss
+    # A form field of 900 KB of control characters: about 5 MB of JSON once escaped into the event.
+    body = b"x=" + b"\x01" * 900_000
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def post(_: int) -> int:
+        return stalling.site.request("POST", "/js_stall", content=body, headers=form, timeout=60).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(post, range(16)))
+    assert set(codes) <= {500, 504}, codes
+    assert server.memory_info().rss - before < 100 * 1024 * 1024
+    assert "is not reading what it is sent; stopping it" in sandboxed.log_tail(100_000)
+    still_served(sandboxed, bystander)
+
+
+def test_a_log_flood_is_cut_per_call_and_per_account(sandboxed, attacker, bystander):
+    """Three calls printing 8 KB lines as fast as they can for 1.2 s each keep at most 1000 lines
+    and 1 MiB each, and the account at most its burst plus 64 KiB a second."""
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: attacker.site.get("/js_flood", timeout=30).text, range(3)))
+    elapsed = time.monotonic() - started
+    assert answers == ["flooded"] * 3
+    time.sleep(1.5)  # the sink's next flush
+    with sqlite3.connect(Path(sandboxed.data_dir) / "assethost.sqlite3") as db:
+        lines, size, cut = db.execute(
+            "SELECT count(*), coalesce(sum(length(message)), 0), sum(message LIKE 'Log output of this call was cut%') "
+            "FROM logs WHERE service_sid = ? AND date_created >= datetime('now', '-60 seconds')",
+            (attacker.site.service_sid,)).fetchone()
+    assert cut == 3, (lines, size, cut)
+    assert lines <= 3 * 1001
+    assert size <= 1024 * 1024 + 64 * 1024 * (elapsed + 2) + 3 * 200, size
+    still_served(sandboxed, bystander)
+
+
+@pytest.mark.parametrize("kind, why", [("log", "prints more than"), ("nonsense", "sends what is not the protocol")])
+def test_a_worker_writing_to_the_pipe_past_its_harness_is_stopped(sandboxed, attacker, bystander, kind, why):
+    resp = attacker.site.get("/js_chatty", params={"kind": kind}, timeout=30)
+    assert_error(resp, 500, 82005, "exited before answering")
+    assert why in sandboxed.log_tail(100_000)
+    still_served(sandboxed, bystander)

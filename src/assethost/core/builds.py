@@ -43,7 +43,7 @@ def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
         raise Invalid("Dependencies must be a JSON array of {name, version} objects")
     out = [{"name": d["name"], "version": d.get("version") or "*"} for d in value]
     for dep in out:
-        dependencies.check(dep["name"], dep["version"])
+        dep["version"] = dependencies.check(dep["name"], dep["version"])
     return out
 
 

@@ -17,6 +17,7 @@ tunnel's buffers are bounded by the streams' flow control.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import ipaddress
@@ -80,11 +81,14 @@ class EgressProxy:
     """Started once per server process, on a thread of its own with its own event loop (npm
     installs run in worker threads, functions on the server's loop)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name  # which sandboxes use it: one proxy's tunnels never starve another's
         self.path: Path | None = None
         self._lock = threading.Lock()
         self._tunnels = 0
         self._by_peer: dict[int, int] = {}
+        self._refusals = 0
+        self._refusals_logged = float("-inf")
 
     def socket_path(self) -> Path:
         """The proxy's socket, started on first use."""
@@ -99,9 +103,11 @@ class EgressProxy:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         else:
             folder = Path(tempfile.mkdtemp(prefix="assethost-egress-"))
-        path = folder / f"egress-{os.getpid()}.sock"
+        _remove_stale(folder)
+        path = folder / f"egress-{os.getpid()}-{self.name}.sock"
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        atexit.register(_unlink, path)
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
         threading.Thread(target=self._run, args=(path, started), name="assethost-egress", daemon=True).start()
         started.result(timeout=10)
@@ -159,8 +165,14 @@ class EgressProxy:
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         allowed = [a for a in addresses if public(a)]
         if not allowed:
-            log.warning("egress refused: %s:%d resolves to %s", host, port, ", ".join(addresses))
-            await _answer(writer, 403, f"{host} is not a public address ({', '.join(addresses)})")
+            # Not the addresses: a tenant could map the internal network's names with them.
+            self._refusals += 1
+            now = loop.time()
+            if now - self._refusals_logged > 60:  # one line a minute: tenants choose how many
+                log.warning("egress %s: refused %d tunnels to non-public addresses (latest: %s:%d, %s)",
+                            self.name, self._refusals, host, port, ", ".join(addresses))
+                self._refusals, self._refusals_logged = 0, now
+            await _answer(writer, 403, f"{host} is not a public address")
             return
         for address in allowed:  # in the resolver's order, e.g. IPv6 first where it is not routed
             try:
@@ -178,6 +190,19 @@ class EgressProxy:
             await asyncio.gather(_pipe(reader, up_writer, activity), _pipe(up_reader, writer, activity))
         finally:
             up_writer.close()
+
+
+def _remove_stale(folder: Path) -> None:
+    """Sockets of server processes that are gone (one that crashed could not remove its own)."""
+    for path in folder.glob("egress-*.sock"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _unlink(path)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _authority(target: str) -> tuple[str | None, int]:

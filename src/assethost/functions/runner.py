@@ -21,7 +21,7 @@ from assethost.core import sids
 from assethost.core.context import Context
 from assethost.functions.call import FunctionCall, FunctionResult
 from assethost.functions.egress import SANDBOX_SOCKET
-from assethost.functions.logs import LogSink
+from assethost.functions.logs import CallLog, LogSink
 from assethost.functions.options import FunctionOptions, MiB
 from assethost.functions.package import Packager
 from assethost.functions.sandbox import (
@@ -33,7 +33,7 @@ from assethost.functions.sandbox import (
     SandboxUnavailable,
     runtime_mounts,
 )
-from assethost.functions.workers import CallTimeout, Pool, ResponseTooLarge, Worker, WorkerDied
+from assethost.functions.workers import CallTimeout, NoRoom, Pool, ResponseTooLarge, Worker, WorkerDied
 
 log = logging.getLogger("assethost.functions")
 
@@ -157,9 +157,8 @@ class FunctionRunner:
     async def _invoke(self, call: FunctionCall) -> FunctionResult:
         fn = call.function
         request_sid = sids.new(sids.REQUEST)
-        meta = {"account_sid": call.account_sid, "service_sid": call.service_sid,
-                "environment_sid": call.environment_sid, "build_sid": call.build_sid,
-                "function_sid": fn.function_sid, "request_sid": request_sid}
+        meta = CallLog(call.account_sid, call.service_sid, call.environment_sid, call.build_sid, fn.function_sid,
+                       request_sid)
         if fn.language == "node" and self.node is None:
             return _error(500, 82005, "Node.js is not installed on this server, so JavaScript functions cannot run")
         sandbox = self.packager.sandbox
@@ -196,6 +195,9 @@ class FunctionRunner:
             return _error(500, 82005, "Function execution failed: the worker process exited before answering")
         except ResponseTooLarge as exc:
             return self._too_large(meta, fn.path, exc.size)
+        except NoRoom:
+            return _error(503, 20503, f"This server runs {self.options.max_workers} function workers, all busy; "
+                                      "retry shortly", [(b"retry-after", b"1")])
         except (OSError, SandboxUnavailable) as exc:
             log.exception("cannot start a worker for %s", fn.path)
             return _error(500, 82005, f"Function worker could not start: {exc}")
@@ -205,7 +207,7 @@ class FunctionRunner:
             return self._too_large(meta, fn.path, answer["oversize"])
         return _result(answer)
 
-    def _too_large(self, meta: dict[str, Any], path: str, size: int) -> FunctionResult:
+    def _too_large(self, meta: CallLog, path: str, size: int) -> FunctionResult:
         limit = self.options.max_response_bytes
         text = f"Function response of {size} bytes is larger than the limit of {limit} bytes"
         self._log(meta, "error", f"{text} ({path})")
@@ -251,13 +253,26 @@ class FunctionRunner:
             return sandbox.launch([*argv, str(fd), *tail], mounts, env, SANDBOX_BUILD, limits)
 
         label = f"{language} worker for {build_sid}"
-        return Pool(lambda: Worker(launch, self._log, label, opts.max_response_bytes), size, per)
+        return Pool(lambda: Worker(launch, self._log, label, opts.max_response_bytes), size, per, self._room)
 
-    def _log(self, meta: dict[str, Any] | None, level: str, message: str) -> None:
-        if meta is None:
-            log.info("function output with no invocation: %s", message)
+    def _room(self, asking: Pool) -> bool:
+        """Whether one more worker may start in this process: under --function-max-workers, or
+        once the least recently used idle pool of another build is closed for it."""
+        live = sum(len(p.workers) + p.starting for p in self.pools.values())
+        if live < self.options.max_workers:
+            return True
+        idle = [(p.last_used, key) for key, p in self.pools.items() if p is not asking and p.workers and not p.busy()]
+        if not idle:
+            return False
+        _, key = min(idle)
+        self.pools.pop(key).close()
+        return True
+
+    def _log(self, meta: CallLog | None, level: str, message: str) -> None:
+        if meta is None:  # printed by a worker before any call: nobody's log, and not the server's
+            self.sink.dropped += 1
             return
-        self.sink.add(level=level, message=message, **meta)
+        self.sink.add(meta, level, message)
 
     @staticmethod
     def _context(call: FunctionCall) -> dict[str, Any]:
@@ -315,8 +330,10 @@ def _event(call: FunctionCall) -> dict[str, Any]:
 
 def _result(answer: dict[str, Any]) -> FunctionResult:
     status = answer.get("status")
-    if not isinstance(status, int) or not 100 <= status <= 599:
-        status = 500
+    if not isinstance(status, int) or not 200 <= status <= 599:
+        # A 1xx is provisional: a client (or a proxy pooling connections) would take the next
+        # answer on the connection, another request's, for this one's.
+        return _error(500, 82005, f"Function answered with status {status!r}, which is not a final HTTP status")
     body: bytes = answer.get("body") or b""
     headers: list[tuple[bytes, bytes]] = []
     for pair in answer.get("headers") or []:
@@ -333,7 +350,7 @@ def _result(answer: dict[str, Any]) -> FunctionResult:
         except UnicodeEncodeError:
             encoded = value.encode("utf-8")
         headers.append((key, encoded))
-    if status in (204, 304) or status < 200:
+    if status in (204, 304):
         body = b""
     else:
         headers.append((b"content-length", str(len(body)).encode()))

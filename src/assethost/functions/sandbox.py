@@ -5,7 +5,8 @@ sandbox gets its own user, PID, IPC, UTS, cgroup, network and mount namespaces, 
 or signal the server, another sandbox or anything else on the machine, and reaches no host
 address (its network namespace holds only a loopback of its own). Its filesystem holds only what
 `Mount`s name (the runtime's libraries read-only, the build read-only, its dependencies read-only)
-and a size-limited tmpfs at /tmp: there is no path, symlink or /proc entry that leads out.
+and size-limited tmpfs folders at /tmp and /dev/shm, on a read-only root: there is no path,
+symlink or /proc entry that leads out, and nothing else to write to.
 
 When the server runs as root, each sandbox also runs as an unprivileged UID of its own, leased
 from `UidPool`; processes of one UID are what RLIMIT_NPROC counts, so a fork bomb stops at its
@@ -45,6 +46,7 @@ log = logging.getLogger("assethost.functions")
 INSTALL_HINT = "install the bubblewrap package (Debian/Ubuntu: apt-get install bubblewrap) so that bwrap is on PATH"
 PROBE_TIMEOUT = 10.0
 CPU_GRACE = 30  # CPU seconds between SIGXCPU (a worker retires) and SIGKILL
+SHM_BYTES = 1024 * 1024  # /dev/shm, for the POSIX semaphores a runtime may want, not for data
 # The host's library folders: a runtime needs them, and they hold nothing of the server's.
 _SYSTEM_DIRS = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/libexec", "/usr/share/ca-certificates",
                 "/usr/share/zoneinfo", "/etc/ssl", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
@@ -104,7 +106,7 @@ class Sandbox:
         # Dependency installs run no tenant code (scripts are off): one UID of their own serves
         # them all and owns the npm cache they share.
         self.installer_uid = uid_base - 1 if self.as_root else None
-        self.egress = EgressProxy()
+        self.egress = EgressProxy("functions")  # their way out, with --function-network public
         self.cgroups, self.cgroup_note = cgroups.find() if self.as_root else (None, "no cgroups (not run as root)")
         self._checked = False
         self._problem: str | None = None
@@ -173,13 +175,16 @@ class Sandbox:
                     "--new-session", "--hostname", "sandbox", "--cap-drop", "ALL", "--clearenv"]
             for name, value in env.items():
                 args += ["--setenv", name, value]
-            args += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.scratch), "--tmpfs", "/tmp"]
+            args += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+                     "--size", str(limits.scratch), "--tmpfs", "/tmp"]
             for link in _TOP_LINKS:
                 if os.path.islink(link):
                     args += ["--symlink", os.readlink(link), link]
             for mount, source in zip(every, sources, strict=True):
                 args += ["--bind" if mount.writable else "--ro-bind", source, mount.dest]
-            args += ["--chdir", cwd, "--", *argv]
+            # The root and /dev are tmpfs folders bwrap made, as large as the host's memory allows:
+            # read-only once every mount point is in place, so /tmp and /dev/shm are all that is written.
+            args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", cwd, "--", *argv]
             rlimits = [f"--nofile={limits.open_files}", f"--fsize={limits.file_size}", "--core=0"]
             if limits.address_space is not None:
                 rlimits.append(f"--as={limits.address_space}")
