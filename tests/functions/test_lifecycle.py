@@ -8,13 +8,14 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 from fnkit import build, deploy_project, upload_project
-from helpers import create_service, uniq
+from helpers import assert_error, create_service, uniq
 from servers import REPO, Backend, ServerProcess
 
 NPM_CACHE = REPO / ".cache" / "npm-functions"
@@ -151,3 +152,20 @@ def test_workers_are_capped_per_server_process(tmp_path_factory):
         assert sites[2].get("/s").text == "slow"
     finally:
         srv.stop()
+
+
+def test_an_account_has_at_most_five_builds_in_progress(fn_server):
+    """Packaging runs a few builds at a time, on threads of its own; an account may not queue more
+    than five (their npm installs would keep every other account's builds waiting)."""
+    sid, token = fn_server.create_account()
+    with fn_server.http_client(sid, token) as http:
+        service = create_service(http, uniq("many"))
+        _, functions, _ = upload_project(http, service["sid"], {"functions/x.js": "exports.handler=(c,e,cb)=>cb();\n"})
+        made = [build(http, service["sid"], [], functions)[0]["sid"] for _ in range(5)]
+        with sqlite3.connect(Path(fn_server.data_dir) / "assethost.sqlite3") as db:  # as if still installing
+            db.executemany("UPDATE builds SET status = 'building' WHERE sid = ?", [(s,) for s in made])
+        resp = http.post(f"/v1/Services/{service['sid']}/Builds", data={"FunctionVersions": functions})
+        assert_error(resp, 429, 20429, "5 builds in progress")
+        with sqlite3.connect(Path(fn_server.data_dir) / "assethost.sqlite3") as db:
+            db.execute("UPDATE builds SET status = 'completed' WHERE sid = ?", (made[0],))
+        assert http.post(f"/v1/Services/{service['sid']}/Builds", data={"FunctionVersions": functions}).status_code == 201
