@@ -7,7 +7,9 @@ functions suites' kits, securitykit.py and frontkit.py."""
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,34 @@ def capped(tmp_path_factory) -> ServerProcess:
                               "--keepalive-timeout", "60")
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def listener():
+    """A port on every address of the host (its loopback included) that counts the connections it
+    accepts: what an attack from a sandbox would reach. Yields (port, list of peers accepted)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("0.0.0.0", 0))
+    sock.listen(16)
+    sock.settimeout(0.2)
+    accepted: list = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, addr = sock.accept()
+                accepted.append(addr)
+                conn.close()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], accepted
+    stop.set()
+    thread.join(timeout=2)
+    sock.close()

@@ -13,7 +13,10 @@ ACCEPTED = ["^1.2.3", "~1.2", "1.x", "*", "", ">=1.0.0 <2.0.0", ">= 1.2", "1.2.3
 REFUSED = ["file:/", "file:.", "link:/etc", "/etc", "./x", "../x", "~/x", "git+https://example.com/x.git",
            "git://example.com/x.git", "git+ssh://git@example.com:x.git", "github:user/repo", "user/repo",
            "http://127.0.0.1:5432/x.tgz", "https://example.com/x.tgz", "x.tgz", "x.tar", "x.tar.gz",
-           "npm:left-pad@1.3.0", "workspace:*", "1.0.0; rm -rf /", "$(id)", "1" * 300]
+           "npm:left-pad@1.3.0", "workspace:*", "1.0.0; rm -rf /", "$(id)", "1" * 300,
+           # ranges by semver's grammar that npm would still take for files
+           "1.0.0-x.tgz", "1.0.0+x.tgz", "1.0.0-a.tar.gz", ">=1.0.0-x.tgz", "<1.0.0-a.b.tgz", "1.0.0-x.tar",
+           "~/x", ".", "..", "x@1", "C:\\x"]
 
 
 @pytest.mark.parametrize("spec", ACCEPTED)
@@ -44,3 +47,9 @@ def test_a_build_with_a_file_dependency_is_refused_before_anything_is_stored():
         builds.parse_dependencies('[{"name": "twilio", "version": "^5"}, {"name": "leak", "version": "file:/"}]')
     assert builds.parse_dependencies('"[{"name":"@twilio/runtime-handler","version":"2.1.0"}]"') == [
         {"name": "@twilio/runtime-handler", "version": "2.1.0"}]
+
+
+def test_specs_are_stored_without_surrounding_spaces():
+    assert dependencies.check("twilio", "  ^5.0.0 ") == "^5.0.0"
+    assert builds.parse_dependencies('[{"name": "twilio", "version": " 5.4.5 "}]') == [
+        {"name": "twilio", "version": "5.4.5"}]

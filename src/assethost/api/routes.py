@@ -186,7 +186,7 @@ async def build_list(request: Request) -> Response:
             f.get("Dependencies"), f.get("Runtime"),
         )
         return JSONResponse(r.build(row, entries), status_code=201,
-                            background=BackgroundTask(run_in_threadpool, builds.finish, ctx, row.sid))
+                            background=BackgroundTask(ctx.background.submit, builds.finish, ctx, row.sid))
     page, by_build = await _call(builds.page, ctx, account, ref, _page_request(request))
     return _json(r.listing(request.url.path, "builds", page, lambda b: r.build(b, by_build[b.sid])))
 

@@ -89,6 +89,10 @@ def _store_options(f):  # type: ignore[no-untyped-def]
               default=FunctionOptions.network, show_default=True,
               help="none: functions reach no address; public: HTTP(S) to public internet addresses only, "
               "through the egress proxy (never the host's loopback, private networks or 169.254.169.254).")
+@click.option("--function-max-workers", envvar="ASSETHOST_FUNCTION_MAX_WORKERS", type=click.IntRange(1),
+              default=FunctionOptions.max_workers, show_default=True,
+              help="Function worker processes per server process, all builds together; past it the least "
+              "recently used idle build's workers stop, and if none is idle calls answer 503.")
 @click.option("--function-memory", envvar="ASSETHOST_FUNCTION_MEMORY", type=click.IntRange(16),
               default=FunctionOptions.memory_mb, show_default=True,
               help="MiB of heap a function worker may use (Node's heap; Python's address space).")
@@ -146,6 +150,7 @@ def serve(
     function_scratch: int = FunctionOptions.scratch_mb, function_cpu_seconds: int = FunctionOptions.cpu_seconds,
     function_max_response_bytes: int = FunctionOptions.max_response_bytes,
     function_uid_base: int = FunctionOptions.uid_base, function_network: str = FunctionOptions.network,
+    function_max_workers: int = FunctionOptions.max_workers,
     max_request_line: int = FrontLimits.max_request_line, max_header_bytes: int = FrontLimits.max_header_bytes,
     max_body_bytes: int = FrontLimits.max_body_bytes, header_timeout: float = FrontLimits.header_timeout,
     body_timeout: float = FrontLimits.body_timeout, keepalive_timeout: float = FrontLimits.keepalive_timeout,
@@ -183,7 +188,7 @@ def serve(
                                   processes=function_processes, scratch_mb=function_scratch,
                                   cpu_seconds=function_cpu_seconds,
                                   max_response_bytes=function_max_response_bytes, uid_base=function_uid_base,
-                                  network=function_network),
+                                  network=function_network, max_workers=function_max_workers),
         # The same variables the Twilio tools use, so the token Twilio signs with works here.
         account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
         auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,
@@ -200,7 +205,8 @@ def serve(
     click.echo(f"  workers:  {workers}")
     sandbox = Sandbox(settings.functions.bwrap, settings.functions.uid_base, settings.functions.uid_count)
     problem = sandbox.problem()
-    click.echo(f"  functions: {'cannot run: ' + problem if problem else 'sandboxed with bubblewrap'}")
+    how = f"sandboxed with bubblewrap; {sandbox.cgroup_note}"
+    click.echo(f"  functions: {'cannot run: ' + problem if problem else how}")
     for line in notes:
         click.echo(line)
     run(settings, workers, log_level)

@@ -9,13 +9,16 @@ from typing import Any
 
 from assethost.core import clock, dependencies, services, sids
 from assethost.core.context import Context
-from assethost.core.errors import Conflict, Invalid, NotFound
+from assethost.core.errors import Conflict, Invalid, NotFound, TooMany
 from assethost.core.paging import Page, PageRequest, fetch
 from assethost.store.meta import Tx
 
 log = logging.getLogger("assethost.builds")
 
 DEFAULT_RUNTIME = "node22"
+# Builds of one account being packaged at once: what one account may keep the packaging threads
+# (core.background), and npm, busy with.
+MAX_BUILDING = 5
 
 _RUNTIME = re.compile(r"^[a-z][a-z0-9.]{1,15}$")
 
@@ -43,7 +46,7 @@ def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
         raise Invalid("Dependencies must be a JSON array of {name, version} objects")
     out = [{"name": d["name"], "version": d.get("version") or "*"} for d in value]
     for dep in out:
-        dependencies.check(dep["name"], dep["version"])
+        dep["version"] = dependencies.check(dep["name"], dep["version"])
     return out
 
 
@@ -86,6 +89,8 @@ def create(
         raise Invalid("At least one Function Version or Asset Version is required for Build.")
     with ctx.meta.write() as tx:
         service = services.find(tx, account_sid, service_ref)
+        if tx.count("builds", account_sid=account_sid, status="building") >= MAX_BUILDING:
+            raise TooMany(f"This account has {MAX_BUILDING} builds in progress; create more once they are done")
         rows = _versions(tx, service.sid, "asset", "AssetVersions", asset_versions)
         rows += _versions(tx, service.sid, "function", "FunctionVersions", function_versions)
         build = freeze(ctx, tx, service, rows, deps, runtime)

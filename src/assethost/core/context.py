@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assethost.core.background import Background
 from assethost.core.limits import Limits
 from assethost.core.usage import Meter
 from assethost.store.blobs import LocalBlobStore
@@ -26,6 +27,8 @@ class Context:
     # cannot import the layers above it): "functions" writes the build's folder and installs its
     # npm dependencies.
     packagers: dict[str, Packager] = field(default_factory=dict)
+    # Work done after a request is answered (packaging builds), off the request threads.
+    background: Background = field(default_factory=Background)
     # Called after a commit that changes what some domain serves (deploy, delete), so the edge
     # of this process serves the change from the very next request.
     listeners: list[Callable[[], None]] = field(default_factory=list)

@@ -82,3 +82,10 @@ class StorageUnavailable(AssetHostError):
 
     status = 503
     code = 20503
+
+
+class TooMany(AssetHostError):
+    """More of something at once than an account may have (builds in progress)."""
+
+    status = 429
+    code = 20429

@@ -17,12 +17,14 @@ tunnel's buffers are bounded by the streams' flow control.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import ipaddress
 import logging
 import os
 import socket
+import struct
 import tempfile
 import threading
 from pathlib import Path
@@ -33,13 +35,16 @@ HEAD_LIMIT = 8 * 1024
 HEAD_TIMEOUT = 10.0
 RESOLVE_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 10.0
-IDLE_TIMEOUT = 120.0
-MAX_TUNNELS = 256
+IDLE_TIMEOUT = 120.0  # a tunnel through which nothing passed, either way, for this long is closed
+MAX_TUNNELS = 256  # at once, in all
+MAX_TUNNELS_PER_SANDBOX = 32  # at once, per peer UID (each sandbox's own, when run as root)
 CHUNK = 64 * 1024
 SANDBOX_SOCKET = "/run/egress.sock"  # where a sandbox finds the proxy
 
 # Not the public internet: the host's loopback, private and shared address space, link-local
 # (cloud metadata), multicast and other special-purpose ranges of RFC 6890 that route nowhere.
+# Not `ipaddress.is_global`: that also refuses the documentation ranges (192.0.2/24, 198.51.100/24,
+# 203.0.113/24), which some networks do route (the package registries of our own CI machines).
 _BLOCKED = [ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
     "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
@@ -76,10 +81,14 @@ class EgressProxy:
     """Started once per server process, on a thread of its own with its own event loop (npm
     installs run in worker threads, functions on the server's loop)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name  # which sandboxes use it: one proxy's tunnels never starve another's
         self.path: Path | None = None
         self._lock = threading.Lock()
         self._tunnels = 0
+        self._by_peer: dict[int, int] = {}
+        self._refusals = 0
+        self._refusals_logged = float("-inf")
 
     def socket_path(self) -> Path:
         """The proxy's socket, started on first use."""
@@ -94,9 +103,11 @@ class EgressProxy:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         else:
             folder = Path(tempfile.mkdtemp(prefix="assethost-egress-"))
-        path = folder / f"egress-{os.getpid()}.sock"
+        _remove_stale(folder)
+        path = folder / f"egress-{os.getpid()}-{self.name}.sock"
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        atexit.register(_unlink, path)
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
         threading.Thread(target=self._run, args=(path, started), name="assethost-egress", daemon=True).start()
         started.result(timeout=10)
@@ -115,16 +126,23 @@ class EgressProxy:
         loop.run_until_complete(server.serve_forever())
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._tunnels >= MAX_TUNNELS:
-            await _answer(writer, 503, "too many connections through the egress proxy")
-            return
-        self._tunnels += 1
+        peer = _peer_uid(writer)
         try:
-            await self._tunnel(reader, writer)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, TimeoutError):
-            pass
+            if self._tunnels >= MAX_TUNNELS or self._by_peer.get(peer, 0) >= MAX_TUNNELS_PER_SANDBOX:
+                await _answer(writer, 503, "too many connections through the egress proxy")
+                return
+            self._tunnels += 1
+            self._by_peer[peer] = self._by_peer.get(peer, 0) + 1
+            try:
+                await self._tunnel(reader, writer)
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, TimeoutError):
+                pass
+            finally:
+                self._tunnels -= 1
+                self._by_peer[peer] -= 1
+                if not self._by_peer[peer]:
+                    del self._by_peer[peer]
         finally:
-            self._tunnels -= 1
             writer.close()
 
     async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -147,19 +165,44 @@ class EgressProxy:
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         allowed = [a for a in addresses if public(a)]
         if not allowed:
-            log.warning("egress refused: %s:%d resolves to %s", host, port, ", ".join(addresses))
-            await _answer(writer, 403, f"{host} is not a public address ({', '.join(addresses)})")
+            # Not the addresses: a tenant could map the internal network's names with them.
+            self._refusals += 1
+            now = loop.time()
+            if now - self._refusals_logged > 60:  # one line a minute: tenants choose how many
+                log.warning("egress %s: refused %d tunnels to non-public addresses (latest: %s:%d, %s)",
+                            self.name, self._refusals, host, port, ", ".join(addresses))
+                self._refusals, self._refusals_logged = 0, now
+            await _answer(writer, 403, f"{host} is not a public address")
             return
-        try:
-            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(allowed[0], port), CONNECT_TIMEOUT)
-        except (OSError, TimeoutError):
+        for address in allowed:  # in the resolver's order, e.g. IPv6 first where it is not routed
+            try:
+                up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(address, port),
+                                                              CONNECT_TIMEOUT)
+                break
+            except (OSError, TimeoutError):
+                continue
+        else:
             await _answer(writer, 502, f"cannot connect to {host}:{port}")
             return
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        activity = [loop.time()]
         try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(_pipe(reader, up_writer, activity), _pipe(up_reader, writer, activity))
         finally:
             up_writer.close()
+
+
+def _remove_stale(folder: Path) -> None:
+    """Sockets of server processes that are gone (one that crashed could not remove its own)."""
+    for path in folder.glob("egress-*.sock"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _unlink(path)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _authority(target: str) -> tuple[str | None, int]:
@@ -171,12 +214,30 @@ def _authority(target: str) -> tuple[str | None, int]:
     return host, int(port_text)
 
 
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+def _peer_uid(writer: asyncio.StreamWriter) -> int:
+    sock = writer.get_extra_info("socket")
+    try:
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    except (OSError, AttributeError):
+        return -1
+    return int(uid)
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, activity: list[float]) -> None:
+    """One direction of a tunnel; `activity` holds when bytes last passed either way, so a
+    download is not cut because its client sends nothing."""
+    loop = asyncio.get_running_loop()
     try:
         while True:
-            data = await asyncio.wait_for(src.read(CHUNK), IDLE_TIMEOUT)
+            try:
+                data = await asyncio.wait_for(src.read(CHUNK), activity[0] + IDLE_TIMEOUT - loop.time())
+            except TimeoutError:
+                if loop.time() - activity[0] < IDLE_TIMEOUT:
+                    continue  # the other direction was busy meanwhile
+                raise
             if not data:
                 break
+            activity[0] = loop.time()
             dst.write(data)
             await dst.drain()
     finally:

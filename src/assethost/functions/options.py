@@ -15,6 +15,7 @@ class FunctionOptions:
     queue_wait: float = 1.0  # how long an invocation over the limit waits for a slot before a 429
     node_workers: int = 2  # Node processes per live build, started as load needs them
     python_workers: int = 2  # Python processes per live build (each runs one call at a time)
+    max_workers: int = 32  # worker processes per server process, all builds together
     idle_seconds: float = 300.0  # a build's workers stop after this long without a call
     npm_timeout: float = 300.0  # seconds `npm install` may take before the build fails
     npm_cache: str | None = None  # npm's cache folder [default: {data}/deps/.npm-cache]

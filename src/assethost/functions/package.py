@@ -17,13 +17,17 @@ npm runs in the same sandbox as functions (functions.sandbox), with install scri
 writing only its own work folder and cache, and only registry packages may be asked for
 (core.dependencies). What it prints names sandbox paths, never the server's.
 
-Private assets are copied, not hard-linked: a hard link shares the content-addressed blob's
-inode, so a function writing to its asset file would change those bytes for every build (and
-for the public, when the same bytes are also a public asset elsewhere).
+Private assets are hard links to their blobs (copies where the blob store is on another file
+system): a build folder costs no disk of its own. That is safe because nothing can write through
+them: a sandbox mounts the build read-only, and the files are 0444.
+
+Dependency sets no build folder names any more are removed by `sweep`, like deleted builds' folders.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -34,12 +38,13 @@ import secrets
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from assethost.core import sids
 from assethost.core.context import Context
-from assethost.functions.egress import SANDBOX_SOCKET
+from assethost.functions.egress import SANDBOX_SOCKET, EgressProxy
 from assethost.functions.options import FunctionOptions, MiB
 from assethost.functions.sandbox import (
     HARNESS,
@@ -61,9 +66,11 @@ _PYTHON_TYPES = ("python",)
 _NPM_OWN = ("npm_config_proxy", "npm_config_https_proxy", "npm_config_noproxy", "npm_config_userconfig")
 _RELAY_PORT = "3128"
 REASON_LIMIT = 8000
+DEPS_GRACE_S = 3600  # an unused dependency set is kept this long (a build may be about to name it)
 # Where npm works inside its sandbox.
 _WORK, _CACHE, _USERCONFIG = "/srv/work", "/srv/npm-cache", "/srv/npmrc"
-_NPM_LIMITS = Limits(address_space=None, processes=64, open_files=4096, file_size=512 * MiB, cpu_seconds=None,
+# No process limit: installs run no tenant code (scripts are off), and they all share one UID.
+_NPM_LIMITS = Limits(address_space=None, processes=None, open_files=4096, file_size=512 * MiB, cpu_seconds=None,
                      scratch=256 * MiB)
 _NPM_HEAP_MB = 1024
 _LOG_LINE = re.compile(r"^npm error (A complete log of this run can be found in|Log files were not written).*$\n?",
@@ -94,12 +101,20 @@ class Packager:
         self.deps_root = Path(data_dir).resolve() / "deps"
         self.options = options
         self.sandbox = Sandbox(options.bwrap, options.uid_base, options.uid_count)
+        # A way out of its own for installs, so that functions holding every tunnel they may (with
+        # --function-network public) never starve a build.
+        self.egress = EgressProxy("installs")
 
     def folder(self, build_sid: str) -> Path:
         return self.builds_root / build_sid
 
     def ready(self, build_sid: str) -> bool:
-        return (self.folder(build_sid) / MANIFEST).exists()
+        """Whether the build's folder is there, in this version's layout (a folder written before
+        the sandbox named its dependencies by a symlink that leads nowhere inside it)."""
+        try:
+            return "dependencies" in json.loads((self.folder(build_sid) / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return False
 
     def node_modules(self, build_sid: str) -> Path | None:
         """The installed dependencies a ready build uses, if it has any."""
@@ -126,19 +141,43 @@ class Packager:
         return None
 
     def sweep(self, ctx: Context) -> int:
-        """Remove the folders of builds that no longer exist (deleted builds, deleted services).
-        A folder can always be written again (`ensure`), so removing one is never a loss."""
+        """Remove the folders of builds that no longer exist (deleted builds, deleted services),
+        then the dependency sets no remaining folder uses. A folder can always be written again
+        (`ensure`), so removing one is never a loss. Returns the build folders removed."""
         if not self.builds_root.is_dir():
             return 0
         folders = {p.name: p for p in self.builds_root.iterdir() if p.is_dir() and sids.is_sid(p.name, sids.BUILD)}
-        if not folders:
-            return 0
-        with ctx.meta.read() as tx:
-            existing = {b.sid for b in tx.select_in("builds", "sid", sorted(folders))}
-        gone = [p for name, p in folders.items() if name not in existing]
-        for path in gone:
-            shutil.rmtree(path, ignore_errors=True)
+        gone = []
+        if folders:
+            with ctx.meta.read() as tx:
+                existing = {b.sid for b in tx.select_in("builds", "sid", sorted(folders))}
+            gone = [p for name, p in folders.items() if name not in existing]
+            for path in gone:
+                shutil.rmtree(path, ignore_errors=True)
+        self._sweep_dependencies({n for n, p in folders.items() if p not in gone})
         return len(gone)
+
+    def _sweep_dependencies(self, builds: set[str]) -> None:
+        """Dependency sets (and interrupted installs) used by no build folder, once they are old
+        enough that no build being written can be about to name them."""
+        if not self.deps_root.is_dir():
+            return
+        used = set()
+        for sid in builds:
+            try:
+                used.add(json.loads((self.folder(sid) / MANIFEST).read_text()).get("dependencies"))
+            except (OSError, ValueError):
+                continue
+        cutoff = time.time() - DEPS_GRACE_S
+        for path in self.deps_root.iterdir():
+            name = path.name.removeprefix(".tmp-").split("-")[0]
+            if len(name) != 64 or name in used or path.name.endswith(".lock"):
+                continue
+            try:
+                if path.stat().st_mtime < cutoff:
+                    shutil.rmtree(path, ignore_errors=True)
+            except FileNotFoundError:
+                continue
 
     def ensure(self, ctx: Context, build_sid: str) -> bool:
         """Write the folder of a completed build that has none yet (e.g. built before this
@@ -182,8 +221,15 @@ class Packager:
                     manifest["assets"][e.path] = rel
             (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
             _readable(work)
+            folder = self.folder(build_sid)
+            if folder.exists() and not self.ready(build_sid):
+                # A folder of an older layout: moved aside, then replaced (it can always be rewritten).
+                stale = self.builds_root / f".stale-{build_sid}-{secrets.token_hex(4)}"
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(folder, stale)
+                    shutil.rmtree(stale, ignore_errors=True)
             try:
-                os.rename(work, self.folder(build_sid))
+                os.rename(work, folder)
             except OSError:
                 if not self.ready(build_sid):
                     raise
@@ -195,7 +241,12 @@ class Packager:
     @staticmethod
     def _copy(ctx: Context, blob_hash: str, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ctx.blobs.path(blob_hash), dest)
+        try:
+            os.link(ctx.blobs.path(blob_hash), dest)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise
+            shutil.copyfile(ctx.blobs.path(blob_hash), dest)
         os.chmod(dest, 0o444)
 
     # -- npm -------------------------------------------------------------------------------------
@@ -210,6 +261,7 @@ class Packager:
         key = hashlib.sha256(json.dumps(wanted).encode()).hexdigest()
         target = self.deps_root / key
         if (target / ".complete").exists():
+            os.utime(target)  # in use again: `sweep` leaves it alone for a while
             return key, None
         self.deps_root.mkdir(parents=True, exist_ok=True)
         with open(self.deps_root / f"{key}.lock", "w") as lock:
@@ -244,7 +296,7 @@ class Packager:
         cache.mkdir(parents=True, exist_ok=True)
         npm_cli = os.path.realpath(npm)  # run with node directly: the sandbox has no /usr/bin/env
         try:
-            proxy = self.sandbox.egress.socket_path()
+            proxy = self.egress.socket_path()
         except OSError as exc:
             log.exception("cannot start the egress proxy")
             return f"npm install could not start: no egress proxy ({exc.strerror})"
@@ -296,12 +348,10 @@ def _readable(folder: Path) -> None:
     """Folders 0755 and files 0444, whatever the server's umask: sandboxes run as other UIDs."""
     os.chmod(folder, 0o755)
     for root, dirs, files in os.walk(folder):
-        for name in dirs:
-            os.chmod(os.path.join(root, name), 0o755)
-        for name in files:
+        for name, mode in (*((d, 0o755) for d in dirs), *((f, 0o444) for f in files)):
             path = os.path.join(root, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o444)
+            if not os.path.islink(path):  # chmod would follow it, wherever the installer pointed it
+                os.chmod(path, mode)
 
 
 def _own(folder: Path, uid: int, only_if_needed: bool = False) -> None:

@@ -21,7 +21,7 @@ from assethost.core import sids
 from assethost.core.context import Context
 from assethost.functions.call import FunctionCall, FunctionResult
 from assethost.functions.egress import SANDBOX_SOCKET
-from assethost.functions.logs import LogSink
+from assethost.functions.logs import CallLog, LogSink
 from assethost.functions.options import FunctionOptions, MiB
 from assethost.functions.package import Packager
 from assethost.functions.sandbox import (
@@ -33,7 +33,7 @@ from assethost.functions.sandbox import (
     SandboxUnavailable,
     runtime_mounts,
 )
-from assethost.functions.workers import CallTimeout, Pool, ResponseTooLarge, Worker, WorkerDied
+from assethost.functions.workers import CallTimeout, NoRoom, Pool, ResponseTooLarge, Worker, WorkerDied
 
 log = logging.getLogger("assethost.functions")
 
@@ -42,6 +42,9 @@ SANDBOX_BUILD, SANDBOX_MODULES = "/srv/build", "/srv/node_modules"
 # Address space beyond the heap: V8 reserves about 750 MiB of it at start (code range, thread
 # stacks), CPython a few tens of MiB.
 NODE_RESERVE_MB, PYTHON_RESERVE_MB = 1024, 64
+# Memory of a whole sandbox (its cgroup) beyond the heap and /tmp: the runtime itself (Node's
+# resident set at start is about 40 MiB, CPython's about 10).
+RUNTIME_MB = 64
 PYTHON_RELAY_PORT = "3128"  # where a Python worker relays the egress proxy (HTTPS_PROXY)
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # Debian's; the sandbox mounts /etc/ssl
 REAP_INTERVAL = 5.0
@@ -154,12 +157,12 @@ class FunctionRunner:
     async def _invoke(self, call: FunctionCall) -> FunctionResult:
         fn = call.function
         request_sid = sids.new(sids.REQUEST)
-        meta = {"account_sid": call.account_sid, "service_sid": call.service_sid,
-                "environment_sid": call.environment_sid, "build_sid": call.build_sid,
-                "function_sid": fn.function_sid, "request_sid": request_sid}
+        meta = CallLog(call.account_sid, call.service_sid, call.environment_sid, call.build_sid, fn.function_sid,
+                       request_sid)
         if fn.language == "node" and self.node is None:
             return _error(500, 82005, "Node.js is not installed on this server, so JavaScript functions cannot run")
-        problem = await asyncio.to_thread(self.packager.sandbox.problem)
+        sandbox = self.packager.sandbox
+        problem = sandbox.problem() if sandbox.checked else await asyncio.to_thread(sandbox.problem)
         if problem:
             return _error(500, 82005, f"Functions cannot run on this server: {problem}")
         if not self.packager.ready(call.build_sid):
@@ -169,7 +172,13 @@ class FunctionRunner:
         timeout = self.options.timeout
         started = time.monotonic()
         try:
-            pool = self._pool(call.build_sid, fn.language)
+            key = (call.build_sid, fn.language)
+            pool = self.pools.get(key)
+            if pool is None:
+                # Reading the build's manifest, and starting the egress proxy the first time, block;
+                # of two calls that both got here, the first to finish provides the pool.
+                made = await asyncio.to_thread(self._new_pool, call.build_sid, fn.language)
+                pool = self.pools.setdefault(key, made)
         except OSError as exc:
             log.exception("cannot prepare the workers of %s", call.build_sid)
             return _error(500, 82005, f"Function worker could not start: {exc.strerror or exc}")
@@ -186,6 +195,9 @@ class FunctionRunner:
             return _error(500, 82005, "Function execution failed: the worker process exited before answering")
         except ResponseTooLarge as exc:
             return self._too_large(meta, fn.path, exc.size)
+        except NoRoom:
+            return _error(503, 20503, f"This server runs {self.options.max_workers} function workers, all busy; "
+                                      "retry shortly", [(b"retry-after", b"1")])
         except (OSError, SandboxUnavailable) as exc:
             log.exception("cannot start a worker for %s", fn.path)
             return _error(500, 82005, f"Function worker could not start: {exc}")
@@ -195,62 +207,72 @@ class FunctionRunner:
             return self._too_large(meta, fn.path, answer["oversize"])
         return _result(answer)
 
-    def _too_large(self, meta: dict[str, Any], path: str, size: int) -> FunctionResult:
+    def _too_large(self, meta: CallLog, path: str, size: int) -> FunctionResult:
         limit = self.options.max_response_bytes
         text = f"Function response of {size} bytes is larger than the limit of {limit} bytes"
         self._log(meta, "error", f"{text} ({path})")
         return _error(500, 82005, text)
 
-    def _pool(self, build_sid: str, language: str) -> Pool:
-        key = (build_sid, language)
-        pool = self.pools.get(key)
-        if pool is None:
-            opts = self.options
-            mounts = [Mount(HARNESS, SANDBOX_HARNESS), Mount(self.packager.folder(build_sid), SANDBOX_BUILD)]
-            modules = self.packager.node_modules(build_sid)
-            if modules is not None:
-                mounts.append(Mount(modules, SANDBOX_MODULES))
-            env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC",
-                   "NODE_ENV": "production"}
-            tail = [str(opts.max_response_bytes)]
-            if opts.network == "public":
-                mounts.append(Mount(self.packager.sandbox.egress.socket_path(), SANDBOX_SOCKET))
-                tail += [SANDBOX_SOCKET, *([PYTHON_RELAY_PORT] if language == "python" else [])]
-                if language == "node" and os.path.isfile(SYSTEM_CA_BUNDLE):
-                    env["NODE_EXTRA_CA_CERTS"] = SYSTEM_CA_BUNDLE  # trust what the host trusts, as Python does
-            if language == "python":
-                mounts += runtime_mounts(sys.executable, sys.prefix, sys.base_prefix)
-                argv = [sys.executable, "-I", "-B", f"{SANDBOX_HARNESS}/py_worker.py"]
-                address_space = (opts.memory_mb + PYTHON_RESERVE_MB) * MiB
-                size, per = opts.python_workers, 1
-            else:
-                assert self.node is not None
-                mounts += runtime_mounts(self.node)
-                # Node's permission model inside the sandbox: no child processes or worker threads,
-                # and writes only to the scratch folder.
-                argv = [self.node, f"--max-old-space-size={opts.memory_mb}", "--experimental-permission",
-                        "--allow-fs-read=/srv/", "--allow-fs-write=/tmp/", "--no-warnings",
-                        f"{SANDBOX_HARNESS}/node_worker.js"]
-                address_space = (opts.memory_mb + NODE_RESERVE_MB) * MiB
-                size, per = opts.node_workers, NODE_CALLS_PER_WORKER
-            limits = Limits(address_space=address_space, processes=opts.processes, open_files=opts.open_files,
-                            file_size=opts.scratch_mb * MiB, cpu_seconds=opts.cpu_seconds,
-                            scratch=opts.scratch_mb * MiB)
-            sandbox = self.packager.sandbox
+    def _new_pool(self, build_sid: str, language: str) -> Pool:
+        """The (empty) worker pool of a build and language: how its workers are sandboxed."""
+        opts = self.options
+        mounts = [Mount(HARNESS, SANDBOX_HARNESS), Mount(self.packager.folder(build_sid), SANDBOX_BUILD)]
+        modules = self.packager.node_modules(build_sid)
+        if modules is not None:
+            mounts.append(Mount(modules, SANDBOX_MODULES))
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC",
+               "NODE_ENV": "production"}
+        tail = [str(opts.max_response_bytes)]
+        if opts.network == "public":
+            mounts.append(Mount(self.packager.sandbox.egress.socket_path(), SANDBOX_SOCKET))
+            tail += [SANDBOX_SOCKET, *([PYTHON_RELAY_PORT] if language == "python" else [])]
+            if language == "node" and os.path.isfile(SYSTEM_CA_BUNDLE):
+                env["NODE_EXTRA_CA_CERTS"] = SYSTEM_CA_BUNDLE  # trust what the host trusts, as Python does
+        if language == "python":
+            mounts += runtime_mounts(sys.executable, sys.prefix, sys.base_prefix)
+            argv = [sys.executable, "-I", "-B", f"{SANDBOX_HARNESS}/py_worker.py"]
+            address_space = (opts.memory_mb + PYTHON_RESERVE_MB) * MiB
+            size, per = opts.python_workers, 1
+        else:
+            assert self.node is not None
+            mounts += runtime_mounts(self.node)
+            # Node's permission model inside the sandbox: no child processes or worker threads,
+            # and writes only to the scratch folder.
+            argv = [self.node, f"--max-old-space-size={opts.memory_mb}", "--experimental-permission",
+                    "--allow-fs-read=/srv/", "--allow-fs-write=/tmp/", "--no-warnings",
+                    f"{SANDBOX_HARNESS}/node_worker.js"]
+            address_space = (opts.memory_mb + NODE_RESERVE_MB) * MiB
+            size, per = opts.node_workers, NODE_CALLS_PER_WORKER
+        limits = Limits(address_space=address_space, processes=opts.processes, open_files=opts.open_files,
+                        file_size=opts.scratch_mb * MiB, cpu_seconds=opts.cpu_seconds,
+                        scratch=opts.scratch_mb * MiB,
+                        memory=(opts.memory_mb + RUNTIME_MB + opts.scratch_mb) * MiB)
+        sandbox = self.packager.sandbox
 
-            def launch(fd: int) -> Launch:
-                return sandbox.launch([*argv, str(fd), *tail], mounts, env, SANDBOX_BUILD, limits)
+        def launch(fd: int) -> Launch:
+            return sandbox.launch([*argv, str(fd), *tail], mounts, env, SANDBOX_BUILD, limits)
 
-            label = f"{language} worker for {build_sid}"
-            pool = Pool(lambda: Worker(launch, self._log, label, opts.max_response_bytes), size, per)
-            self.pools[key] = pool
-        return pool
+        label = f"{language} worker for {build_sid}"
+        return Pool(lambda: Worker(launch, self._log, label, opts.max_response_bytes), size, per, self._room)
 
-    def _log(self, meta: dict[str, Any] | None, level: str, message: str) -> None:
-        if meta is None:
-            log.info("function output with no invocation: %s", message)
+    def _room(self, asking: Pool) -> bool:
+        """Whether one more worker may start in this process: under --function-max-workers, or
+        once the least recently used idle pool of another build is closed for it."""
+        live = sum(len(p.workers) + p.starting for p in self.pools.values())
+        if live < self.options.max_workers:
+            return True
+        idle = [(p.last_used, key) for key, p in self.pools.items() if p is not asking and p.workers and not p.busy()]
+        if not idle:
+            return False
+        _, key = min(idle)
+        self.pools.pop(key).close()
+        return True
+
+    def _log(self, meta: CallLog | None, level: str, message: str) -> None:
+        if meta is None:  # printed by a worker before any call: nobody's log, and not the server's
+            self.sink.dropped += 1
             return
-        self.sink.add(level=level, message=message, **meta)
+        self.sink.add(meta, level, message)
 
     @staticmethod
     def _context(call: FunctionCall) -> dict[str, Any]:
@@ -308,8 +330,10 @@ def _event(call: FunctionCall) -> dict[str, Any]:
 
 def _result(answer: dict[str, Any]) -> FunctionResult:
     status = answer.get("status")
-    if not isinstance(status, int) or not 100 <= status <= 599:
-        status = 500
+    if not isinstance(status, int) or not 200 <= status <= 599:
+        # A 1xx is provisional: a client (or a proxy pooling connections) would take the next
+        # answer on the connection, another request's, for this one's.
+        return _error(500, 82005, f"Function answered with status {status!r}, which is not a final HTTP status")
     body: bytes = answer.get("body") or b""
     headers: list[tuple[bytes, bytes]] = []
     for pair in answer.get("headers") or []:
@@ -326,7 +350,7 @@ def _result(answer: dict[str, Any]) -> FunctionResult:
         except UnicodeEncodeError:
             encoded = value.encode("utf-8")
         headers.append((key, encoded))
-    if status in (204, 304) or status < 200:
+    if status in (204, 304):
         body = b""
     else:
         headers.append((b"content-length", str(len(body)).encode()))

@@ -5,7 +5,8 @@ sandbox gets its own user, PID, IPC, UTS, cgroup, network and mount namespaces, 
 or signal the server, another sandbox or anything else on the machine, and reaches no host
 address (its network namespace holds only a loopback of its own). Its filesystem holds only what
 `Mount`s name (the runtime's libraries read-only, the build read-only, its dependencies read-only)
-and a size-limited tmpfs at /tmp: there is no path, symlink or /proc entry that leads out.
+and size-limited tmpfs folders at /tmp and /dev/shm, on a read-only root: there is no path,
+symlink or /proc entry that leads out, and nothing else to write to.
 
 When the server runs as root, each sandbox also runs as an unprivileged UID of its own, leased
 from `UidPool`; processes of one UID are what RLIMIT_NPROC counts, so a fork bomb stops at its
@@ -16,8 +17,9 @@ under a world-traversable tmpfs, then drops to the UID. As another user, sandbox
 user's UID and the process limit is left to the namespaces (the documentation says so).
 
 Resource limits are rlimits set by util-linux's `prlimit` on the way in (address space, processes,
-open files, file size, CPU time, no core dumps): they work on cgroup v1 and v2 hosts alike and need
-no delegation.
+open files, file size, CPU time, no core dumps), which need no privilege and bound each process;
+a server run as root also puts each sandbox in a cgroup of its own (cgroups.py) that bounds the
+memory and processes of all its processes together.
 
 If bubblewrap is missing or cannot make namespaces here, `problem()` says so and nothing runs:
 tenant code never runs unconfined.
@@ -36,17 +38,19 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from assethost.functions import cgroups
 from assethost.functions.egress import EgressProxy
 
 log = logging.getLogger("assethost.functions")
 
 INSTALL_HINT = "install the bubblewrap package (Debian/Ubuntu: apt-get install bubblewrap) so that bwrap is on PATH"
 PROBE_TIMEOUT = 10.0
+CPU_GRACE = 30  # CPU seconds between SIGXCPU (a worker retires) and SIGKILL
+SHM_BYTES = 1024 * 1024  # /dev/shm, for the POSIX semaphores a runtime may want, not for data
 # The host's library folders: a runtime needs them, and they hold nothing of the server's.
 _SYSTEM_DIRS = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/libexec", "/usr/share/ca-certificates",
                 "/usr/share/zoneinfo", "/etc/ssl", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
 _TOP_LINKS = ("/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
-_NAME_RESOLUTION = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf")
 _UID_LOCKS = Path("/run/assethost/sandbox-uids")
 STAGE = "/run/assethost/stage"  # mount point of stage.py's tmpfs (root only)
 STAGER = Path(__file__).with_name("stage.py")
@@ -63,14 +67,15 @@ class Mount:
 
 @dataclass(frozen=True)
 class Limits:
-    """rlimits of one sandbox; None leaves a limit as it is."""
+    """What one sandbox may use; None leaves a limit unset."""
 
     address_space: int | None  # bytes of virtual memory per process
-    processes: int  # tasks of the sandbox's UID (only applied with a UID of its own)
+    processes: int | None  # tasks of the sandbox's UID (applied with a UID of its own, and by its cgroup)
     open_files: int
     file_size: int  # largest file a process may write
-    cpu_seconds: int | None
+    cpu_seconds: int | None  # per process; SIGXCPU then, and SIGKILL CPU_GRACE seconds later
     scratch: int  # bytes of the tmpfs at /tmp
+    memory: int | None = None  # bytes of memory of all its processes together (its cgroup, if any)
 
 
 class SandboxUnavailable(Exception):
@@ -101,10 +106,16 @@ class Sandbox:
         # Dependency installs run no tenant code (scripts are off): one UID of their own serves
         # them all and owns the npm cache they share.
         self.installer_uid = uid_base - 1 if self.as_root else None
-        self.egress = EgressProxy()
+        self.egress = EgressProxy("functions")  # their way out, with --function-network public
+        self.cgroups, self.cgroup_note = cgroups.find() if self.as_root else (None, "no cgroups (not run as root)")
         self._checked = False
         self._problem: str | None = None
         self._lock = threading.Lock()
+
+    @property
+    def checked(self) -> bool:
+        """Whether `problem()` is known, and so answers without waiting."""
+        return self._checked
 
     def problem(self) -> str | None:
         """Why no sandbox can be made here (checked once, by making one), or None."""
@@ -142,7 +153,7 @@ class Sandbox:
         return None
 
     def launch(self, argv: list[str], mounts: list[Mount], env: dict[str, str], cwd: str, limits: Limits,
-               network: bool = False, uid: int | None = None) -> Launch:
+               uid: int | None = None) -> Launch:
         """The command line that runs `argv` in a new sandbox holding `mounts` (plus the host's
         libraries), with exactly `env` as its environment. Descriptors the spawner passes on
         (pass_fds) reach the sandboxed process under the same numbers. As root, it runs as `uid`,
@@ -155,38 +166,41 @@ class Sandbox:
         elif not self.as_root:
             uid = None
         try:
-            host_files = (*_TOP_LINKS, *_SYSTEM_DIRS, *(_NAME_RESOLUTION if network else ()))
-            system = [Mount(Path(os.path.realpath(p)), p) for p in host_files
-                      if os.path.exists(p) and (not os.path.islink(p) or p in _NAME_RESOLUTION)]
+            system = [Mount(Path(p), p) for p in (*_TOP_LINKS, *_SYSTEM_DIRS)
+                      if os.path.exists(p) and not os.path.islink(p)]
             every = [*system, *mounts]
             # As root, stage.py binds each source at STAGE/<n> first (see the module docstring).
             sources = [f"{STAGE}/{n}" if uid is not None else str(m.source) for n, m in enumerate(every)]
             args = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
                     "--new-session", "--hostname", "sandbox", "--cap-drop", "ALL", "--clearenv"]
-            if network:
-                args.append("--share-net")
             for name, value in env.items():
                 args += ["--setenv", name, value]
-            args += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.scratch), "--tmpfs", "/tmp"]
+            args += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+                     "--size", str(limits.scratch), "--tmpfs", "/tmp"]
             for link in _TOP_LINKS:
                 if os.path.islink(link):
                     args += ["--symlink", os.readlink(link), link]
             for mount, source in zip(every, sources, strict=True):
                 args += ["--bind" if mount.writable else "--ro-bind", source, mount.dest]
-            args += ["--chdir", cwd, "--", *argv]
+            # The root and /dev are tmpfs folders bwrap made, as large as the host's memory allows:
+            # read-only once every mount point is in place, so /tmp and /dev/shm are all that is written.
+            args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", cwd, "--", *argv]
             rlimits = [f"--nofile={limits.open_files}", f"--fsize={limits.file_size}", "--core=0"]
             if limits.address_space is not None:
                 rlimits.append(f"--as={limits.address_space}")
             if limits.cpu_seconds is not None:
-                rlimits.append(f"--cpu={limits.cpu_seconds}")
+                rlimits.append(f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + CPU_GRACE}")
             command = [self.prlimit, *rlimits]
             if uid is None:
                 return Launch([*command, "--", *args])
-            command.append(f"--nproc={limits.processes}")
+            if limits.processes is not None:
+                command.append(f"--nproc={limits.processes}")
             os.makedirs(STAGE, mode=0o755, exist_ok=True)
-            spec = {"uid": uid, "sources": [str(m.source) for m in every],
-                    "files": [not m.source.is_dir() for m in every],
-                    "argv": [*command, "--", *args]}
+            spec: dict[str, object] = {"uid": uid, "sources": [str(m.source) for m in every],
+                                       "files": [not m.source.is_dir() for m in every],
+                                       "argv": [*command, "--", *args]}
+            if self.cgroups is not None and limits.memory is not None and limits.processes is not None:
+                spec["cgroups"] = self.cgroups.plan(uid, limits.memory, limits.processes)
             return Launch([sys.executable, "-I", "-S", str(STAGER), json.dumps(spec)], uid, lease)
         except BaseException:
             if lease is not None:

@@ -1,7 +1,8 @@
 """Starts one sandbox for a server running as root (see sandbox.py): run as
-`python -I -S stage.py '<json spec>'`, it enters a private mount namespace, mounts a tmpfs at
-STAGE and binds each mount source at STAGE/<n> (so that an unprivileged UID can reach them
-whatever the modes of their parent folders), drops to the spec's UID and executes its argv.
+`python -I -S stage.py '<json spec>'`, it joins the sandbox's cgroups (cgroups.py) after writing
+their limits, enters a private mount namespace, mounts a tmpfs at STAGE and binds each mount
+source at STAGE/<n> (so that an unprivileged UID can reach them whatever the modes of their
+parent folders), drops to the spec's UID and executes its argv.
 
 Standalone on purpose: it runs before any of assethost's imports could, with only the standard
 library, and its mounts vanish with the namespace when the sandbox ends.
@@ -24,8 +25,30 @@ def _check(result: int, what: str) -> None:
         os._exit(126)
 
 
+def _join_cgroup(folder: str, files: list) -> None:
+    """Write the limits, then move this process in: everything it starts is counted there."""
+    os.makedirs(folder, exist_ok=True)
+    pending = [(name, value) for name, value, required in files if required or os.path.exists(f"{folder}/{name}")]
+    for _ in range(2):  # v1 refuses a memory limit above the swap one, or under it: retry the other order
+        failed = []
+        for name, value in pending:
+            try:
+                with open(f"{folder}/{name}", "w") as f:
+                    f.write(value)
+            except OSError:
+                failed.append((name, value))
+        pending = failed
+    if pending:
+        sys.stderr.write(f"assethost sandbox: could not set {pending[0][0]} in {folder}\n")
+        os._exit(126)
+    with open(f"{folder}/cgroup.procs", "w") as f:
+        f.write(str(os.getpid()))
+
+
 def main() -> None:
     spec = json.loads(sys.argv[1])
+    for folder, files in spec.get("cgroups", []):
+        _join_cgroup(folder, files)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")

@@ -27,7 +27,12 @@ const MANIFEST = JSON.parse(fs.readFileSync(path.join(BUILD_DIR, '.assethost-bui
 const OUT_FD = Number(process.argv[2] || 3);
 const MAX_BODY = Number(process.argv[3] || 20 * 1024 * 1024);
 const EGRESS = process.argv[4] || '';
-const LOG_LIMIT = 16 * 1024; // the server keeps 8 KiB of a line; more would only cost the pipe
+// What the server keeps of a call's log (functions/logs.py): more would only cost the pipe and the
+// server's time, so it is not sent (one line more lets the server say the output was cut).
+const LOG_LIMIT = 8 * 1024 + 1;
+const CALL_LINES = 1001;
+const CALL_BYTES = 1024 * 1024 + 1;
+const logged = new Map(); // call id (or null) -> [lines, bytes] sent
 const calls = new AsyncLocalStorage();
 const open = new Map(); // id -> finish(result)
 
@@ -56,8 +61,18 @@ function sendResult(id, status, headers, body) {
 }
 
 function logLine(id, level, message) {
+  const key = id === undefined ? null : id;
+  let sent = logged.get(key);
+  if (!sent) {
+    if (logged.size >= 1000) logged.delete(logged.keys().next().value); // the oldest call's
+    sent = [0, 0];
+    logged.set(key, sent);
+  }
+  if (sent[0] >= CALL_LINES || sent[1] >= CALL_BYTES) return;
   const text = message.length > LOG_LIMIT ? message.slice(0, LOG_LIMIT) + '…' : message;
-  send({ type: 'log', id: id === undefined ? null : id, level, message: text });
+  sent[0] += 1;
+  sent[1] += text.length;
+  send({ type: 'log', id: key, level, message: text });
 }
 
 // --- logs: console.* goes to the invocation it was called from -----------------------------
@@ -348,6 +363,13 @@ process.on('unhandledRejection', (reason) => {
   const id = calls.getStore();
   if (id !== undefined && open.has(id)) finishCall(id, answer(reason || new Error('unhandled rejection')));
   else logLine(null, 'error', 'unhandled rejection: ' + util.inspect(reason));
+});
+
+// Near its CPU time limit (the soft RLIMIT_CPU): ask to be replaced; the server sends no new
+// call and stops this process once the calls in flight are done.
+let retiring = false;
+process.on('SIGXCPU', () => {
+  if (!retiring) { retiring = true; send({ type: 'retire', id: null }); }
 });
 
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import selectors
+import signal
 import socket
 import sys
 import threading
@@ -34,7 +35,11 @@ with open(os.path.join(BUILD_DIR, ".assethost-build.json"), encoding="utf-8") as
 OUT = os.fdopen(int(sys.argv[1]) if len(sys.argv) > 1 else 3, "wb", buffering=0)
 MAX_BODY = int(sys.argv[2]) if len(sys.argv) > 2 else 20 * 1024 * 1024
 EGRESS, RELAY_PORT = (sys.argv[3], int(sys.argv[4])) if len(sys.argv) > 4 else ("", 0)
-LOG_LIMIT = 16 * 1024  # the server keeps 8 KiB of a line; more would only cost the pipe
+# What the server keeps of a call's log (functions/logs.py): more would only cost the pipe and the
+# server's time, so it is not sent (one line more lets the server say the output was cut).
+LOG_LIMIT = 8 * 1024 + 1
+CALL_LINES, CALL_BYTES = 1001, 1024 * 1024 + 1
+_logged = [0, 0]  # lines and bytes sent for the call now running (or since the last one)
 _current: list[Any] = [None]  # the id of the invocation now running
 
 
@@ -59,8 +64,12 @@ def send_result(call_id: Any, status: int, headers: list[list[str]], body: bytes
 
 
 def log(level: str, message: str) -> None:
+    if _logged[0] >= CALL_LINES or _logged[1] >= CALL_BYTES:
+        return
     if len(message) > LOG_LIMIT:
         message = message[:LOG_LIMIT] + "…"
+    _logged[0] += 1
+    _logged[1] += len(message)
     send({"type": "log", "id": _current[0], "level": level, "message": message})
 
 
@@ -254,6 +263,7 @@ def answer(result: Any) -> tuple[int, list[list[str]], bytes]:
 
 def invoke(msg: dict[str, Any]) -> None:
     _current[0] = msg["id"]
+    _logged[:] = [0, 0]
     try:
         module = _load(msg["fn"])
         status, headers, body = answer(module.handler(Context(msg["context"]), msg["event"]))
@@ -325,6 +335,14 @@ def main() -> None:
     stdin = sys.stdin.buffer
     if EGRESS:
         _start_relay()
+    # Near its CPU time limit (the soft RLIMIT_CPU): ask to be replaced, between calls (a signal
+    # handler must not write: it could land in the middle of a result).
+    retiring = [False, False]  # signalled, told
+
+    def near_limit(_signum: int, _frame: Any) -> None:
+        retiring[0] = True
+
+    signal.signal(signal.SIGXCPU, near_limit)
     send({"type": "ready", "id": None})
     for line in stdin:
         if not line.strip():
@@ -335,6 +353,9 @@ def main() -> None:
             continue
         if msg.get("type") == "call":
             invoke(msg)
+            if retiring[0] and not retiring[1]:
+                retiring[1] = True
+                send({"type": "retire", "id": None})
         elif msg.get("type") == "ping":
             send({"type": "pong", "id": msg.get("id")})
 

@@ -24,7 +24,9 @@ const relay = net.createServer((client) => {
 
 relay.listen(Number(port), '127.0.0.1', () => {
   const child = spawn(process.execPath, command, { stdio: 'inherit' });
-  child.on('exit', (code, signal) => process.exit(code === null ? 128 + (signal ? 9 : 0) : code));
+  child.on('exit', (code, signal) => {
+    process.exit(code !== null ? code : 128 + (require('os').constants.signals[signal] || 0));
+  });
   child.on('error', () => process.exit(127));
 });
 relay.on('error', (err) => {
