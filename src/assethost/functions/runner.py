@@ -79,6 +79,7 @@ class FunctionRunner:
         self.live_builds = live_builds
         self.sink = LogSink(ctx)
         self.pools: dict[tuple[str, str], Pool] = {}
+        self.ready: set[str] = set()  # builds whose folder is known to be written
         self.slots: dict[str, asyncio.Semaphore] = {}
         self.node = shutil.which(options.node)
         self._reaper: asyncio.Task[None] | None = None
@@ -119,6 +120,7 @@ class FunctionRunner:
             await asyncio.sleep(REAP_INTERVAL)
             try:
                 live = self.live_builds()
+                self.ready &= live
                 now = time.monotonic()
                 for key, pool in list(self.pools.items()):
                     if pool.busy():
@@ -165,10 +167,11 @@ class FunctionRunner:
         problem = sandbox.problem() if sandbox.checked else await asyncio.to_thread(sandbox.problem)
         if problem:
             return _error(500, 82005, f"Functions cannot run on this server: {problem}")
-        if not self.packager.ready(call.build_sid):
+        if call.build_sid not in self.ready:  # a ready folder stays so: asked of the disk once
             ok = await asyncio.to_thread(self.packager.ensure, self.ctx, call.build_sid)
             if not ok:
                 return _error(500, 82005, "This build's functions could not be prepared; see the server log")
+            self.ready.add(call.build_sid)
         timeout = self.options.timeout
         started = time.monotonic()
         try:

@@ -58,8 +58,12 @@ def send_result(call_id: Any, status: int, headers: list[list[str]], body: bytes
     if len(body) > MAX_BODY:
         send({"type": "result", "id": call_id, "oversize": len(body), "length": 0})
         return
-    send({"type": "result", "id": call_id, "status": status, "headers": headers, "length": len(body)})
-    if body:
+    head = (json.dumps({"type": "result", "id": call_id, "status": status, "headers": headers,
+                        "length": len(body)}) + "\n").encode("utf-8")
+    if len(body) <= 65536:  # one write for a small answer; a large body is not copied
+        _write(head + body)
+    else:
+        _write(head)
         _write(body)
 
 
