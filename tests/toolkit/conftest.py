@@ -17,7 +17,7 @@ from clikit import REPO, start_server
 
 TWILIO_RUN_VERSION = "5.0.1"
 CACHE = REPO / ".cache" / "toolkit"  # git-ignored
-PRELOAD = REPO.parent / "shared" / "toolkit" / "redirect-serverless.js"
+PRELOAD = REPO / "contrib" / "twilio-run-preload.js"
 INSTALL_TIMEOUT_S = 600
 
 
@@ -59,9 +59,7 @@ def twilio_run() -> Path:
 
 @pytest.fixture(scope="session")
 def preload() -> Path:
-    if not PRELOAD.is_file():
-        pytest.fail(f"the toolkit redirect preload is missing: expected {PRELOAD} "
-                    "(shared/toolkit/redirect-serverless.js beside the repository)")
+    assert PRELOAD.is_file(), f"the toolkit preload is missing: {PRELOAD}"
     return PRELOAD
 
 
