@@ -70,6 +70,34 @@ def _read_until_closed(sock: socket.socket, within: float) -> tuple[bytes, float
     return data, None
 
 
+def _complete_responses(data: bytes) -> list[tuple[int, bytes]]:
+    """The complete Content-Length-framed responses at the start of `data`."""
+    out = []
+    while True:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        match = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+        length = int(match.group(1)) if match else 0
+        if not sep or len(rest) < length:
+            return out
+        out.append((int(head.split(b" ", 2)[1]), rest[:length]))
+        data = rest[length:]
+
+
+def _read_responses(sock: socket.socket, count: int, within: float = 10.0) -> list[tuple[int, bytes]]:
+    """The next `count` responses on `sock`, read as they come (for at most `within` seconds)."""
+    data = b""
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        if len(answers := _complete_responses(data)) >= count:
+            return answers
+        sock.settimeout(left)
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    raise AssertionError(f"not {count} responses within {within} s: {data[:300]!r}")
+
+
 def _responses(data: bytes) -> list[tuple[int, bytes]]:
     """The Content-Length-framed responses in `data`, in order."""
     out = []
@@ -97,6 +125,26 @@ def _server_holds(server, sock: socket.socket) -> bool:
     """Whether the server process still has its end of this client's connection."""
     port = sock.getsockname()[1]
     return any(c.raddr and c.raddr.port == port for c in psutil.Process(server.pid).net_connections("tcp"))
+
+
+def _own_rss(server) -> int:
+    """RSS of the server process alone: function workers are bounded by their own sandbox limits
+    (tests/security/test_sandbox.py); what the front holds for its clients is in this process."""
+    return psutil.Process(server.pid).memory_info().rss
+
+
+def _held(server, socks: list[socket.socket]) -> int:
+    """How many of these clients' connections the server process still has its end of."""
+    ports = {sock.getsockname()[1] for sock in socks}
+    return sum(1 for c in psutil.Process(server.pid).net_connections("tcp") if c.raddr and c.raddr.port in ports)
+
+
+def _all_dropped_within(server, socks: list[socket.socket], seconds: float) -> int:
+    """How many of `socks` the server still holds after waiting at most `seconds` for none to be."""
+    deadline = time.monotonic() + seconds
+    while (held := _held(server, socks)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return held
 
 
 def _dropped_within(server, sock: socket.socket, seconds: float) -> float | None:
@@ -226,6 +274,72 @@ def test_pipelined_answers_still_come_in_order_when_read_slowly(front, site):
     assert [status for status, _ in answers] == [expect[p] for p in paths] + [200]
     assert all(body == site.files[p].content for p, (_, body) in zip(paths, answers, strict=False)
                if p != "/nope.txt")
+
+
+# --------------------------------------------------------------------- answers the client never reads
+
+
+def _never_reading(port: int, first: bytes, request: bytes, count: int) -> list[socket.socket]:
+    """`count` connections that send `first` and read all of its answer, then send `request` and
+    read nothing more, once its answer has begun to arrive. Each has a receive buffer of 4 KiB and
+    segments of 536 bytes, set before it connects: the kernel sizes the server's send buffer by
+    the segment size, so it takes a few dozen KiB of the answer, not the MiB or so it would on
+    loopback, and the rest stays with the server process, where it must not stay for good."""
+    socks = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", port))
+        if first:
+            sock.sendall(first)
+            _read_responses(sock, 1)
+        sock.sendall(request)
+        sock.recv(1, socket.MSG_PEEK)  # the server has taken the connection and is answering
+        socks.append(sock)
+    return socks
+
+
+def _last_answer_cases(front, site, fn_site) -> dict[str, tuple[bytes, bytes]]:
+    """name: (a request answered first, then one whose answer ends the connection)."""
+    return {
+        "edge Connection: close": (b"", f"GET /memory.bin HTTP/1.1\r\nHost: {site.host}\r\nConnection: close\r\n\r\n"
+                                        .encode()),
+        "edge HTTP/1.0": (b"", f"GET /memory.bin HTTP/1.0\r\nHost: {site.host}\r\n\r\n".encode()),
+        "function Connection: close": (b"", f"GET /answer?size={900 * 1024} HTTP/1.1\r\nHost: {fn_site.host}\r\n"
+                                            "Connection: close\r\n\r\n".encode()),
+        "API connection, Connection: close": (_api_get(front), f"GET /memory.bin HTTP/1.1\r\nHost: {site.host}\r\n"
+                                                               "Connection: close\r\n\r\n".encode()),
+    }
+
+
+@pytest.mark.parametrize("case", ["edge Connection: close", "edge HTTP/1.0", "function Connection: close",
+                                  "API connection, Connection: close"])
+def test_a_client_that_never_reads_the_answer_a_connection_ends_with_is_dropped(front, site, fn_site, case):
+    """30 clients each ask for an answer after which the connection is to close (Connection: close,
+    HTTP/1.0; a 200 KiB file, a 900 KiB function answer, a file on a connection handed to the API)
+    and read none of it. Closing waits for the answer to drain, which never happens: the server
+    used to hold every such connection and its unsent bytes for good (10 of 10 after 12 s, +240 MiB
+    for 12 MiB answers). Now each is dropped --send-timeout after the client stopped reading, and
+    what it held is given back: a second wave of such clients costs no more memory (the allocator
+    keeps freed memory for reuse, so RSS need not fall)."""
+    count = 30
+    first, request = _last_answer_cases(front, site, fn_site)[case]
+    log = _Log(front)
+    for _ in range(2):
+        before = _own_rss(front)
+        socks = _never_reading(front.port, first, request, count)
+        try:
+            still = _all_dropped_within(front, socks, SEND_TIMEOUT_S + SLACK_S)
+        finally:
+            for sock in socks:
+                sock.close()
+        assert still == 0, f"{still} of {count} clients that read nothing still held after {SEND_TIMEOUT_S + SLACK_S} s"
+    growth = _own_rss(front) - before
+    assert growth < MEMORY_BOUND, f"the second wave cost {growth / MiB:.1f} MiB more: the first one's was not given back"
+    _assert_served(site)
+    assert len([line for line in log.lines() if "read none of its answer" in line]) == 2 * count
 
 
 # ------------------------------------------------------------------------------ request head size

@@ -63,7 +63,7 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        self.write_paused_at = None
+        self._resumed()
 
     def data_received(self, data: bytes) -> None:
         self.last_read = self.loop.time()
@@ -142,7 +142,7 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
         if cycle is not None and self.phase == BODY:  # the refused request is the one uvicorn has
             self._disconnect_app()
             if cycle.response_started:  # or answered already, before its body was all in
-                self.transport.close()
+                self._close()
                 return
         elif cycle is not None and not cycle.response_complete:
             # A later request than the one being answered: refused once those before it are answered.
@@ -150,7 +150,7 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
             self.flow.pause_reading()
             return
         self.transport.write(simple_response(status, text))
-        self.transport.close()
+        self._close()
 
     # httptools callbacks --------------------------------------------------------------------------
 
@@ -189,7 +189,7 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
             log.info("closed %s: request body still arriving %g s after its answer", self._peer(),
                      self.limits.body_timeout)
             self.stopped = True
-            self.transport.close()
+            self._close()
             raise Stop()
         super().on_body(body)
 
@@ -206,12 +206,15 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
     def on_response_complete(self) -> None:
         following = self.pipeline[-1][0] if self.pipeline else None  # what uvicorn starts next
         super().on_response_complete()
+        if self.transport.is_closing():  # uvicorn closed it after this answer (Connection: close, HTTP/1.0)
+            self._closing()
+            return
         self._unset_keepalive_if_required()  # uvicorn's own timer: ours covers the idle wait too
         if following is not None:
             self.answering = following
-        if self.refusal is not None and self.cycle.response_complete and not self.transport.is_closing():
+        if self.refusal is not None and self.cycle.response_complete:
             self.transport.write(self.refusal)
-            self.transport.close()
+            self._close()
             return
         now = self.loop.time()
         self.idle_since = self.head_since = now  # the client was waiting on us until now

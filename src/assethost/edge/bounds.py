@@ -44,7 +44,8 @@ class Stop(Exception):
 class Bounded:
     """The waits on one client, nginx-style: the whole header within `header_timeout` of its first
     byte, each read of a body within `body_timeout` of the last, the next request within
-    `keepalive_timeout`, and some of our answer read within `send_timeout`.
+    `keepalive_timeout`, and some of our answer read within `send_timeout`, the last answer of a
+    connection being closed included.
 
     One timer per connection, re-armed when it fires, or when a wait begins that ends before the
     timer would fire: a request costs a few comparisons, never a timer of its own."""
@@ -57,6 +58,8 @@ class Bounded:
     head_since: float  # when the request being read began
     last_read: float  # when bytes last arrived
     write_paused_at: float | None  # when the transport's buffer went over its high-water mark
+    # When the transport was closed with bytes unsent, or later last drained below its low mark.
+    closed_at: float | None = None
     stopped: bool  # nothing more of this connection is parsed here
     head_bytes: int  # bytes counted of the header being read
     _timer: asyncio.TimerHandle | None = None
@@ -73,6 +76,24 @@ class Bounded:
     def _drop(self) -> None:
         # close() would wait for the buffer to drain, which is what this client never lets happen.
         self.transport.abort()
+
+    def _close(self) -> None:
+        """End the connection once the client has taken what was sent to it (the transport waits
+        for that), or drop it if it takes none of it for `send_timeout`."""
+        self.transport.close()
+        self._closing()
+
+    def _closing(self) -> None:
+        """The transport was just closed: the client now has `send_timeout` to take what is left."""
+        if self.closed_at is None and self.transport.get_write_buffer_size():
+            self.closed_at = self.loop.time()
+            self._soon(self.closed_at + self.limits.send_timeout)
+
+    def _resumed(self) -> None:
+        """The transport's buffer drained below its low mark."""
+        self.write_paused_at = None
+        if self.transport.is_closing():  # the client took some of the last answer: the rest in turn
+            self.closed_at = self.loop.time()
 
     def _start_clock(self) -> None:
         now = self.loop.time()
@@ -101,7 +122,11 @@ class Bounded:
         limits = self.limits
         if self.write_paused_at is not None:
             return self.write_paused_at + limits.send_timeout, SENDING
-        if self._serving():
+        if self.transport.is_closing():  # with bytes unsent (see _tick): the last the client is owed
+            if self.closed_at is None:  # closed by uvicorn itself (after an application error, say)
+                self.closed_at = self.loop.time()
+            return self.closed_at + limits.send_timeout, SENDING
+        if self.stopped or self._serving():  # stopped: no more requests are read, only answers owed
             return None
         if self.phase == IDLE:
             return self.idle_since + limits.keepalive_timeout, IDLE
@@ -109,24 +134,28 @@ class Bounded:
             return self.head_since + limits.header_timeout, HEAD
         return self.last_read + limits.body_timeout, BODY
 
+    def _finished(self) -> bool:
+        """Closed, or closing with nothing left to send: no wait is left but the transport's own."""
+        return self.transport.is_closing() and not self.transport.get_write_buffer_size()
+
     def _tick(self) -> None:
         self._timer = None
         self._timer_at = float("inf")
-        if self.transport.is_closing():
+        if self._finished():
             return
         now = self.loop.time()
         due = self._due()
-        if due is None:
-            self._arm(now + self.limits.shortest_wait)
-        elif now >= due[0]:
+        if due is not None and now >= due[0]:
             self._expire(due[1])
-        else:
-            self._arm(due[0])
+            if due[1] == SENDING or self._finished():
+                return
+            due = self._due()  # a 408 waiting behind answers still owed, or on the client to take it
+        self._arm(due[0] if due is not None else now + self.limits.shortest_wait)
 
     def _expire(self, wait: int) -> None:
         self.stopped = True
         if wait == IDLE:
-            self.transport.close()
+            self._close()  # what may be left of the last answer must still be taken
         elif wait == SENDING:
             log.info("dropped %s: it read none of its answer for %g s", self._peer(),
                      self.limits.send_timeout)
@@ -139,11 +168,11 @@ class Bounded:
 
     def _refuse(self, status: int, text: bytes, why: str | None = None) -> None:
         """End the connection over a request it may not make, with one line in the log saying why
-        (unless the caller logged it already)."""
+        (unless the caller logged it already). The clock runs on: the answers still owed, this
+        one last, must be taken within `send_timeout`."""
         if why is not None:
             log.info("%d to %s: %s", status, self._peer(), why)
         self.stopped = True
-        self._stop_clock()
         self._last_answer(status, text)
 
     def _peer(self) -> str:

@@ -113,8 +113,6 @@ class FrontProtocol(Bounded, asyncio.Protocol):
             self.write_ready.set()
 
     def pause_writing(self) -> None:
-        if self.transport.is_closing():
-            return
         self.write_paused_at = self.loop.time()
         if self.write_ready is None:
             self.write_ready = asyncio.Event()
@@ -124,7 +122,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self._soon(self.write_paused_at + self.limits.send_timeout)
 
     def resume_writing(self) -> None:
-        self.write_paused_at = None
+        self._resumed()
         if self.write_ready is not None:
             self.write_ready.set()
         if not self.busy and (self.queue or self.held is not None or not self.reading) \
@@ -176,7 +174,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
     def shutdown(self) -> None:
         """Called by uvicorn on graceful shutdown."""
         if self.phase == IDLE and not self.busy and not self.queue:
-            self.transport.close()
+            self._close()
 
     # reading ------------------------------------------------------------------------------------
 
@@ -335,7 +333,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
             self._pause_reading()
             self.loop.create_task(self._send_file(reply, keep_alive))
         elif not keep_alive:
-            transport.close()
+            self._close()
 
     async def _send_file(self, reply: Reply, keep_alive: bool) -> None:
         transport = self.transport
@@ -344,14 +342,14 @@ class FrontProtocol(Bounded, asyncio.Protocol):
             fd = os.open(reply.file, os.O_RDONLY)
         except OSError:
             log.exception("blob %s is missing", reply.file)
-            transport.close()
+            self._close()
             return
         try:
             offset, remaining = reply.offset, reply.length
             while remaining > 0 and not transport.is_closing():
                 chunk = os.pread(fd, min(FILE_CHUNK, remaining), offset)
                 if not chunk:
-                    transport.close()  # the file shrank: never send a short body as complete
+                    self._close()  # the file shrank: never send a short body as complete
                     return
                 transport.write(chunk)
                 offset += len(chunk)
@@ -374,7 +372,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         if self.transport.is_closing():
             return
         if not keep_alive:
-            self.transport.close()
+            self._close()
             return
         if self.write_paused_at is None:
             self._catch_up()
