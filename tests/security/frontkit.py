@@ -17,7 +17,7 @@ FRONT_ARGS = (
 )
 MAX_CONNECTIONS = 10  # of the `capped` server
 
-# A function answering `?size=` bytes of a repeating pattern, as one body.
+# A function answering `?size=` bytes of a repeating pattern (answer_bytes), as one body.
 ANSWER_FUNCTION = """exports.handler = (context, event, callback) => {
   const response = new Twilio.Response();
   response.appendHeader('Content-Type', 'application/octet-stream');
@@ -26,3 +26,7 @@ ANSWER_FUNCTION = """exports.handler = (context, event, callback) => {
 };
 """
 
+
+def answer_bytes(size: int) -> bytes:
+    """What ANSWER_FUNCTION answers to `?size={size}`."""
+    return (b"assethost" * (size // 9 + 1))[:size]

@@ -7,6 +7,7 @@ and that meanwhile another client is still served."""
 from __future__ import annotations
 
 import base64
+import os
 import re
 import selectors
 import socket
@@ -25,6 +26,7 @@ from frontkit import (
     MAX_HEADER_BYTES,
     MAX_REQUEST_LINE,
     SEND_TIMEOUT_S,
+    answer_bytes,
 )
 
 MiB = 1024 * 1024
@@ -33,6 +35,10 @@ SLACK_S = 1.5
 # RSS of the server may move this much from allocator noise alone; every attack below would cost
 # at least several times more without its bound.
 MEMORY_BOUND = 16 * MiB
+# What one connection may hold of an answer being sent: a piece of it (httpparts.FILE_CHUNK) and
+# the transport's buffer (--write-buffer-bytes, left at its default by the security suite).
+ANSWER_PIECE = 1 * MiB
+WRITE_BUFFER = 64 * 1024
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -127,12 +133,6 @@ def _server_holds(server, sock: socket.socket) -> bool:
     return any(c.raddr and c.raddr.port == port for c in psutil.Process(server.pid).net_connections("tcp"))
 
 
-def _own_rss(server) -> int:
-    """RSS of the server process alone: function workers are bounded by their own sandbox limits
-    (tests/security/test_sandbox.py); what the front holds for its clients is in this process."""
-    return psutil.Process(server.pid).memory_info().rss
-
-
 def _held(server, socks: list[socket.socket]) -> int:
     """How many of these clients' connections the server process still has its end of."""
     ports = {sock.getsockname()[1] for sock in socks}
@@ -156,19 +156,40 @@ def _dropped_within(server, sock: socket.socket, seconds: float) -> float | None
     return None
 
 
-class _Peak(threading.Thread):
-    """The highest RSS of the server (and its children) while an attack runs."""
+def _temporary_files(server) -> list[str]:
+    """The files under the server's blobs/tmp/ that it has open, unlinked ones included."""
+    tmp = os.path.realpath(f"{server.data_dir}/blobs/tmp") + "/"
+    fds = f"/proc/{server.pid}/fd"
+    found = []
+    for fd in os.listdir(fds):
+        try:
+            target = os.readlink(f"{fds}/{fd}")
+        except FileNotFoundError:
+            continue  # closed meanwhile
+        if target.startswith(tmp):
+            found.append(target)
+    return found
 
-    def __init__(self, server):
+
+def _own_rss(server) -> int:
+    """RSS of the server process alone: function workers are bounded by their own sandbox limits
+    (tests/security/test_sandbox.py); what the front holds for its clients is in this process."""
+    return psutil.Process(server.pid).memory_info().rss
+
+
+class _Peak(threading.Thread):
+    """The highest RSS of the server (and its children, unless `own`) while an attack runs."""
+
+    def __init__(self, server, own: bool = False):
         super().__init__(daemon=True)
-        self.server = server
-        self.baseline = server.rss()
+        self.rss = (lambda: _own_rss(server)) if own else server.rss
+        self.baseline = self.rss()
         self.peak = self.baseline
         self._stop_evt = threading.Event()
 
     def run(self):
         while not self._stop_evt.is_set():
-            self.peak = max(self.peak, self.server.rss())
+            self.peak = max(self.peak, self.rss())
             time.sleep(0.02)
 
     def __enter__(self):
@@ -178,7 +199,7 @@ class _Peak(threading.Thread):
     def __exit__(self, *exc):
         self._stop_evt.set()
         self.join(timeout=5)
-        self.peak = max(self.peak, self.server.rss())
+        self.peak = max(self.peak, self.rss())
 
     @property
     def growth(self) -> int:
@@ -340,6 +361,57 @@ def test_a_client_that_never_reads_the_answer_a_connection_ends_with_is_dropped(
     assert growth < MEMORY_BOUND, f"the second wave cost {growth / MiB:.1f} MiB more: the first one's was not given back"
     _assert_served(site)
     assert len([line for line in log.lines() if "read none of its answer" in line]) == 2 * count
+
+
+BIG_ANSWER = 8 * MiB
+# What the server holds of the answers being made, however many clients wait: the one each of the
+# build's two Node workers is sending (read into a buffer, then copied out of it).
+ANSWERS_IN_FLIGHT = 2 * 2 * BIG_ANSWER
+
+
+@pytest.mark.parametrize("via", ["front", "api-connection"])
+def test_clients_that_never_read_a_large_function_answer_cost_bounded_memory(front, fn_site, via):
+    """40 clients ask for an 8 MiB function answer and read none of it (60 such cost 588 MiB: each
+    answer was handed to the transport whole). An answer over 1 MiB now waits in a temporary file
+    and goes out 1 MiB at a time as the client takes it, on a connection of the front's or one
+    handed to the API alike: each connection holds at most that piece and its write buffer, so the
+    server's RSS grows by less than 40 x (1 MiB + 64 KiB), the answers being made and 16 MiB, not
+    by 40 x 8 MiB; the clients are dropped at --send-timeout and their temporary files with them."""
+    count = 40
+    assert fn_site.get(f"/answer?size={BIG_ANSWER}").status_code == 200  # the workers are up
+    first = _api_get(front) if via == "api-connection" else b""
+    request = f"GET /answer?size={BIG_ANSWER} HTTP/1.1\r\nHost: {fn_site.host}\r\n\r\n".encode()
+    with _Peak(front, own=True) as peak:
+        socks = _never_reading(front.port, first, request, count)
+        try:
+            waiting = len(_temporary_files(front))
+            still = _all_dropped_within(front, socks, SEND_TIMEOUT_S + SLACK_S)
+        finally:
+            for sock in socks:
+                sock.close()
+    bound = count * (ANSWER_PIECE + WRITE_BUFFER) + ANSWERS_IN_FLIGHT + MEMORY_BOUND
+    assert peak.growth < bound, f"RSS grew by {peak.growth / MiB:.1f} MiB (bound {bound / MiB:.1f} MiB)"
+    assert waiting == count, f"{waiting} of {count} answers waited in a temporary file"
+    assert still == 0, f"{still} of {count} clients that read nothing still held"
+    assert _temporary_files(front) == [], "temporary files kept after their clients were dropped"
+
+
+@pytest.mark.parametrize("via", ["front", "api-connection"])
+def test_a_large_function_answer_comes_whole_and_the_connection_goes_on(front, fn_site, via):
+    """What the pieces add up to: a client reading slowly gets a 5 MiB function answer byte for
+    byte, then the answer to the request it sent next on the same connection."""
+    size = 5 * MiB + 7
+    first = _api_get(front) if via == "api-connection" else b""
+    with _connect(front.port) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        if first:
+            sock.sendall(first)
+            assert _read_responses(sock, 1)[0][0] == 200
+        sock.sendall(f"GET /answer?size={size} HTTP/1.1\r\nHost: {fn_site.host}\r\n\r\n"
+                     f"GET /answer?size=10 HTTP/1.1\r\nHost: {fn_site.host}\r\n\r\n".encode())
+        answers = _read_responses(sock, 2, within=30)
+    assert answers[0] == (200, answer_bytes(size))
+    assert answers[1] == (200, answer_bytes(10))
 
 
 # ------------------------------------------------------------------------------ request head size

@@ -44,8 +44,9 @@ from assethost.edge.responder import Reply, plain
 from assethost.edge.snapshot import serialize
 
 # Bodies up to this size go out in one write with their head (for a 100 KiB file, one copy costs
-# less than a second system call: 34 against 39 µs a request, bench s3); larger ones, such as a
-# function's answer of up to 20 MiB, in a second write, so they are not copied once more.
+# less than a second system call: 34 against 39 µs a request, bench s3); larger ones (a file
+# served from memory, when --memory-file-limit is raised past this) in a second write, so they are
+# not copied once more. A function's answer is never larger: one over FILE_CHUNK comes as a file.
 JOIN_LIMIT = 1024 * 1024
 
 
@@ -312,6 +313,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
     def _write(self, reply: Reply, keep_alive: bool) -> None:
         transport = self.transport
         if transport.is_closing():
+            reply.discard()
             return
         if reply.call is not None:
             # A function: answered when its worker is done; later requests wait their turn.
@@ -337,14 +339,14 @@ class FrontProtocol(Bounded, asyncio.Protocol):
 
     async def _send_file(self, reply: Reply, keep_alive: bool) -> None:
         transport = self.transport
-        assert reply.file is not None
         try:
-            fd = os.open(reply.file, os.O_RDONLY)
+            source = reply.open_file()
         except OSError:
             log.exception("blob %s is missing", reply.file)
             self._close()
             return
-        try:
+        with source:
+            fd = source.fileno()
             offset, remaining = reply.offset, reply.length
             while remaining > 0 and not transport.is_closing():
                 chunk = os.pread(fd, min(FILE_CHUNK, remaining), offset)
@@ -356,8 +358,6 @@ class FrontProtocol(Bounded, asyncio.Protocol):
                 remaining -= len(chunk)
                 if self.write_paused_at is not None and self.write_ready is not None:
                     await self.write_ready.wait()
-        finally:
-            os.close(fd)
         self._done(keep_alive)
 
     async def _run_function(self, reply: Reply, keep_alive: bool) -> None:
