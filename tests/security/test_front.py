@@ -7,6 +7,7 @@ and that meanwhile another client is still served."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import selectors
@@ -28,6 +29,8 @@ from frontkit import (
     SEND_TIMEOUT_S,
     answer_bytes,
 )
+from helpers import create_service, uniq
+from securitykit import Console
 
 MiB = 1024 * 1024
 # How late past its timeout a connection may be closed (timer, scheduling, a busy machine).
@@ -570,6 +573,101 @@ def test_edge_body_under_the_bound_is_still_served(front, site):
     assert (resp.status, resp.body) == (200, b"hello edge\n")
 
 
+# ---------------------------------------------------------------------------------- API form bodies
+
+MAX_FORM_BYTES = 4 * MiB  # --max-form-bytes, left at its default
+FORM_TOO_LARGE = {"code": 20413, "message": f"The request body is over {MAX_FORM_BYTES} bytes, the most a form may be "
+                                            "(file uploads have limits of their own)",
+                  "more_info": "https://www.twilio.com/docs/errors/20413", "status": 413}
+
+
+def _form_head(front, target: str, console, framing: str) -> bytes:
+    """The head of a form POST to the API (authenticated) or to the console (signed in, with the
+    CSRF header its own JavaScript sends), its body framed by `framing`."""
+    if target == "api":
+        path, auth = "/v1/Services", f"Authorization: {_auth(front)}\r\n"
+    else:
+        cookies = "; ".join(f"{k}={v}" for k, v in console.cookies.items())
+        path = "/console/services"
+        auth = (f"Cookie: {cookies}\r\nX-CSRF-Token: {console.csrf('/console/services')}\r\n"
+                "X-Requested-With: assethost-console\r\n")
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{front.port}\r\n{auth}"
+            f"Content-Type: application/x-www-form-urlencoded\r\n{framing}\r\n\r\nUniqueName=big&Pad=").encode()
+
+
+@pytest.fixture
+def console(front):
+    with Console(front) as signed_in:
+        yield signed_in.sign_in()
+
+
+def _expected_form_refusal(target: str) -> dict:
+    # The console's own JavaScript is answered as the console answers it: {"message": ...}.
+    return FORM_TOO_LARGE if target == "api" else {"message": FORM_TOO_LARGE["message"]}
+
+
+@pytest.mark.parametrize("target", ["api", "console"])
+def test_a_form_body_over_the_bound_by_content_length_is_refused_before_it_is_sent(front, site, console, target):
+    """An authenticated API (or console) form POST announcing 300 MB gets Twilio's 413 at once,
+    before its body: the whole body used to be read into memory first (292 MiB sent, +291 MiB,
+    then a 400)."""
+    with _Peak(front) as peak, _connect(front.port) as sock:
+        sock.sendall(_form_head(front, target, console, "Content-Length: 300000000") + b"a" * 65536)
+        answers = _read_responses(sock, 1, within=3.0)
+    assert answers[0][0] == 413
+    assert json.loads(answers[0][1]) == _expected_form_refusal(target)
+    assert peak.growth < MEMORY_BOUND, f"RSS grew by {peak.growth / MiB:.1f} MiB"
+    _assert_served(site)
+
+
+@pytest.mark.parametrize("target", ["api", "console"])
+def test_a_chunked_form_body_is_refused_when_it_passes_the_bound(front, site, console, target):
+    """A chunked form body (no Content-Length to go by) of up to 64 MiB, in fields of 16 KiB (a
+    field is cut at 1 MiB anyway): 413 once --max-form-bytes have come, with Twilio's JSON body,
+    and memory stays flat (the whole body used to be read)."""
+    piece = b"&f=" + b"a" * (16 * 1024 - 3)
+    chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+    sock = _connect(front.port)
+    sock.sendall(_form_head(front, target, console, "Transfer-Encoding: chunked").replace(b"UniqueName=big&Pad=", b""))
+    sock.setblocking(False)
+    sent, got = 0, b""
+    with _Peak(front) as peak:
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and sent < 64 * MiB and not _complete_responses(got):
+            try:
+                sent += sock.send(chunk)
+            except BlockingIOError:
+                time.sleep(0.002)
+            try:
+                got += sock.recv(65536)
+            except BlockingIOError:
+                pass
+        _assert_served(site)
+    sock.close()
+    answers = _complete_responses(got)
+    assert answers, f"no answer after {sent} bytes of a form bounded at {MAX_FORM_BYTES}"
+    assert sent < MAX_FORM_BYTES + 8 * MiB, f"answered only after {sent} bytes"
+    assert answers[0][0] == 413
+    assert json.loads(answers[0][1]) == _expected_form_refusal(target)
+    assert peak.growth < MEMORY_BOUND, f"RSS grew by {peak.growth / MiB:.1f} MiB"
+
+
+def test_a_form_under_the_bound_is_still_served(front):
+    """A build of 2100 versions (the most one may have: ~105 KB of form) is read whole and
+    refused for what it names, not for its size; a form just under the bound is taken."""
+    with front.http_client() as http:
+        service = create_service(http)["sid"]
+        sids = [f"ZN{i:032x}" for i in range(2100)]
+        resp = http.post(f"/v1/Services/{service}/Builds", content="&".join(f"AssetVersions={sid}" for sid in sids),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert resp.status_code != 413 and sids[0] in resp.json()["message"], resp.text
+        pads = "&".join(f"Pad{i}={'a' * (1000 * 1024)}" for i in range(4))  # a field may be at most 1 MiB
+        assert MAX_FORM_BYTES - 200 * 1024 < len(pads) < MAX_FORM_BYTES - 1024
+        resp = http.post("/v1/Services", content=f"UniqueName={uniq('pad')}&FriendlyName=padded&{pads}",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert resp.status_code == 201, resp.text
+
+
 # ------------------------------------------------------------------------------------------ waits
 
 
@@ -627,9 +725,9 @@ def test_a_stalled_request_is_closed_within_its_timeout(front, site, case):
 
 
 def test_a_body_still_coming_long_after_its_answer_is_cut_off(front, site):
-    """The API answers a form field over 1 MiB at once (400); the client goes on sending. The
-    server drops the rest for --body-timeout, then closes (uvicorn would read it to its end,
-    however long: nginx's lingering_time)."""
+    """The API answers a form longer than --max-form-bytes at once, by its Content-Length (413);
+    the client goes on sending. The server drops the rest for --body-timeout, then closes
+    (uvicorn would read it to its end, however long: nginx's lingering_time)."""
     sock = _connect(front.port)
     sock.sendall(f"POST /v1/Services HTTP/1.1\r\nHost: 127.0.0.1:{front.port}\r\nAuthorization: {_auth(front)}\r\n"
                  f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {10**12}\r\n\r\n"
@@ -660,7 +758,7 @@ def test_a_body_still_coming_long_after_its_answer_is_cut_off(front, site):
     assert answered is not None, "no answer"
     assert closed is not None, "the server is still reading a body it has answered"
     assert closed - answered <= BODY_TIMEOUT_S + SLACK_S
-    assert [status for status, _ in _responses(got)] == [400], got[:200]
+    assert [status for status, _ in _responses(got)] == [413], got[:200]
     _assert_served(site)
 
 

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from assethost.api import upload
 from assethost.api.auth import authenticate
+from assethost.api.forms import read_form
 from assethost.api.render import Renderer
 from assethost.core import builds, environments, logs, resources, services, usage
 from assethost.core.context import Context
@@ -52,7 +53,7 @@ async def _form(request: Request) -> Any:
     # more than Starlette's default of 1000 fields.
     limits = _ctx(request).limits
     most = 2 * limits.max_public_versions + limits.max_private_versions + limits.max_function_versions
-    return await request.form(max_fields=most + 64)
+    return await read_form(request, limits.max_form_bytes, max_fields=most + 64)
 
 
 # --- services -------------------------------------------------------------------------------
