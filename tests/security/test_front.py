@@ -809,6 +809,73 @@ def test_slowloris_connections_are_all_closed_by_the_header_timeout(front, site)
     assert served
 
 
+# ---------------------------------------------------------------- refusals: Twilio's body for the API
+
+
+def _refusal_cases(front, site, target: str) -> dict[str, tuple[bytes, bytes, int, str]]:
+    """name: (a request answered first, then the one refused; its status and message)."""
+    host = f"127.0.0.1:{front.port}" if target == "api" else site.host
+    path = "/v1/Services" if target == "api" else "/hello.txt"
+    auth = f"Authorization: {_auth(front)}\r\n" if target == "api" else ""
+    first = _api_get(front) if target == "api" else f"GET /hello.txt HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    long_target = f"GET {path}?{'a' * (MAX_REQUEST_LINE + 100)} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    # past the bound by more than the 4 KiB of a request's first slice, which is not counted
+    long_header = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Long: {'a' * (MAX_HEADER_BYTES + 8192)}\r\n\r\n".encode()
+    connect = f"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    stalled_head = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-A: b".encode()
+    stalled_body = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/x-www-form-urlencoded"
+                    "\r\nContent-Length: 100\r\n\r\nUnique").encode()
+    uri = (414, f"URI Too Long: the request target is over {MAX_REQUEST_LINE} bytes")
+    header = (431, (f"Request Header Fields Too Large: the request line and header fields are over "
+                    f"{MAX_HEADER_BYTES} bytes"))
+    head_408 = (408, f"Request Timeout: the request header was not complete within {HEADER_TIMEOUT_S:g} s")
+    body_408 = (408, (f"Request Timeout: the request body stopped arriving (nothing for {BODY_TIMEOUT_S:g} s); "
+                      "nothing of it was kept"))
+    return {
+        "414": (b"", long_target, *uri),
+        "414 after an answer": (first, long_target, *uri),
+        "431": (b"", long_header, *header),
+        "431 after an answer": (first, long_header, *header),
+        "400 CONNECT": (b"", connect, 400, "Bad Request: CONNECT is not served here"),
+        "400 CONNECT after an answer": (first, connect, 400, "Bad Request: CONNECT is not served here"),
+        "400 target": (b"", f"GET http:// HTTP/1.1\r\nHost: {host}\r\n\r\n".encode(), 400,
+                       "Bad Request: malformed request target"),
+        "408 header": (b"", stalled_head, *head_408),
+        "408 header after an answer": (first, stalled_head, *head_408),
+        "408 body": (b"", stalled_body, *body_408),
+        "408 body after an answer": (first, stalled_body, *body_408),
+    }
+
+
+@pytest.mark.parametrize("target", ["api", "edge"])
+@pytest.mark.parametrize("case", ["414", "414 after an answer", "431", "431 after an answer", "400 CONNECT",
+                                  "400 CONNECT after an answer", "400 target", "408 header",
+                                  "408 header after an answer", "408 body", "408 body after an answer"])
+def test_refusals_are_twilio_errors_for_the_api_and_a_line_of_text_for_the_edge(front, site, case, target):
+    """What the front refuses (on a connection's first request, or on one handed to the API) is
+    answered as the client expects it: Twilio's JSON error body on the API's host (it used to be
+    the edge's line of text there too), the line of text on an environment's domain."""
+    first, refused, status, message = _refusal_cases(front, site, target)[case]
+    with _connect(front.port) as sock:
+        if first:
+            sock.sendall(first)
+            _read_responses(sock, 1)
+        sock.sendall(refused)
+        got, took = _read_until_closed(sock, max(HEADER_TIMEOUT_S, BODY_TIMEOUT_S) + SLACK_S + 1)
+    assert took is not None, "not closed"
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), got[:300]
+    content_type = re.search(rb"\r\ncontent-type: *([^\r]+)", head, re.IGNORECASE).group(1)
+    if target == "api":
+        assert content_type == b"application/json"
+        code = 20001 if status == 400 else 20000 + status
+        assert json.loads(body) == {"code": code, "message": message,
+                                    "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    else:
+        assert content_type == b"text/plain; charset=utf-8"
+        assert body == message.encode() + b"\n"
+
+
 # ------------------------------------------------------------------------ malformed requests, upgrades
 
 

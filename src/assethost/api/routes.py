@@ -158,7 +158,7 @@ def _resource_routes(kind: str, collection: str) -> list[Route]:
 
 async def _create_version(request: Request, ctx: Context, account: str, ref: str, kind: str, sid: str) -> Response:
     await _call(resources.resolve_for_upload, ctx, account, ref, kind, sid)
-    received = await upload.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind), ctx.limits.upload_timeout)
+    received = await upload.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind))
     try:
         assert received.content is not None
         path, visibility = resources.check_upload(

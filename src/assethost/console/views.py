@@ -56,9 +56,7 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_json(exc: AssetHostError) -> JSONResponse:
-    # After a 408 the rest of a stalled upload may still come: it must not be read as a request.
-    headers = {"Connection": "close"} if exc.status == 408 else None
-    return JSONResponse({"message": exc.message}, status_code=exc.status, headers=headers)
+    return JSONResponse({"message": exc.message}, status_code=exc.status)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -265,8 +263,7 @@ async def asset_upload(request: Request) -> Response:
     ctx, account = _ctx(request), request.state.account
     try:
         service = await _call(services.get, ctx, account, request.path_params["service"])
-        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"),
-                                           ctx.limits.upload_timeout)
+        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
         try:
             assert received.content is not None
             path, visibility = resources.check_upload(
@@ -359,8 +356,7 @@ async def legacy_upload(request: Request) -> Response:
     ctx, account = _ctx(request), request.state.account
     filename = None
     try:
-        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"),
-                                           ctx.limits.upload_timeout)
+        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
         try:
             assert received.content is not None
             filename = received.fields.get("Path")

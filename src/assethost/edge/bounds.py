@@ -8,6 +8,7 @@ import asyncio
 import logging
 from http import HTTPStatus
 
+from assethost.api.errors import refusal_body
 from assethost.edge.httpparts import Clock
 from assethost.edge.limits import FrontLimits
 
@@ -29,11 +30,20 @@ STATUS = {
 CLOCK = Clock()
 
 
-def simple_response(status: int, text: bytes) -> bytes:
+def refusal(status: int, text: str, api: bool) -> tuple[bytes, bytes]:
+    """The content type and body of a refusal: Twilio's error body for a request to the API, as
+    its clients expect, and the line of text for anyone else."""
+    if api:
+        return b"application/json", refusal_body(status, text)
+    return b"text/plain; charset=utf-8", text.encode() + b"\n"
+
+
+def simple_response(status: int, text: str, api: bool = False) -> bytes:
     """A whole short answer that ends the connection."""
+    content_type, body = refusal(status, text, api)
     return (
-        STATUS[status] + b"date: " + CLOCK.date() + b"\r\ncontent-type: text/plain; charset=utf-8\r\n"
-        b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(text), text)
+        STATUS[status] + b"date: " + CLOCK.date() + b"\r\ncontent-type: " + content_type + b"\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
     )
 
 
@@ -62,6 +72,7 @@ class Bounded:
     closed_at: float | None = None
     stopped: bool  # nothing more of this connection is parsed here
     head_bytes: int  # bytes counted of the header being read
+    url_too_long: bool = False  # the request's target passed max_request_line; see FrontProtocol.on_url
     _timer: asyncio.TimerHandle | None = None
     _timer_at: float = float("inf")
 
@@ -69,8 +80,12 @@ class Bounded:
         """True while we, not the client, are the ones to move (a file, a function or the API answering)."""
         raise NotImplementedError
 
-    def _last_answer(self, status: int, text: bytes) -> None:
+    def _last_answer(self, status: int, text: str) -> None:
         """Answer with `status` after what is already owed to the client, then close."""
+        raise NotImplementedError
+
+    def _api_client(self) -> bool:
+        """Whether the request being refused is one for the API, as far as is known so far."""
         raise NotImplementedError
 
     def _drop(self) -> None:
@@ -160,13 +175,24 @@ class Bounded:
             log.info("dropped %s: it read none of its answer for %g s", self._peer(),
                      self.limits.send_timeout)
             self._drop()
+        elif wait == HEAD and self.url_too_long:  # the first bound it passed
+            self._refuse_target()
         elif wait == HEAD:
-            self._refuse(408, b"Request Timeout\n",
-                         f"request header not complete after {self.limits.header_timeout:g} s")
+            timeout = self.limits.header_timeout
+            self._refuse(408, f"Request Timeout: the request header was not complete within {timeout:g} s",
+                         f"request header not complete after {timeout:g} s")
         else:
-            self._refuse(408, b"Request Timeout\n", f"request body stalled for {self.limits.body_timeout:g} s")
+            # An upload too: its receiver learns that its client is gone and keeps nothing.
+            timeout = self.limits.body_timeout
+            self._refuse(408, f"Request Timeout: the request body stopped arriving (nothing for {timeout:g} "
+                         "s); nothing of it was kept", f"request body stalled for {timeout:g} s")
 
-    def _refuse(self, status: int, text: bytes, why: str | None = None) -> None:
+    def _refuse_target(self) -> None:
+        limit = self.limits.max_request_line
+        self._refuse(414, f"URI Too Long: the request target is over {limit} bytes",
+                     f"request target over {limit} bytes")
+
+    def _refuse(self, status: int, text: str, why: str | None = None) -> None:
         """End the connection over a request it may not make, with one line in the log saying why
         (unless the caller logged it already). The clock runs on: the answers still owed, this
         one last, must be taken within `send_timeout`."""
@@ -182,9 +208,14 @@ class Bounded:
     def _count_head(self, size: int) -> None:
         """`size` more bytes arrived while the request's header was still incomplete."""
         self.head_bytes += size
-        if self.head_bytes > self.limits.max_header_bytes:
-            self._refuse(431, b"Request Header Fields Too Large\n",
-                         f"request header over {self.limits.max_header_bytes} bytes")
+        if self.head_bytes <= self.limits.max_header_bytes:
+            return
+        if self.url_too_long:  # the first bound it passed
+            self._refuse_target()
+        else:
+            limit = self.limits.max_header_bytes
+            self._refuse(431, f"Request Header Fields Too Large: the request line and header fields are over "
+                         f"{limit} bytes", f"request header over {limit} bytes")
 
 
 _last_refusal_log = 0.0

@@ -36,11 +36,12 @@ from assethost.edge.bounds import (
     Stop,
     log,
     note_refusal,
+    refusal,
     simple_response,
 )
 from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.limits import FrontLimits
-from assethost.edge.responder import Reply, plain
+from assethost.edge.responder import Reply
 from assethost.edge.snapshot import serialize
 
 # Bodies up to this size go out in one write with their head (for a 100 KiB file, one copy costs
@@ -70,6 +71,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
 
     def _reset_request(self) -> None:
         self.url = b""
+        self.url_too_long = False
         self.headers: dict[bytes, bytes] = {}
         self.body: bytearray | None = None
         self.body_bytes = 0
@@ -83,7 +85,8 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         if len(connections) >= self.limits.max_connections:
             # Before anything is allocated for it: a flood of refused clients costs nothing but this.
             self.stopped = True
-            self.transport.write(simple_response(503, b"Service Unavailable: too many connections\n"))
+            # Whose client it is is not known before it sends anything: the line of text.
+            self.transport.write(simple_response(503, "Service Unavailable: too many connections"))
             self.transport.close()
             note_refusal(self.loop, self.limits.max_connections)
             return
@@ -151,12 +154,12 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, Stop):
                 log.exception("edge request failed")
-                self._refuse(500, b"Internal Server Error\n")
+                self._refuse(500, "Internal Server Error")
         except httptools.HttpParserUpgrade:
             pass  # the upgrade was declined: that request was answered as HTTP/1.1 and ends the connection
         except httptools.HttpParserError as exc:
             if not self.stopped:
-                self._refuse(400, b"Bad Request\n", f"malformed request ({exc})")
+                self._refuse(400, "Bad Request: malformed request", f"malformed request ({exc})")
         # The wait these bytes leave the connection in; the timer moves only if that wait ends sooner.
         phase = self.phase
         if phase == IDLE:
@@ -231,10 +234,14 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self._reset_request()
 
     def on_url(self, url: bytes) -> None:
+        if self.url_too_long:
+            return
         self.url += url
         if len(self.url) > self.limits.max_request_line:
-            self._refuse(414, b"URI Too Long\n", f"request target over {self.limits.max_request_line} bytes")
-            raise Stop()
+            # Refused (414) once the header says whose request it is, the API's or an environment's,
+            # to answer it as either's clients expect; the header's own bounds end the wait for that.
+            self.url_too_long = True
+            self.url = b""
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
@@ -244,17 +251,20 @@ class FrontProtocol(Bounded, asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.phase = BODY
+        if self.url_too_long:
+            self._refuse_target()
+            raise Stop()
         method = self.parser.get_method()
         if method == b"CONNECT":
-            self._refuse(400, b"Bad Request: CONNECT is not served here\n", "CONNECT")
+            self._refuse(400, "Bad Request: CONNECT is not served here", "CONNECT")
             raise Stop()
         if self.duplicate_host:
-            self._refuse(400, b"Bad Request: more than one Host header\n", "more than one Host header")
+            self._refuse(400, "Bad Request: more than one Host header", "more than one Host header")
             raise Stop()
         try:
             self.target = httptools.parse_url(self.url)
         except httptools.HttpParserInvalidURLError:
-            self._refuse(400, b"Bad Request: malformed request target\n",
+            self._refuse(400, "Bad Request: malformed request target",
                          f"malformed request target {self.url[:80]!r}")
             raise Stop() from None
         host = self.headers.get(b"host", b"").decode("latin-1")
@@ -263,7 +273,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self.replay = None  # answered here: a later request in these bytes cannot be handed over
         length = self.headers.get(b"content-length")
         if length is not None and int(length) > self.limits.max_body_bytes:
-            self._refuse(413, b"Request body too large\n", f"request body of {int(length)} bytes")
+            self._refuse(413, "Request body too large", f"request body of {int(length)} bytes")
             raise Stop()
         if method == b"POST":
             self.body = bytearray()
@@ -275,7 +285,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
         if self.body_bytes > self.limits.max_body_bytes:
-            self._refuse(413, b"Request body too large\n",
+            self._refuse(413, "Request body too large",
                          f"request body over {self.limits.max_body_bytes} bytes")
             raise Stop()
         if self.body is not None:
@@ -383,7 +393,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         """Give this connection to uvicorn's protocol, replaying the request read so far."""
         if self.replay is None or self.begun != 1 or self.busy or self.queue:
             # Pipelined behind edge requests: the bytes to replay are not separable any more.
-            self._refuse(421, b"Misdirected Request: open a new connection for this host\n",
+            self._refuse(421, "Misdirected Request: open a new connection for this host",
                          "API request pipelined behind edge requests")
             raise Stop()
         self.stopped = True
@@ -391,7 +401,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self.server_state.connections.discard(self)
         protocol = ApiProtocol(
             config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop,
-            limits=self.limits,
+            limits=self.limits, edge=self.edge,
         )
         transport = self.transport
         if not self.reading:
@@ -404,10 +414,20 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         # Stop feeding our own parser: the rest of this data belongs to the new protocol.
         raise Stop()
 
-    def _last_answer(self, status: int, text: bytes) -> None:
+    def _api_client(self) -> bool:
+        # The request's Host, once its header has been read that far; before that, a request is
+        # taken for an environment's (the line of text), since nothing says it is the API's.
+        host = self.headers.get(b"host")
+        return host is not None and not self.edge_only and not self.edge.claims(host.decode("latin-1"))
+
+    def _last_answer(self, status: int, text: str) -> None:
+        content_type, body = refusal(status, text, self._api_client())
+        headers = [(b"content-type", content_type), (b"x-content-type-options", b"nosniff"),
+                   (b"cache-control", b"no-cache"), (b"content-length", str(len(body)).encode())]
+        reply = Reply(status, headers, body)
         # After any answers still owed, in order: queued like them, and the connection ends with it.
         if self.busy or self.write_paused_at is not None or self.queue:
-            self._wait(plain(status, text.decode()), False)
+            self._wait(reply, False)
         else:
-            self._write(plain(status, text.decode()), False)
+            self._write(reply, False)
 
