@@ -47,7 +47,8 @@ from assethost.edge.snapshot import serialize
 # Bodies up to this size go out in one write with their head (for a 100 KiB file, one copy costs
 # less than a second system call: 34 against 39 µs a request, bench s3); larger ones (a file
 # served from memory, when --memory-file-limit is raised past this) in a second write, so they are
-# not copied once more. A function's answer is never larger: one over FILE_CHUNK comes as a file.
+# not copied once more. A function's answer is that large only when the disk refused to hold it
+# (see Edge.call): otherwise one over FILE_CHUNK comes as a file.
 JOIN_LIMIT = 1024 * 1024
 
 
