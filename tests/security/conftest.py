@@ -1,8 +1,9 @@
 """Fixtures for the security suite: every attack runs against real `assethost serve` subprocesses
 (tests/servers.py), with the API on SQLite and on PostgreSQL through tests/conftest.py's `backend`,
 `server` and `server_factory` fixtures, and servers of its own with the HTTP front's limits made
-small so that every bound is reached within a second or two. Helpers come from the edge and
-functions suites' kits, securitykit.py and frontkit.py."""
+small so that every bound is reached within a second or two (one of them with a site of files
+and one of a function). Helpers come from the edge and functions suites' kits, securitykit.py
+and frontkit.py."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ for folder in (HERE.parent / "edge", HERE.parent / "functions", HERE):
     sys.path.insert(0, str(folder))
 
 from edgekit import Deployer, FileSpec, Site
-from frontkit import FRONT_ARGS, MAX_CONNECTIONS, KiB
+from fnkit import deploy_project
+from frontkit import ANSWER_FUNCTION, FRONT_ARGS, MAX_CONNECTIONS, KiB
 from servers import ServerProcess, start_sqlite_server
 
 
@@ -40,6 +42,13 @@ def site(front) -> Site:
     ]
     with front.http_client() as http:
         return Deployer(front, http).site(specs, suffix="sec", prefix="sec")
+
+
+@pytest.fixture(scope="session")
+def fn_site(front) -> Site:
+    """An environment on `front` whose function /answer answers `?size=` bytes (frontkit.ANSWER_FUNCTION)."""
+    with front.http_client() as http:
+        return deploy_project(front, http, {"functions/answer.js": ANSWER_FUNCTION}).site
 
 
 @pytest.fixture(scope="session")

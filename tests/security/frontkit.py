@@ -1,5 +1,5 @@
 """The limits the security suite's servers run with (flags of `assethost serve`), made small so
-that every bound is reached within a second or two."""
+that every bound is reached within a second or two, and the function its function site runs."""
 
 KiB = 1024
 HEADER_TIMEOUT_S = 1.0
@@ -16,3 +16,17 @@ FRONT_ARGS = (
     "--max-body-bytes", MAX_BODY_BYTES,
 )
 MAX_CONNECTIONS = 10  # of the `capped` server
+
+# A function answering `?size=` bytes of a repeating pattern (answer_bytes), as one body.
+ANSWER_FUNCTION = """exports.handler = (context, event, callback) => {
+  const response = new Twilio.Response();
+  response.appendHeader('Content-Type', 'application/octet-stream');
+  response.setBody(Buffer.alloc(Number(event.size), 'assethost'));
+  callback(null, response);
+};
+"""
+
+
+def answer_bytes(size: int) -> bytes:
+    """What ANSWER_FUNCTION answers to `?size={size}`."""
+    return (b"assethost" * (size // 9 + 1))[:size]

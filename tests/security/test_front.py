@@ -7,6 +7,8 @@ and that meanwhile another client is still served."""
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 import selectors
 import socket
@@ -25,7 +27,10 @@ from frontkit import (
     MAX_HEADER_BYTES,
     MAX_REQUEST_LINE,
     SEND_TIMEOUT_S,
+    answer_bytes,
 )
+from helpers import create_service, uniq
+from securitykit import Console
 
 MiB = 1024 * 1024
 # How late past its timeout a connection may be closed (timer, scheduling, a busy machine).
@@ -33,6 +38,10 @@ SLACK_S = 1.5
 # RSS of the server may move this much from allocator noise alone; every attack below would cost
 # at least several times more without its bound.
 MEMORY_BOUND = 16 * MiB
+# What one connection may hold of an answer being sent: a piece of it (httpparts.FILE_CHUNK) and
+# the transport's buffer (--write-buffer-bytes, left at its default by the security suite).
+ANSWER_PIECE = 1 * MiB
+WRITE_BUFFER = 64 * 1024
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -70,6 +79,34 @@ def _read_until_closed(sock: socket.socket, within: float) -> tuple[bytes, float
     return data, None
 
 
+def _complete_responses(data: bytes) -> list[tuple[int, bytes]]:
+    """The complete Content-Length-framed responses at the start of `data`."""
+    out = []
+    while True:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        match = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+        length = int(match.group(1)) if match else 0
+        if not sep or len(rest) < length:
+            return out
+        out.append((int(head.split(b" ", 2)[1]), rest[:length]))
+        data = rest[length:]
+
+
+def _read_responses(sock: socket.socket, count: int, within: float = 10.0) -> list[tuple[int, bytes]]:
+    """The next `count` responses on `sock`, read as they come (for at most `within` seconds)."""
+    data = b""
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        if len(answers := _complete_responses(data)) >= count:
+            return answers
+        sock.settimeout(left)
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    raise AssertionError(f"not {count} responses within {within} s: {data[:300]!r}")
+
+
 def _responses(data: bytes) -> list[tuple[int, bytes]]:
     """The Content-Length-framed responses in `data`, in order."""
     out = []
@@ -99,6 +136,20 @@ def _server_holds(server, sock: socket.socket) -> bool:
     return any(c.raddr and c.raddr.port == port for c in psutil.Process(server.pid).net_connections("tcp"))
 
 
+def _held(server, socks: list[socket.socket]) -> int:
+    """How many of these clients' connections the server process still has its end of."""
+    ports = {sock.getsockname()[1] for sock in socks}
+    return sum(1 for c in psutil.Process(server.pid).net_connections("tcp") if c.raddr and c.raddr.port in ports)
+
+
+def _all_dropped_within(server, socks: list[socket.socket], seconds: float) -> int:
+    """How many of `socks` the server still holds after waiting at most `seconds` for none to be."""
+    deadline = time.monotonic() + seconds
+    while (held := _held(server, socks)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return held
+
+
 def _dropped_within(server, sock: socket.socket, seconds: float) -> float | None:
     start = time.monotonic()
     while time.monotonic() - start < seconds:
@@ -108,19 +159,40 @@ def _dropped_within(server, sock: socket.socket, seconds: float) -> float | None
     return None
 
 
-class _Peak(threading.Thread):
-    """The highest RSS of the server (and its children) while an attack runs."""
+def _temporary_files(server) -> list[str]:
+    """The files under the server's blobs/tmp/ that it has open, unlinked ones included."""
+    tmp = os.path.realpath(f"{server.data_dir}/blobs/tmp") + "/"
+    fds = f"/proc/{server.pid}/fd"
+    found = []
+    for fd in os.listdir(fds):
+        try:
+            target = os.readlink(f"{fds}/{fd}")
+        except FileNotFoundError:
+            continue  # closed meanwhile
+        if target.startswith(tmp):
+            found.append(target)
+    return found
 
-    def __init__(self, server):
+
+def _own_rss(server) -> int:
+    """RSS of the server process alone: function workers are bounded by their own sandbox limits
+    (tests/security/test_sandbox.py); what the front holds for its clients is in this process."""
+    return psutil.Process(server.pid).memory_info().rss
+
+
+class _Peak(threading.Thread):
+    """The highest RSS of the server (and its children, unless `own`) while an attack runs."""
+
+    def __init__(self, server, own: bool = False):
         super().__init__(daemon=True)
-        self.server = server
-        self.baseline = server.rss()
+        self.rss = (lambda: _own_rss(server)) if own else server.rss
+        self.baseline = self.rss()
         self.peak = self.baseline
         self._stop_evt = threading.Event()
 
     def run(self):
         while not self._stop_evt.is_set():
-            self.peak = max(self.peak, self.server.rss())
+            self.peak = max(self.peak, self.rss())
             time.sleep(0.02)
 
     def __enter__(self):
@@ -130,7 +202,7 @@ class _Peak(threading.Thread):
     def __exit__(self, *exc):
         self._stop_evt.set()
         self.join(timeout=5)
-        self.peak = max(self.peak, self.server.rss())
+        self.peak = max(self.peak, self.rss())
 
     @property
     def growth(self) -> int:
@@ -226,6 +298,123 @@ def test_pipelined_answers_still_come_in_order_when_read_slowly(front, site):
     assert [status for status, _ in answers] == [expect[p] for p in paths] + [200]
     assert all(body == site.files[p].content for p, (_, body) in zip(paths, answers, strict=False)
                if p != "/nope.txt")
+
+
+# --------------------------------------------------------------------- answers the client never reads
+
+
+def _never_reading(port: int, first: bytes, request: bytes, count: int) -> list[socket.socket]:
+    """`count` connections that send `first` and read all of its answer, then send `request` and
+    read nothing more, once its answer has begun to arrive. Each has a receive buffer of 4 KiB and
+    segments of 536 bytes, set before it connects: the kernel sizes the server's send buffer by
+    the segment size, so it takes a few dozen KiB of the answer, not the MiB or so it would on
+    loopback, and the rest stays with the server process, where it must not stay for good."""
+    socks = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", port))
+        if first:
+            sock.sendall(first)
+            _read_responses(sock, 1)
+        sock.sendall(request)
+        sock.recv(1, socket.MSG_PEEK)  # the server has taken the connection and is answering
+        socks.append(sock)
+    return socks
+
+
+def _last_answer_cases(front, site, fn_site) -> dict[str, tuple[bytes, bytes]]:
+    """name: (a request answered first, then one whose answer ends the connection)."""
+    return {
+        "edge Connection: close": (b"", f"GET /memory.bin HTTP/1.1\r\nHost: {site.host}\r\nConnection: close\r\n\r\n"
+                                        .encode()),
+        "edge HTTP/1.0": (b"", f"GET /memory.bin HTTP/1.0\r\nHost: {site.host}\r\n\r\n".encode()),
+        "function Connection: close": (b"", f"GET /answer?size={900 * 1024} HTTP/1.1\r\nHost: {fn_site.host}\r\n"
+                                            "Connection: close\r\n\r\n".encode()),
+        "API connection, Connection: close": (_api_get(front), f"GET /memory.bin HTTP/1.1\r\nHost: {site.host}\r\n"
+                                                               "Connection: close\r\n\r\n".encode()),
+    }
+
+
+@pytest.mark.parametrize("case", ["edge Connection: close", "edge HTTP/1.0", "function Connection: close",
+                                  "API connection, Connection: close"])
+def test_a_client_that_never_reads_the_answer_a_connection_ends_with_is_dropped(front, site, fn_site, case):
+    """30 clients each ask for an answer after which the connection is to close (Connection: close,
+    HTTP/1.0; a 200 KiB file, a 900 KiB function answer, a file on a connection handed to the API)
+    and read none of it. Closing waits for the answer to drain, which never happens: the server
+    used to hold every such connection and its unsent bytes for good (10 of 10 after 12 s, +240 MiB
+    for 12 MiB answers). Now each is dropped --send-timeout after the client stopped reading, and
+    what it held is given back: a second wave of such clients costs no more memory (the allocator
+    keeps freed memory for reuse, so RSS need not fall)."""
+    count = 30
+    first, request = _last_answer_cases(front, site, fn_site)[case]
+    log = _Log(front)
+    for _ in range(2):
+        before = _own_rss(front)
+        socks = _never_reading(front.port, first, request, count)
+        try:
+            still = _all_dropped_within(front, socks, SEND_TIMEOUT_S + SLACK_S)
+        finally:
+            for sock in socks:
+                sock.close()
+        assert still == 0, f"{still} of {count} clients that read nothing still held after {SEND_TIMEOUT_S + SLACK_S} s"
+    growth = _own_rss(front) - before
+    assert growth < MEMORY_BOUND, f"the second wave cost {growth / MiB:.1f} MiB more: the first one's was not given back"
+    _assert_served(site)
+    assert len([line for line in log.lines() if "read none of its answer" in line]) == 2 * count
+
+
+BIG_ANSWER = 8 * MiB
+# What the server holds of the answers being made, however many clients wait: the one each of the
+# build's two Node workers is sending (read into a buffer, then copied out of it).
+ANSWERS_IN_FLIGHT = 2 * 2 * BIG_ANSWER
+
+
+@pytest.mark.parametrize("via", ["front", "api-connection"])
+def test_clients_that_never_read_a_large_function_answer_cost_bounded_memory(front, fn_site, via):
+    """40 clients ask for an 8 MiB function answer and read none of it (60 such cost 588 MiB: each
+    answer was handed to the transport whole). An answer over 1 MiB now waits in a temporary file
+    and goes out 1 MiB at a time as the client takes it, on a connection of the front's or one
+    handed to the API alike: each connection holds at most that piece and its write buffer, so the
+    server's RSS grows by less than 40 x (1 MiB + 64 KiB), the answers being made and 16 MiB, not
+    by 40 x 8 MiB; the clients are dropped at --send-timeout and their temporary files with them."""
+    count = 40
+    assert fn_site.get(f"/answer?size={BIG_ANSWER}").status_code == 200  # the workers are up
+    first = _api_get(front) if via == "api-connection" else b""
+    request = f"GET /answer?size={BIG_ANSWER} HTTP/1.1\r\nHost: {fn_site.host}\r\n\r\n".encode()
+    with _Peak(front, own=True) as peak:
+        socks = _never_reading(front.port, first, request, count)
+        try:
+            waiting = len(_temporary_files(front))
+            still = _all_dropped_within(front, socks, SEND_TIMEOUT_S + SLACK_S)
+        finally:
+            for sock in socks:
+                sock.close()
+    bound = count * (ANSWER_PIECE + WRITE_BUFFER) + ANSWERS_IN_FLIGHT + MEMORY_BOUND
+    assert peak.growth < bound, f"RSS grew by {peak.growth / MiB:.1f} MiB (bound {bound / MiB:.1f} MiB)"
+    assert waiting == count, f"{waiting} of {count} answers waited in a temporary file"
+    assert still == 0, f"{still} of {count} clients that read nothing still held"
+    assert _temporary_files(front) == [], "temporary files kept after their clients were dropped"
+
+
+@pytest.mark.parametrize("via", ["front", "api-connection"])
+def test_a_large_function_answer_comes_whole_and_the_connection_goes_on(front, fn_site, via):
+    """What the pieces add up to: a client reading slowly gets a 5 MiB function answer byte for
+    byte, then the answer to the request it sent next on the same connection."""
+    size = 5 * MiB + 7
+    first = _api_get(front) if via == "api-connection" else b""
+    with _connect(front.port) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        if first:
+            sock.sendall(first)
+            assert _read_responses(sock, 1)[0][0] == 200
+        sock.sendall(f"GET /answer?size={size} HTTP/1.1\r\nHost: {fn_site.host}\r\n\r\n"
+                     f"GET /answer?size=10 HTTP/1.1\r\nHost: {fn_site.host}\r\n\r\n".encode())
+        answers = _read_responses(sock, 2, within=30)
+    assert answers[0] == (200, answer_bytes(size))
+    assert answers[1] == (200, answer_bytes(10))
 
 
 # ------------------------------------------------------------------------------ request head size
@@ -384,6 +573,103 @@ def test_edge_body_under_the_bound_is_still_served(front, site):
     assert (resp.status, resp.body) == (200, b"hello edge\n")
 
 
+# ---------------------------------------------------------------------------------- API form bodies
+
+MAX_FORM_BYTES = 4 * MiB  # --max-form-bytes, left at its default
+FORM_TOO_LARGE = {"code": 20413, "message": f"The request body is over {MAX_FORM_BYTES} bytes, the most a form may be "
+                                            "(file uploads have limits of their own)",
+                  "more_info": "https://www.twilio.com/docs/errors/20413", "status": 413}
+
+
+def _form_head(front, target: str, console, framing: str) -> bytes:
+    """The head of a form POST to the API (authenticated) or to the console (signed in, with the
+    CSRF header its own JavaScript sends), its body framed by `framing`."""
+    if target == "api":
+        path, auth = "/v1/Services", f"Authorization: {_auth(front)}\r\n"
+    else:
+        cookies = "; ".join(f"{k}={v}" for k, v in console.cookies.items())
+        path = "/console/services"
+        auth = (f"Cookie: {cookies}\r\nX-CSRF-Token: {console.csrf('/console/services')}\r\n"
+                "X-Requested-With: assethost-console\r\n")
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{front.port}\r\n{auth}"
+            f"Content-Type: application/x-www-form-urlencoded\r\n{framing}\r\n\r\nUniqueName=big&Pad=").encode()
+
+
+@pytest.fixture
+def console(front):
+    with Console(front) as signed_in:
+        yield signed_in.sign_in()
+
+
+def _expected_form_refusal(target: str) -> dict:
+    # The console's own JavaScript is answered as the console answers it: {"message": ...}.
+    return FORM_TOO_LARGE if target == "api" else {"message": FORM_TOO_LARGE["message"]}
+
+
+@pytest.mark.parametrize("target", ["api", "console"])
+def test_a_form_body_over_the_bound_by_content_length_is_refused_before_it_is_sent(front, site, console, target):
+    """An authenticated API (or console) form POST announcing 300 MB gets Twilio's 413 at once,
+    before its body: the whole body used to be read into memory first (292 MiB sent, +291 MiB,
+    then a 400)."""
+    with _Peak(front) as peak, _connect(front.port) as sock:
+        sock.sendall(_form_head(front, target, console, "Content-Length: 300000000") + b"a" * 65536)
+        answers = _read_responses(sock, 1, within=3.0)
+    assert answers[0][0] == 413
+    assert json.loads(answers[0][1]) == _expected_form_refusal(target)
+    assert peak.growth < MEMORY_BOUND, f"RSS grew by {peak.growth / MiB:.1f} MiB"
+    _assert_served(site)
+
+
+@pytest.mark.parametrize("target", ["api", "console"])
+def test_a_chunked_form_body_is_refused_when_it_passes_the_bound(front, site, console, target):
+    """A chunked form body (no Content-Length to go by) of up to 64 MiB, in fields of 16 KiB (a
+    field is cut at 1 MiB anyway): 413 once --max-form-bytes have come, with Twilio's JSON body,
+    and memory stays flat (the whole body used to be read)."""
+    piece = b"&f=" + b"a" * (16 * 1024 - 3)
+    chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+    sock = _connect(front.port)
+    sock.sendall(_form_head(front, target, console, "Transfer-Encoding: chunked").replace(b"UniqueName=big&Pad=", b""))
+    sock.setblocking(False)
+    sent, got, rest = 0, b"", memoryview(b"")
+    with _Peak(front) as peak:
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and sent < 64 * MiB and not _complete_responses(got):
+            rest = rest or memoryview(chunk)
+            try:
+                taken = sock.send(rest)  # what a send does not take goes first next time: the framing holds
+                sent, rest = sent + taken, rest[taken:]
+            except BlockingIOError:
+                time.sleep(0.002)
+            try:
+                got += sock.recv(65536)
+            except BlockingIOError:
+                pass
+        _assert_served(site)
+    sock.close()
+    answers = _complete_responses(got)
+    assert answers, f"no answer after {sent} bytes of a form bounded at {MAX_FORM_BYTES}"
+    assert sent < MAX_FORM_BYTES + 8 * MiB, f"answered only after {sent} bytes"
+    assert answers[0][0] == 413
+    assert json.loads(answers[0][1]) == _expected_form_refusal(target)
+    assert peak.growth < MEMORY_BOUND, f"RSS grew by {peak.growth / MiB:.1f} MiB"
+
+
+def test_a_form_under_the_bound_is_still_served(front):
+    """A build of 2100 versions (the most one may have: ~105 KB of form) is read whole and
+    refused for what it names, not for its size; a form just under the bound is taken."""
+    with front.http_client() as http:
+        service = create_service(http)["sid"]
+        sids = [f"ZN{i:032x}" for i in range(2100)]
+        resp = http.post(f"/v1/Services/{service}/Builds", content="&".join(f"AssetVersions={sid}" for sid in sids),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert resp.status_code != 413 and sids[0] in resp.json()["message"], resp.text
+        pads = "&".join(f"Pad{i}={'a' * (1000 * 1024)}" for i in range(4))  # a field may be at most 1 MiB
+        assert MAX_FORM_BYTES - 200 * 1024 < len(pads) < MAX_FORM_BYTES - 1024
+        resp = http.post("/v1/Services", content=f"UniqueName={uniq('pad')}&FriendlyName=padded&{pads}",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert resp.status_code == 201, resp.text
+
+
 # ------------------------------------------------------------------------------------------ waits
 
 
@@ -441,9 +727,9 @@ def test_a_stalled_request_is_closed_within_its_timeout(front, site, case):
 
 
 def test_a_body_still_coming_long_after_its_answer_is_cut_off(front, site):
-    """The API answers a form field over 1 MiB at once (400); the client goes on sending. The
-    server drops the rest for --body-timeout, then closes (uvicorn would read it to its end,
-    however long: nginx's lingering_time)."""
+    """The API answers a form longer than --max-form-bytes at once, by its Content-Length (413);
+    the client goes on sending. The server drops the rest for --body-timeout, then closes
+    (uvicorn would read it to its end, however long: nginx's lingering_time)."""
     sock = _connect(front.port)
     sock.sendall(f"POST /v1/Services HTTP/1.1\r\nHost: 127.0.0.1:{front.port}\r\nAuthorization: {_auth(front)}\r\n"
                  f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {10**12}\r\n\r\n"
@@ -474,7 +760,7 @@ def test_a_body_still_coming_long_after_its_answer_is_cut_off(front, site):
     assert answered is not None, "no answer"
     assert closed is not None, "the server is still reading a body it has answered"
     assert closed - answered <= BODY_TIMEOUT_S + SLACK_S
-    assert [status for status, _ in _responses(got)] == [400], got[:200]
+    assert [status for status, _ in _responses(got)] == [413], got[:200]
     _assert_served(site)
 
 
@@ -523,6 +809,73 @@ def test_slowloris_connections_are_all_closed_by_the_header_timeout(front, site)
     assert max(closed_after.values()) <= HEADER_TIMEOUT_S + SLACK_S, max(closed_after.values())
     assert all(data.startswith(b"HTTP/1.1 408 ") for data in got.values())
     assert served
+
+
+# ---------------------------------------------------------------- refusals: Twilio's body for the API
+
+
+def _refusal_cases(front, site, target: str) -> dict[str, tuple[bytes, bytes, int, str]]:
+    """name: (a request answered first, then the one refused; its status and message)."""
+    host = f"127.0.0.1:{front.port}" if target == "api" else site.host
+    path = "/v1/Services" if target == "api" else "/hello.txt"
+    auth = f"Authorization: {_auth(front)}\r\n" if target == "api" else ""
+    first = _api_get(front) if target == "api" else f"GET /hello.txt HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    long_target = f"GET {path}?{'a' * (MAX_REQUEST_LINE + 100)} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    # past the bound by more than the 4 KiB of a request's first slice, which is not counted
+    long_header = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Long: {'a' * (MAX_HEADER_BYTES + 8192)}\r\n\r\n".encode()
+    connect = f"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    stalled_head = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-A: b".encode()
+    stalled_body = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/x-www-form-urlencoded"
+                    "\r\nContent-Length: 100\r\n\r\nUnique").encode()
+    uri = (414, f"URI Too Long: the request target is over {MAX_REQUEST_LINE} bytes")
+    header = (431, (f"Request Header Fields Too Large: the request line and header fields are over "
+                    f"{MAX_HEADER_BYTES} bytes"))
+    head_408 = (408, f"Request Timeout: the request header was not complete within {HEADER_TIMEOUT_S:g} s")
+    body_408 = (408, (f"Request Timeout: the request body stopped arriving (nothing for {BODY_TIMEOUT_S:g} s); "
+                      "nothing of it was kept"))
+    return {
+        "414": (b"", long_target, *uri),
+        "414 after an answer": (first, long_target, *uri),
+        "431": (b"", long_header, *header),
+        "431 after an answer": (first, long_header, *header),
+        "400 CONNECT": (b"", connect, 400, "Bad Request: CONNECT is not served here"),
+        "400 CONNECT after an answer": (first, connect, 400, "Bad Request: CONNECT is not served here"),
+        "400 target": (b"", f"GET http:// HTTP/1.1\r\nHost: {host}\r\n\r\n".encode(), 400,
+                       "Bad Request: malformed request target"),
+        "408 header": (b"", stalled_head, *head_408),
+        "408 header after an answer": (first, stalled_head, *head_408),
+        "408 body": (b"", stalled_body, *body_408),
+        "408 body after an answer": (first, stalled_body, *body_408),
+    }
+
+
+@pytest.mark.parametrize("target", ["api", "edge"])
+@pytest.mark.parametrize("case", ["414", "414 after an answer", "431", "431 after an answer", "400 CONNECT",
+                                  "400 CONNECT after an answer", "400 target", "408 header",
+                                  "408 header after an answer", "408 body", "408 body after an answer"])
+def test_refusals_are_twilio_errors_for_the_api_and_a_line_of_text_for_the_edge(front, site, case, target):
+    """What the front refuses (on a connection's first request, or on one handed to the API) is
+    answered as the client expects it: Twilio's JSON error body on the API's host (it used to be
+    the edge's line of text there too), the line of text on an environment's domain."""
+    first, refused, status, message = _refusal_cases(front, site, target)[case]
+    with _connect(front.port) as sock:
+        if first:
+            sock.sendall(first)
+            _read_responses(sock, 1)
+        sock.sendall(refused)
+        got, took = _read_until_closed(sock, max(HEADER_TIMEOUT_S, BODY_TIMEOUT_S) + SLACK_S + 1)
+    assert took is not None, "not closed"
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), got[:300]
+    content_type = re.search(rb"\r\ncontent-type: *([^\r]+)", head, re.IGNORECASE).group(1)
+    if target == "api":
+        assert content_type == b"application/json"
+        code = 20001 if status == 400 else 20000 + status
+        assert json.loads(body) == {"code": code, "message": message,
+                                    "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    else:
+        assert content_type == b"text/plain; charset=utf-8"
+        assert body == message.encode() + b"\n"
 
 
 # ------------------------------------------------------------------------ malformed requests, upgrades

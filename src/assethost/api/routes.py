@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from assethost.api import upload
 from assethost.api.auth import authenticate
+from assethost.api.forms import read_form
 from assethost.api.render import Renderer
 from assethost.core import builds, environments, logs, resources, services, usage
 from assethost.core.context import Context
@@ -52,7 +53,7 @@ async def _form(request: Request) -> Any:
     # more than Starlette's default of 1000 fields.
     limits = _ctx(request).limits
     most = 2 * limits.max_public_versions + limits.max_private_versions + limits.max_function_versions
-    return await request.form(max_fields=most + 64)
+    return await read_form(request, limits.max_form_bytes, max_fields=most + 64)
 
 
 # --- services -------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def _resource_routes(kind: str, collection: str) -> list[Route]:
 
 async def _create_version(request: Request, ctx: Context, account: str, ref: str, kind: str, sid: str) -> Response:
     await _call(resources.resolve_for_upload, ctx, account, ref, kind, sid)
-    received = await upload.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind), ctx.limits.upload_timeout)
+    received = await upload.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind))
     try:
         assert received.content is not None
         path, visibility = resources.check_upload(

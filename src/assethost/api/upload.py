@@ -8,14 +8,13 @@ ever holding the file in memory.
 
 An upload counts only when its body ends with the closing boundary: a body cut short anywhere
 (the parser would otherwise take whatever arrived as the whole file), a client that stops
-sending for `idle_timeout` seconds, a full or read-only disk, each leave nothing behind.
+sending (the HTTP front answers it 408 after --body-timeout and tells the application that the
+client is gone, see edge/apiproto.py), a full or read-only disk, each leave nothing behind.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -23,7 +22,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from assethost.core.errors import AssetHostError, Invalid, StorageFull, StorageUnavailable, TimedOut, TooLarge
+from assethost.core.errors import AssetHostError, Invalid, StorageFull, StorageUnavailable, TooLarge
 from assethost.store.blobs import BlobTooLarge, BlobWriter, LocalBlobStore, StorageError
 
 MAX_TEXT_FIELD = 64 * 1024
@@ -160,22 +159,7 @@ def _boundary(request: Request) -> bytes:
     return boundary
 
 
-async def _chunks(request: Request, idle_timeout: float) -> AsyncIterator[bytes]:
-    """The body as it arrives; TimedOut when the client sends nothing for `idle_timeout` s."""
-    stream = request.stream()
-    while True:
-        try:
-            async with asyncio.timeout(idle_timeout):
-                chunk = await anext(stream)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise TimedOut(f"The upload stopped arriving: nothing was received for {idle_timeout:g} seconds. "
-                           "It was not stored") from None
-        yield chunk
-
-
-async def receive(request: Request, blobs: LocalBlobStore, ceiling: int, idle_timeout: float) -> Upload:
+async def receive(request: Request, blobs: LocalBlobStore, ceiling: int) -> Upload:
     """Read the whole upload. The returned Content writer is uncommitted: the caller validates
     the fields, then commits the bytes (`Upload.commit`) or aborts."""
     boundary = _boundary(request)
@@ -183,7 +167,7 @@ async def receive(request: Request, blobs: LocalBlobStore, ceiling: int, idle_ti
     parser = MultipartParser(boundary, receiver.callbacks())
     drained = 0
     try:
-        async with aclosing(_chunks(request, idle_timeout)) as chunks:
+        async with aclosing(request.stream()) as chunks:
             async for chunk in chunks:
                 if receiver.too_large or receiver.error is not None:
                     drained += len(chunk)

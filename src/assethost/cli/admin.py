@@ -55,9 +55,10 @@ def _store_options(f):  # type: ignore[no-untyped-def]
               default=Limits.max_private_versions, show_default=True, help="Most private asset versions in one build.")
 @click.option("--max-function-versions", envvar="ASSETHOST_MAX_FUNCTION_VERSIONS", type=int,
               default=Limits.max_function_versions, show_default=True, help="Most function versions in one build.")
-@click.option("--upload-timeout", envvar="ASSETHOST_UPLOAD_TIMEOUT", type=float, default=Limits.upload_timeout,
-              show_default=True,
-              help="Seconds an upload's body may go without a byte arriving; then it is refused (408) and discarded.")
+@click.option("--max-form-bytes", envvar="ASSETHOST_MAX_FORM_BYTES", type=click.IntRange(min=64 * 1024),
+              default=Limits.max_form_bytes, show_default=True,
+              help="Largest form body of an API or console request (file uploads aside, which stream to "
+              "disk within --max-*-bytes); a larger one is answered 413.")
 @click.option("--edge-only", envvar="ASSETHOST_EDGE_ONLY", is_flag=True,
               help="Serve deployed assets only (no API), e.g. for nodes behind a CDN.")
 @click.option("--trust-forwarded", envvar="ASSETHOST_TRUST_FORWARDED", is_flag=True,
@@ -126,7 +127,8 @@ def _store_options(f):  # type: ignore[no-untyped-def]
               help="Seconds from a request's first byte to the end of its header; then 408 and close.")
 @click.option("--body-timeout", envvar="ASSETHOST_BODY_TIMEOUT", type=click.FloatRange(min=0, min_open=True),
               default=FrontLimits.body_timeout, show_default=True,
-              help="Seconds a request body may pause between two reads; then 408 and close.")
+              help="Seconds a request body, an upload's included, may pause between two reads; then 408 "
+              "(Twilio's error body on the API) and close, and nothing of it is kept.")
 @click.option("--keepalive-timeout", envvar="ASSETHOST_KEEPALIVE_TIMEOUT",
               type=click.FloatRange(min=0, min_open=True), default=FrontLimits.keepalive_timeout,
               show_default=True, help="Seconds an idle connection stays open waiting for its next request.")
@@ -142,8 +144,9 @@ def _store_options(f):  # type: ignore[no-untyped-def]
 def serve(
     host: str, port: int, data_dir: Path, database_url: str | None, public_url: str | None, base_domain: str,
     max_public_bytes: int, max_private_bytes: int, max_function_bytes: int, max_public_versions: int,
-    max_private_versions: int, max_function_versions: int, upload_timeout: float, edge_only: bool, trust_forwarded: bool,
-    cache_control: str, protected_cache_control: str, memory_file_limit: int, workers: int, log_level: str,
+    max_private_versions: int, max_function_versions: int, max_form_bytes: int, edge_only: bool,
+    trust_forwarded: bool, cache_control: str, protected_cache_control: str, memory_file_limit: int, workers: int,
+    log_level: str,
     function_timeout: float = FunctionOptions.timeout, function_concurrency: int = FunctionOptions.concurrency,
     npm_timeout: float = FunctionOptions.npm_timeout, npm_cache: str | None = None,
     function_memory: int = FunctionOptions.memory_mb, function_processes: int = FunctionOptions.processes,
@@ -170,7 +173,7 @@ def serve(
             max_public_bytes=max_public_bytes, max_private_bytes=max_private_bytes,
             max_function_bytes=max_function_bytes, max_public_versions=max_public_versions,
             max_private_versions=max_private_versions, max_function_versions=max_function_versions,
-            upload_timeout=upload_timeout,
+            max_form_bytes=max_form_bytes,
         ),
         edge=EdgeOptions(
             memory_file_limit=memory_file_limit, public_cache_control=cache_control,

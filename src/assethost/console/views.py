@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from assethost.api import upload as multipart
+from assethost.api.forms import read_form
 from assethost.console.session import Session, session_of
 from assethost.core import environments, legacy, resources, services, sessions, usage, workspace
 from assethost.core.context import Context
@@ -46,14 +47,16 @@ async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await run_in_threadpool(functools.partial(fn, *args, **kwargs))
 
 
+async def _form(request: Request) -> Any:
+    return await read_form(request, _ctx(request).limits.max_form_bytes)
+
+
 def _wants_json(request: Request) -> bool:
     return request.headers.get("x-requested-with") == "assethost-console"
 
 
 def _error_json(exc: AssetHostError) -> JSONResponse:
-    # After a 408 the rest of a stalled upload may still come: it must not be read as a request.
-    headers = {"Connection": "close"} if exc.status == 408 else None
-    return JSONResponse({"message": exc.message}, status_code=exc.status, headers=headers)
+    return JSONResponse({"message": exc.message}, status_code=exc.status)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -135,7 +138,7 @@ async def signin(request: Request) -> Response:
         if session.account is not None:
             return _redirect(nxt)
         return await _page(request, "signin.html", {"title": "Sign in", "next": nxt, "username": ""})
-    form = await request.form()
+    form = await _form(request)
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     nxt = _safe_next(str(form.get("next") or ""))
@@ -167,7 +170,7 @@ async def signout(request: Request) -> Response:
 async def service_list(request: Request) -> Response:
     ctx, account, session = _ctx(request), request.state.account, _session(request)
     if request.method == "POST":
-        form = await request.form()
+        form = await _form(request)
         unique = str(form.get("unique_name") or "").strip()
         friendly = str(form.get("friendly_name") or "").strip() or unique
         try:
@@ -237,7 +240,7 @@ def _service_url(service_sid: str, env_sid: str | None) -> str:
 async def environment_create(request: Request) -> Response:
     ctx, account, session = _ctx(request), request.state.account, _session(request)
     service = await _call(services.get, ctx, account, request.path_params["service"])
-    form = await request.form()
+    form = await _form(request)
     name = str(form.get("name") or "")
     if name not in PRESET_ENVIRONMENTS:
         session.flash("error", "Choose dev, stage or production")
@@ -260,8 +263,7 @@ async def asset_upload(request: Request) -> Response:
     ctx, account = _ctx(request), request.state.account
     try:
         service = await _call(services.get, ctx, account, request.path_params["service"])
-        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"),
-                                           ctx.limits.upload_timeout)
+        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
         try:
             assert received.content is not None
             path, visibility = resources.check_upload(
@@ -283,7 +285,7 @@ async def asset_upload(request: Request) -> Response:
 async def deploy_all(request: Request) -> Response:
     ctx, account, session = _ctx(request), request.state.account, _session(request)
     service = await _call(services.get, ctx, account, request.path_params["service"])
-    form = await request.form()
+    form = await _form(request)
     env_sid = str(form.get("environment") or "")
     try:
         env = await _call(environments.get, ctx, account, service.sid, env_sid)
@@ -302,7 +304,7 @@ async def deploy_all(request: Request) -> Response:
 async def asset_visibility(request: Request) -> Response:
     ctx, account, session = _ctx(request), request.state.account, _session(request)
     service = await _call(services.get, ctx, account, request.path_params["service"])
-    form = await request.form()
+    form = await _form(request)
     env_sid = str(form.get("environment") or "") or None
     try:
         version = await _call(workspace.change_visibility, ctx, account, service.sid, request.path_params["asset"],
@@ -318,7 +320,7 @@ async def asset_visibility(request: Request) -> Response:
 async def asset_delete(request: Request) -> Response:
     ctx, account, session = _ctx(request), request.state.account, _session(request)
     service = await _call(services.get, ctx, account, request.path_params["service"])
-    form = await request.form()
+    form = await _form(request)
     env_sid = str(form.get("environment") or "") or None
     asset_sid = request.path_params["asset"]
     try:
@@ -354,8 +356,7 @@ async def legacy_upload(request: Request) -> Response:
     ctx, account = _ctx(request), request.state.account
     filename = None
     try:
-        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"),
-                                           ctx.limits.upload_timeout)
+        received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
         try:
             assert received.content is not None
             filename = received.fields.get("Path")

@@ -62,13 +62,6 @@ class TooLarge(AssetHostError):
     code = 20413
 
 
-class TimedOut(AssetHostError):
-    """The client stopped sending a request body it had announced (the code is ours)."""
-
-    status = 408
-    code = 20408
-
-
 class StorageFull(AssetHostError):
     """The server's storage has no room for what was sent (the code is ours)."""
 

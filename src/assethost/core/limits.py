@@ -20,9 +20,9 @@ class Limits:
     max_public_versions: int = 1000  # per build, public and protected each
     max_private_versions: int = 50
     max_function_versions: int = 50
-    # Seconds an upload's body may go without a byte arriving before it is refused (408) and
-    # discarded: a client that stops sending holds nothing (no file, no connection) for longer.
-    upload_timeout: float = 30.0
+    # The most bytes of a form (every API and console request body but a file upload), which is
+    # read whole: a build naming 3000 versions takes about 150 KB.
+    max_form_bytes: int = 4 * MiB
 
     def max_bytes(self, kind: str, visibility: str) -> int:
         if kind == "function":

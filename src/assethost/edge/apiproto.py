@@ -14,15 +14,17 @@ to drain before each response message.
 This subclass adds what is missing the way the front does it: the parser is fed in slices (so a
 header still incomplete is counted, and parsing stops while a request waits behind the one being
 answered), the same timer watches the same waits (it replaces uvicorn's keep-alive timer), and
-refusals are the front's one-line ones. WebSocket upgrades are not served (uvicorn runs with
-`ws="none"`): such a request is answered as plain HTTP/1.1 and the connection closed after it.
-tests/security/test_front.py holds each case.
+refusals are the front's, in Twilio's error body (uvicorn's own would be text). A body that stops
+arriving ends with the front's 408 once the application is told its client is gone: it is the
+only body timeout (an upload's receiver has none of its own). WebSocket upgrades are not served
+(uvicorn runs with `ws="none"`): such a request is answered as plain HTTP/1.1 and the connection
+closed after it. tests/security/test_front.py holds each case.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -30,12 +32,16 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from assethost.edge.bounds import BODY, HEAD, IDLE, SLICE, Bounded, Stop, log, simple_response
 from assethost.edge.limits import FrontLimits
 
+if TYPE_CHECKING:
+    from assethost.edge.runtime import Edge
+
 
 class ApiProtocol(Bounded, HttpToolsProtocol):
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
-                 _loop: asyncio.AbstractEventLoop | None = None, *, limits: FrontLimits) -> None:
+                 _loop: asyncio.AbstractEventLoop | None = None, *, limits: FrontLimits, edge: Edge) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
+        self.edge = edge
         self.stopped = False
         self.phase = IDLE
         self.head_bytes = 0
@@ -63,7 +69,7 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        self.write_paused_at = None
+        self._resumed()
 
     def data_received(self, data: bytes) -> None:
         self.last_read = self.loop.time()
@@ -93,11 +99,12 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
             self.parser.feed_data(piece)
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, Stop):  # uvicorn's own callbacks refusing the request
-                self._refuse(400, b"Bad Request\n", f"malformed request ({exc.__context__ or exc})")
+                self._refuse(400, "Bad Request: malformed request",
+                             f"malformed request ({exc.__context__ or exc})")
         except httptools.HttpParserUpgrade:
             pass  # declined: see on_message_complete
         except httptools.HttpParserError as exc:
-            self._refuse(400, b"Bad Request\n", f"malformed request ({exc})")
+            self._refuse(400, "Bad Request: malformed request", f"malformed request ({exc})")
         if self.phase == HEAD and not self.stopped:
             if self.head_fresh:
                 self.head_fresh = False  # some of these bytes may be the requests before it
@@ -137,20 +144,25 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
         self._disconnect_app()
         super()._drop()
 
-    def _last_answer(self, status: int, text: bytes) -> None:
+    def _api_client(self) -> bool:
+        # A connection handed to the API: unless the request refused is one for an environment's domain.
+        host = next((value for name, value in reversed(self.headers or []) if name == b"host"), None)
+        return host is None or not self.edge.claims(host.decode("latin-1"))
+
+    def _last_answer(self, status: int, text: str) -> None:
         cycle = self.cycle  # the newest request (uvicorn's `cycle`); `answering` may be an older one
         if cycle is not None and self.phase == BODY:  # the refused request is the one uvicorn has
             self._disconnect_app()
             if cycle.response_started:  # or answered already, before its body was all in
-                self.transport.close()
+                self._close()
                 return
         elif cycle is not None and not cycle.response_complete:
             # A later request than the one being answered: refused once those before it are answered.
-            self.refusal = simple_response(status, text)
+            self.refusal = simple_response(status, text, self._api_client())
             self.flow.pause_reading()
             return
-        self.transport.write(simple_response(status, text))
-        self.transport.close()
+        self.transport.write(simple_response(status, text, self._api_client()))
+        self._close()
 
     # httptools callbacks --------------------------------------------------------------------------
 
@@ -165,15 +177,15 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
         if len(self.url) > self.limits.max_request_line:
-            self._refuse(414, b"URI Too Long\n", f"request target over {self.limits.max_request_line} bytes")
+            self._refuse_target()
             raise Stop()
 
     def on_headers_complete(self) -> None:
         if self.parser.get_method() == b"CONNECT":
-            self._refuse(400, b"Bad Request: CONNECT is not served here\n", "CONNECT")
+            self._refuse(400, "Bad Request: CONNECT is not served here", "CONNECT")
             raise Stop()
         if sum(1 for name, _ in self.headers if name == b"host") > 1:
-            self._refuse(400, b"Bad Request: more than one Host header\n", "more than one Host header")
+            self._refuse(400, "Bad Request: more than one Host header", "more than one Host header")
             raise Stop()
         super().on_headers_complete()
         if not self.pipeline:  # uvicorn started it at once
@@ -189,7 +201,7 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
             log.info("closed %s: request body still arriving %g s after its answer", self._peer(),
                      self.limits.body_timeout)
             self.stopped = True
-            self.transport.close()
+            self._close()
             raise Stop()
         super().on_body(body)
 
@@ -206,12 +218,15 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
     def on_response_complete(self) -> None:
         following = self.pipeline[-1][0] if self.pipeline else None  # what uvicorn starts next
         super().on_response_complete()
+        if self.transport.is_closing():  # uvicorn closed it after this answer (Connection: close, HTTP/1.0)
+            self._closing()
+            return
         self._unset_keepalive_if_required()  # uvicorn's own timer: ours covers the idle wait too
         if following is not None:
             self.answering = following
-        if self.refusal is not None and self.cycle.response_complete and not self.transport.is_closing():
+        if self.refusal is not None and self.cycle.response_complete:
             self.transport.write(self.refusal)
-            self.transport.close()
+            self._close()
             return
         now = self.loop.time()
         self.idle_since = self.head_since = now  # the client was waiting on us until now

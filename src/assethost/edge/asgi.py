@@ -35,24 +35,26 @@ class EdgeApp:
         )
         if reply.call is not None:
             reply = await self.edge.call(reply)
-        await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
-        if reply.file is None:
-            await send({"type": "http.response.body", "body": reply.body})
-            return
-        fd = os.open(reply.file, os.O_RDONLY)
         try:
-            offset, remaining = reply.offset, reply.length
-            while remaining > 0:
-                chunk = os.pread(fd, min(FILE_CHUNK, remaining), offset)
-                if not chunk:
-                    break
-                offset += len(chunk)
-                remaining -= len(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
-            if remaining > 0:
-                await send({"type": "http.response.body", "body": b""})
+            await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+            if reply.file is None:
+                await send({"type": "http.response.body", "body": reply.body})
+                return
+            # A piece at a time: uvicorn waits for the transport to drain before each one.
+            with reply.open_file() as source:
+                fd = source.fileno()
+                offset, remaining = reply.offset, reply.length
+                while remaining > 0:
+                    chunk = os.pread(fd, min(FILE_CHUNK, remaining), offset)
+                    if not chunk:
+                        break
+                    offset += len(chunk)
+                    remaining -= len(chunk)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+                if remaining > 0:
+                    await send({"type": "http.response.body", "body": b""})
         finally:
-            os.close(fd)
+            reply.discard()  # a temporary file is let go of even if sending failed before it began
 
 
 async def _too_large(send: Send) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from http import HTTPStatus
 
+from assethost.api.errors import refusal_body
 from assethost.edge.httpparts import Clock
 from assethost.edge.limits import FrontLimits
 
@@ -29,11 +30,20 @@ STATUS = {
 CLOCK = Clock()
 
 
-def simple_response(status: int, text: bytes) -> bytes:
+def refusal(status: int, text: str, api: bool) -> tuple[bytes, bytes]:
+    """The content type and body of a refusal: Twilio's error body for a request to the API, as
+    its clients expect, and the line of text for anyone else."""
+    if api:
+        return b"application/json", refusal_body(status, text)
+    return b"text/plain; charset=utf-8", text.encode() + b"\n"
+
+
+def simple_response(status: int, text: str, api: bool = False) -> bytes:
     """A whole short answer that ends the connection."""
+    content_type, body = refusal(status, text, api)
     return (
-        STATUS[status] + b"date: " + CLOCK.date() + b"\r\ncontent-type: text/plain; charset=utf-8\r\n"
-        b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(text), text)
+        STATUS[status] + b"date: " + CLOCK.date() + b"\r\ncontent-type: " + content_type + b"\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
     )
 
 
@@ -44,7 +54,8 @@ class Stop(Exception):
 class Bounded:
     """The waits on one client, nginx-style: the whole header within `header_timeout` of its first
     byte, each read of a body within `body_timeout` of the last, the next request within
-    `keepalive_timeout`, and some of our answer read within `send_timeout`.
+    `keepalive_timeout`, and some of our answer read within `send_timeout`, the last answer of a
+    connection being closed included.
 
     One timer per connection, re-armed when it fires, or when a wait begins that ends before the
     timer would fire: a request costs a few comparisons, never a timer of its own."""
@@ -57,8 +68,11 @@ class Bounded:
     head_since: float  # when the request being read began
     last_read: float  # when bytes last arrived
     write_paused_at: float | None  # when the transport's buffer went over its high-water mark
+    # When the transport was closed with bytes unsent, or later last drained below its low mark.
+    closed_at: float | None = None
     stopped: bool  # nothing more of this connection is parsed here
     head_bytes: int  # bytes counted of the header being read
+    url_too_long: bool = False  # the request's target passed max_request_line; see FrontProtocol.on_url
     _timer: asyncio.TimerHandle | None = None
     _timer_at: float = float("inf")
 
@@ -66,13 +80,35 @@ class Bounded:
         """True while we, not the client, are the ones to move (a file, a function or the API answering)."""
         raise NotImplementedError
 
-    def _last_answer(self, status: int, text: bytes) -> None:
+    def _last_answer(self, status: int, text: str) -> None:
         """Answer with `status` after what is already owed to the client, then close."""
+        raise NotImplementedError
+
+    def _api_client(self) -> bool:
+        """Whether the request being refused is one for the API, as far as is known so far."""
         raise NotImplementedError
 
     def _drop(self) -> None:
         # close() would wait for the buffer to drain, which is what this client never lets happen.
         self.transport.abort()
+
+    def _close(self) -> None:
+        """End the connection once the client has taken what was sent to it (the transport waits
+        for that), or drop it if it takes none of it for `send_timeout`."""
+        self.transport.close()
+        self._closing()
+
+    def _closing(self) -> None:
+        """The transport was just closed: the client now has `send_timeout` to take what is left."""
+        if self.closed_at is None and self.transport.get_write_buffer_size():
+            self.closed_at = self.loop.time()
+            self._soon(self.closed_at + self.limits.send_timeout)
+
+    def _resumed(self) -> None:
+        """The transport's buffer drained below its low mark."""
+        self.write_paused_at = None
+        if self.transport.is_closing():  # the client took some of the last answer: the rest in turn
+            self.closed_at = self.loop.time()
 
     def _start_clock(self) -> None:
         now = self.loop.time()
@@ -101,7 +137,11 @@ class Bounded:
         limits = self.limits
         if self.write_paused_at is not None:
             return self.write_paused_at + limits.send_timeout, SENDING
-        if self._serving():
+        if self.transport.is_closing():  # with bytes unsent (see _tick): the last the client is owed
+            if self.closed_at is None:  # closed by uvicorn itself (after an application error, say)
+                self.closed_at = self.loop.time()
+            return self.closed_at + limits.send_timeout, SENDING
+        if self.stopped or self._serving():  # stopped: no more requests are read, only answers owed
             return None
         if self.phase == IDLE:
             return self.idle_since + limits.keepalive_timeout, IDLE
@@ -109,41 +149,56 @@ class Bounded:
             return self.head_since + limits.header_timeout, HEAD
         return self.last_read + limits.body_timeout, BODY
 
+    def _finished(self) -> bool:
+        """Closed, or closing with nothing left to send: no wait is left but the transport's own."""
+        return self.transport.is_closing() and not self.transport.get_write_buffer_size()
+
     def _tick(self) -> None:
         self._timer = None
         self._timer_at = float("inf")
-        if self.transport.is_closing():
+        if self._finished():
             return
         now = self.loop.time()
         due = self._due()
-        if due is None:
-            self._arm(now + self.limits.shortest_wait)
-        elif now >= due[0]:
+        if due is not None and now >= due[0]:
             self._expire(due[1])
-        else:
-            self._arm(due[0])
+            if due[1] == SENDING or self._finished():
+                return
+            due = self._due()  # a 408 waiting behind answers still owed, or on the client to take it
+        self._arm(due[0] if due is not None else now + self.limits.shortest_wait)
 
     def _expire(self, wait: int) -> None:
         self.stopped = True
         if wait == IDLE:
-            self.transport.close()
+            self._close()  # what may be left of the last answer must still be taken
         elif wait == SENDING:
             log.info("dropped %s: it read none of its answer for %g s", self._peer(),
                      self.limits.send_timeout)
             self._drop()
+        elif wait == HEAD and self.url_too_long:  # the first bound it passed
+            self._refuse_target()
         elif wait == HEAD:
-            self._refuse(408, b"Request Timeout\n",
-                         f"request header not complete after {self.limits.header_timeout:g} s")
+            timeout = self.limits.header_timeout
+            self._refuse(408, f"Request Timeout: the request header was not complete within {timeout:g} s",
+                         f"request header not complete after {timeout:g} s")
         else:
-            self._refuse(408, b"Request Timeout\n", f"request body stalled for {self.limits.body_timeout:g} s")
+            # An upload too: its receiver learns that its client is gone and keeps nothing.
+            timeout = self.limits.body_timeout
+            self._refuse(408, f"Request Timeout: the request body stopped arriving (nothing for {timeout:g} "
+                         "s); nothing of it was kept", f"request body stalled for {timeout:g} s")
 
-    def _refuse(self, status: int, text: bytes, why: str | None = None) -> None:
+    def _refuse_target(self) -> None:
+        limit = self.limits.max_request_line
+        self._refuse(414, f"URI Too Long: the request target is over {limit} bytes",
+                     f"request target over {limit} bytes")
+
+    def _refuse(self, status: int, text: str, why: str | None = None) -> None:
         """End the connection over a request it may not make, with one line in the log saying why
-        (unless the caller logged it already)."""
+        (unless the caller logged it already). The clock runs on: the answers still owed, this
+        one last, must be taken within `send_timeout`."""
         if why is not None:
             log.info("%d to %s: %s", status, self._peer(), why)
         self.stopped = True
-        self._stop_clock()
         self._last_answer(status, text)
 
     def _peer(self) -> str:
@@ -153,9 +208,14 @@ class Bounded:
     def _count_head(self, size: int) -> None:
         """`size` more bytes arrived while the request's header was still incomplete."""
         self.head_bytes += size
-        if self.head_bytes > self.limits.max_header_bytes:
-            self._refuse(431, b"Request Header Fields Too Large\n",
-                         f"request header over {self.limits.max_header_bytes} bytes")
+        if self.head_bytes <= self.limits.max_header_bytes:
+            return
+        if self.url_too_long:  # the first bound it passed
+            self._refuse_target()
+        else:
+            limit = self.limits.max_header_bytes
+            self._refuse(431, f"Request Header Fields Too Large: the request line and header fields are over "
+                         f"{limit} bytes", f"request header over {limit} bytes")
 
 
 _last_refusal_log = 0.0

@@ -36,16 +36,19 @@ from assethost.edge.bounds import (
     Stop,
     log,
     note_refusal,
+    refusal,
     simple_response,
 )
 from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.limits import FrontLimits
-from assethost.edge.responder import Reply, plain
+from assethost.edge.responder import Reply
 from assethost.edge.snapshot import serialize
 
 # Bodies up to this size go out in one write with their head (for a 100 KiB file, one copy costs
-# less than a second system call: 34 against 39 µs a request, bench s3); larger ones, such as a
-# function's answer of up to 20 MiB, in a second write, so they are not copied once more.
+# less than a second system call: 34 against 39 µs a request, bench s3); larger ones (a file
+# served from memory, when --memory-file-limit is raised past this) in a second write, so they are
+# not copied once more. A function's answer is that large only when the disk refused to hold it
+# (see Edge.call): otherwise one over FILE_CHUNK comes as a file.
 JOIN_LIMIT = 1024 * 1024
 
 
@@ -69,6 +72,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
 
     def _reset_request(self) -> None:
         self.url = b""
+        self.url_too_long = False
         self.headers: dict[bytes, bytes] = {}
         self.body: bytearray | None = None
         self.body_bytes = 0
@@ -82,7 +86,8 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         if len(connections) >= self.limits.max_connections:
             # Before anything is allocated for it: a flood of refused clients costs nothing but this.
             self.stopped = True
-            self.transport.write(simple_response(503, b"Service Unavailable: too many connections\n"))
+            # Whose client it is is not known before it sends anything: the line of text.
+            self.transport.write(simple_response(503, "Service Unavailable: too many connections"))
             self.transport.close()
             note_refusal(self.loop, self.limits.max_connections)
             return
@@ -113,8 +118,6 @@ class FrontProtocol(Bounded, asyncio.Protocol):
             self.write_ready.set()
 
     def pause_writing(self) -> None:
-        if self.transport.is_closing():
-            return
         self.write_paused_at = self.loop.time()
         if self.write_ready is None:
             self.write_ready = asyncio.Event()
@@ -124,7 +127,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self._soon(self.write_paused_at + self.limits.send_timeout)
 
     def resume_writing(self) -> None:
-        self.write_paused_at = None
+        self._resumed()
         if self.write_ready is not None:
             self.write_ready.set()
         if not self.busy and (self.queue or self.held is not None or not self.reading) \
@@ -152,12 +155,12 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, Stop):
                 log.exception("edge request failed")
-                self._refuse(500, b"Internal Server Error\n")
+                self._refuse(500, "Internal Server Error")
         except httptools.HttpParserUpgrade:
             pass  # the upgrade was declined: that request was answered as HTTP/1.1 and ends the connection
         except httptools.HttpParserError as exc:
             if not self.stopped:
-                self._refuse(400, b"Bad Request\n", f"malformed request ({exc})")
+                self._refuse(400, "Bad Request: malformed request", f"malformed request ({exc})")
         # The wait these bytes leave the connection in; the timer moves only if that wait ends sooner.
         phase = self.phase
         if phase == IDLE:
@@ -176,7 +179,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
     def shutdown(self) -> None:
         """Called by uvicorn on graceful shutdown."""
         if self.phase == IDLE and not self.busy and not self.queue:
-            self.transport.close()
+            self._close()
 
     # reading ------------------------------------------------------------------------------------
 
@@ -232,10 +235,14 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self._reset_request()
 
     def on_url(self, url: bytes) -> None:
+        if self.url_too_long:
+            return
         self.url += url
         if len(self.url) > self.limits.max_request_line:
-            self._refuse(414, b"URI Too Long\n", f"request target over {self.limits.max_request_line} bytes")
-            raise Stop()
+            # Refused (414) once the header says whose request it is, the API's or an environment's,
+            # to answer it as either's clients expect; the header's own bounds end the wait for that.
+            self.url_too_long = True
+            self.url = b""
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
@@ -245,17 +252,20 @@ class FrontProtocol(Bounded, asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.phase = BODY
+        if self.url_too_long:
+            self._refuse_target()
+            raise Stop()
         method = self.parser.get_method()
         if method == b"CONNECT":
-            self._refuse(400, b"Bad Request: CONNECT is not served here\n", "CONNECT")
+            self._refuse(400, "Bad Request: CONNECT is not served here", "CONNECT")
             raise Stop()
         if self.duplicate_host:
-            self._refuse(400, b"Bad Request: more than one Host header\n", "more than one Host header")
+            self._refuse(400, "Bad Request: more than one Host header", "more than one Host header")
             raise Stop()
         try:
             self.target = httptools.parse_url(self.url)
         except httptools.HttpParserInvalidURLError:
-            self._refuse(400, b"Bad Request: malformed request target\n",
+            self._refuse(400, "Bad Request: malformed request target",
                          f"malformed request target {self.url[:80]!r}")
             raise Stop() from None
         host = self.headers.get(b"host", b"").decode("latin-1")
@@ -264,7 +274,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self.replay = None  # answered here: a later request in these bytes cannot be handed over
         length = self.headers.get(b"content-length")
         if length is not None and int(length) > self.limits.max_body_bytes:
-            self._refuse(413, b"Request body too large\n", f"request body of {int(length)} bytes")
+            self._refuse(413, "Request body too large", f"request body of {int(length)} bytes")
             raise Stop()
         if method == b"POST":
             self.body = bytearray()
@@ -276,7 +286,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
         if self.body_bytes > self.limits.max_body_bytes:
-            self._refuse(413, b"Request body too large\n",
+            self._refuse(413, "Request body too large",
                          f"request body over {self.limits.max_body_bytes} bytes")
             raise Stop()
         if self.body is not None:
@@ -314,6 +324,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
     def _write(self, reply: Reply, keep_alive: bool) -> None:
         transport = self.transport
         if transport.is_closing():
+            reply.discard()
             return
         if reply.call is not None:
             # A function: answered when its worker is done; later requests wait their turn.
@@ -335,31 +346,29 @@ class FrontProtocol(Bounded, asyncio.Protocol):
             self._pause_reading()
             self.loop.create_task(self._send_file(reply, keep_alive))
         elif not keep_alive:
-            transport.close()
+            self._close()
 
     async def _send_file(self, reply: Reply, keep_alive: bool) -> None:
         transport = self.transport
-        assert reply.file is not None
         try:
-            fd = os.open(reply.file, os.O_RDONLY)
+            source = reply.open_file()
         except OSError:
             log.exception("blob %s is missing", reply.file)
-            transport.close()
+            self._close()
             return
-        try:
+        with source:
+            fd = source.fileno()
             offset, remaining = reply.offset, reply.length
             while remaining > 0 and not transport.is_closing():
                 chunk = os.pread(fd, min(FILE_CHUNK, remaining), offset)
                 if not chunk:
-                    transport.close()  # the file shrank: never send a short body as complete
+                    self._close()  # the file shrank: never send a short body as complete
                     return
                 transport.write(chunk)
                 offset += len(chunk)
                 remaining -= len(chunk)
                 if self.write_paused_at is not None and self.write_ready is not None:
                     await self.write_ready.wait()
-        finally:
-            os.close(fd)
         self._done(keep_alive)
 
     async def _run_function(self, reply: Reply, keep_alive: bool) -> None:
@@ -374,7 +383,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         if self.transport.is_closing():
             return
         if not keep_alive:
-            self.transport.close()
+            self._close()
             return
         if self.write_paused_at is None:
             self._catch_up()
@@ -385,7 +394,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         """Give this connection to uvicorn's protocol, replaying the request read so far."""
         if self.replay is None or self.begun != 1 or self.busy or self.queue:
             # Pipelined behind edge requests: the bytes to replay are not separable any more.
-            self._refuse(421, b"Misdirected Request: open a new connection for this host\n",
+            self._refuse(421, "Misdirected Request: open a new connection for this host",
                          "API request pipelined behind edge requests")
             raise Stop()
         self.stopped = True
@@ -393,7 +402,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self.server_state.connections.discard(self)
         protocol = ApiProtocol(
             config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop,
-            limits=self.limits,
+            limits=self.limits, edge=self.edge,
         )
         transport = self.transport
         if not self.reading:
@@ -406,10 +415,20 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         # Stop feeding our own parser: the rest of this data belongs to the new protocol.
         raise Stop()
 
-    def _last_answer(self, status: int, text: bytes) -> None:
+    def _api_client(self) -> bool:
+        # The request's Host, once its header has been read that far; before that, a request is
+        # taken for an environment's (the line of text), since nothing says it is the API's.
+        host = self.headers.get(b"host")
+        return host is not None and not self.edge_only and not self.edge.claims(host.decode("latin-1"))
+
+    def _last_answer(self, status: int, text: str) -> None:
+        content_type, body = refusal(status, text, self._api_client())
+        headers = [(b"content-type", content_type), (b"x-content-type-options", b"nosniff"),
+                   (b"cache-control", b"no-cache"), (b"content-length", str(len(body)).encode())]
+        reply = Reply(status, headers, body)
         # After any answers still owed, in order: queued like them, and the connection ends with it.
         if self.busy or self.write_paused_at is not None or self.queue:
-            self._wait(plain(status, text.decode()), False)
+            self._wait(reply, False)
         else:
-            self._write(plain(status, text.decode()), False)
+            self._write(reply, False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 from urllib.parse import unquote
 
 from assethost.core import signatures
@@ -50,11 +51,23 @@ class Reply:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes = b""
-    file: str | None = None  # send `length` bytes of this file from `offset` instead of body
+    # Send `length` bytes of this file from `offset` instead of body: a blob's path, or a temporary
+    # file holding a function's large answer (Edge.call), which whoever sends the reply closes.
+    file: str | BinaryIO | None = None
     offset: int = 0
     length: int = 0
     raw_head: bytes | None = None  # `headers` already serialised, when precomputed
     call: FunctionCall | None = None  # run this function and answer with its result instead
+
+    def open_file(self) -> BinaryIO:
+        """The file to send, to be closed by the caller (a blob's is opened anew each time)."""
+        assert self.file is not None
+        return open(self.file, "rb", buffering=0) if isinstance(self.file, str) else self.file
+
+    def discard(self) -> None:
+        """Let go of what the reply holds, when it is not sent after all."""
+        if self.file is not None and not isinstance(self.file, str):
+            self.file.close()
 
 
 def plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> Reply:

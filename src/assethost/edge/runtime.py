@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import tempfile
 import threading
+from typing import BinaryIO
 
 from assethost.core.context import Context
 from assethost.edge.compress import Compressor
+from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.responder import NOT_FOUND, Reply, Responder, hostname, plain
 from assethost.edge.snapshot import EdgeOptions, Snapshot, SnapshotLoader
 from assethost.functions.options import FunctionOptions
@@ -48,7 +52,12 @@ class Edge:
         return {site.build.build_sid for site in self.snapshot.sites.values() if site.build is not None}
 
     async def call(self, reply: Reply) -> Reply:
-        """Run the function a reply names and return its answer, for either front."""
+        """Run the function a reply names and return its answer, for either front.
+
+        An answer over FILE_CHUNK (a function may answer up to --function-max-response-bytes) is
+        handed over in a temporary file, to be sent as a disk file is, a piece at a time as the
+        client takes it: a client that reads slowly, or not at all, then holds one piece of it in
+        memory, not all of it. The file is unlinked from the start: nothing is left to sweep."""
         assert reply.call is not None
         if self.functions is None:  # an edge without a function runner: nothing is there
             return plain(404, NOT_FOUND)
@@ -57,7 +66,28 @@ class Edge:
         except Exception:
             log.exception("function call failed")
             return plain(500, "Internal Server Error\n")
-        return Reply(result.status, result.headers, result.body)
+        size = len(result.body)
+        if size <= FILE_CHUNK:
+            return Reply(result.status, result.headers, result.body)
+        try:
+            spill = await asyncio.to_thread(self._spill, result.body)
+        except OSError as exc:  # a full or failing disk: this answer waits in memory instead
+            log.warning("cannot keep a function's answer of %d bytes on disk (%s); sending it from memory",
+                        size, exc)
+            return Reply(result.status, result.headers, result.body)
+        return Reply(result.status, result.headers, file=spill, length=size)
+
+    def _spill(self, body: bytes) -> BinaryIO:
+        # Not closed here: whoever sends the reply closes it.
+        spill = tempfile.TemporaryFile(dir=self.ctx.blobs.tmp_dir, buffering=0)  # noqa: SIM115
+        try:
+            view = memoryview(body)
+            while view:
+                view = view[spill.write(view):]
+        except BaseException:
+            spill.close()
+            raise
+        return spill
 
     def claims(self, host: str) -> bool:
         """Requests for a subdomain of the base domain are the edge's; everything else is the API's."""
