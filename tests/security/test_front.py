@@ -976,3 +976,35 @@ def test_connections_past_the_cap_are_refused_at_once(capped):
         for sock in held:
             sock.close()
 
+
+
+@pytest.mark.parametrize("closing", [False, True])
+def test_a_slow_but_steady_reader_gets_the_whole_file(front, site, closing):
+    """--send-timeout bounds the time between two of the client's reads, not the time to drain a
+    1 MiB chunk: a client taking 4 KiB every 10 ms (about 400 KB/s: a 1 MiB chunk takes it 2.6 s,
+    more than the 2 s send timeout) is not dropped. (A small receive buffer and segment size keep
+    the kernel from taking the chunk off the server's hands.)"""
+    expected = site.files["/disk.bin"].content
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", front.port))
+    extra = "Connection: close\r\n" if closing else ""
+    sock.sendall(f"GET /disk.bin HTTP/1.1\r\nHost: {site.host}\r\n{extra}\r\n".encode())
+    data, deadline = b"", time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            if not closing and data.endswith(expected):
+                break
+            time.sleep(0.01)
+    finally:
+        sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head[:200]
+    assert body == expected, f"{len(body)} of {len(expected)} bytes"
+    assert front.proc.poll() is None

@@ -134,7 +134,7 @@ def _store_options(f):  # type: ignore[no-untyped-def]
               show_default=True, help="Seconds an idle connection stays open waiting for its next request.")
 @click.option("--send-timeout", envvar="ASSETHOST_SEND_TIMEOUT", type=click.FloatRange(min=0, min_open=True),
               default=FrontLimits.send_timeout, show_default=True,
-              help="Seconds a client may read none of what is sent to it before it is dropped.")
+              help="Seconds in which a client must take 256 KiB of what waits for it (or all of it); else it is dropped.")
 @click.option("--write-buffer-bytes", envvar="ASSETHOST_WRITE_BUFFER_BYTES", type=click.IntRange(min=4096),
               default=FrontLimits.write_buffer_bytes, show_default=True,
               help="Unsent bytes per connection past which the server stops reading that connection.")

@@ -64,8 +64,7 @@ class ApiProtocol(Bounded, HttpToolsProtocol):
 
     def pause_writing(self) -> None:
         super().pause_writing()
-        self.write_paused_at = self.loop.time()
-        self._soon(self.write_paused_at + self.limits.send_timeout)
+        self._writes_paused()
 
     def resume_writing(self) -> None:
         super().resume_writing()

@@ -5,7 +5,11 @@ every wait on the client, and how a connection is refused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import struct
+import termios
 from http import HTTPStatus
 
 from assethost.api.errors import refusal_body
@@ -47,6 +51,11 @@ def simple_response(status: int, text: str, api: bool = False) -> bytes:
     )
 
 
+# Bytes a client must take within --send-timeout to stay: more than a receive buffer of Linux's
+# default size (128 KiB) holds, so that one that only lets its buffer fill is not counted as reading.
+SEND_PROGRESS = 256 * 1024
+
+
 class Stop(Exception):
     """Raised inside a parser callback to stop parsing: the connection was refused or handed over."""
 
@@ -70,6 +79,7 @@ class Bounded:
     write_paused_at: float | None  # when the transport's buffer went over its high-water mark
     # When the transport was closed with bytes unsent, or later last drained below its low mark.
     closed_at: float | None = None
+    unsent_mark: int = 0  # bytes unsent when the send clock last started (or the client last took some)
     stopped: bool  # nothing more of this connection is parsed here
     head_bytes: int  # bytes counted of the header being read
     url_too_long: bool = False  # the request's target passed max_request_line; see FrontProtocol.on_url
@@ -102,7 +112,42 @@ class Bounded:
         """The transport was just closed: the client now has `send_timeout` to take what is left."""
         if self.closed_at is None and self.transport.get_write_buffer_size():
             self.closed_at = self.loop.time()
+            self.unsent_mark = self._unsent()
             self._soon(self.closed_at + self.limits.send_timeout)
+
+    def _writes_paused(self) -> None:
+        """The transport's buffer went over its high-water mark: the client now has `send_timeout`
+        to take some of it."""
+        self.write_paused_at = self.loop.time()
+        self.unsent_mark = self._unsent()
+        self._soon(self.write_paused_at + self.limits.send_timeout)
+
+    def _unsent(self) -> int:
+        """What the client has not yet acknowledged: our buffer and the kernel's send queue (the
+        kernel taking bytes off our buffer is not the client reading them)."""
+        queued = 0
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError, ValueError):
+                queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        return self.transport.get_write_buffer_size() + queued
+
+    def _took_some(self, now: float) -> bool:
+        """Whether the client took SEND_PROGRESS bytes or more of what waits since the send clock
+        last started; if so the clock starts again. Like nginx's send_timeout this bounds the time
+        between the client's reads, not the time to drain a whole buffer, so a slow but steady
+        reader stays; the threshold keeps a client that only lets its receive window fill from
+        counting as reading."""
+        unsent = self._unsent()
+        took = unsent <= self.unsent_mark - SEND_PROGRESS
+        if took or unsent > self.unsent_mark:
+            self.unsent_mark = unsent
+        if took:
+            if self.write_paused_at is not None:
+                self.write_paused_at = now
+            if self.closed_at is not None:
+                self.closed_at = now
+        return took
 
     def _resumed(self) -> None:
         """The transport's buffer drained below its low mark."""
@@ -160,7 +205,9 @@ class Bounded:
             return
         now = self.loop.time()
         due = self._due()
-        if due is not None and now >= due[0]:
+        if due is not None and now >= due[0] and due[1] == SENDING and self._took_some(now):
+            due = self._due()  # the send clock started again
+        elif due is not None and now >= due[0]:
             self._expire(due[1])
             if due[1] == SENDING or self._finished():
                 return

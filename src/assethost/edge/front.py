@@ -118,13 +118,12 @@ class FrontProtocol(Bounded, asyncio.Protocol):
             self.write_ready.set()
 
     def pause_writing(self) -> None:
-        self.write_paused_at = self.loop.time()
         if self.write_ready is None:
             self.write_ready = asyncio.Event()
         self.write_ready.clear()
         # Reading stops only once an answer has to wait (see _wait): a client that reads what it
         # asked for before asking again never has its reading paused and resumed.
-        self._soon(self.write_paused_at + self.limits.send_timeout)
+        self._writes_paused()
 
     def resume_writing(self) -> None:
         self._resumed()

@@ -22,7 +22,7 @@ class FrontLimits:
     header_timeout: float = 10.0  # from a request's first byte to the end of its header; then 408
     body_timeout: float = 30.0  # longest wait for the next bytes of a request body; then 408
     keepalive_timeout: float = 5.0  # an idle connection (no request begun) is closed after this
-    send_timeout: float = 30.0  # a client that reads none of our answer for this long is dropped
+    send_timeout: float = 30.0  # a client that takes under 256 KiB of our answers in this long is dropped
     write_buffer_bytes: int = 64 * KiB  # unsent bytes of one connection past which it is not read
     max_connections: int = 1000  # open connections per process; more get 503 and are closed
 
