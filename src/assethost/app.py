@@ -20,7 +20,7 @@ from assethost.edge.asgi import EdgeApp
 from assethost.edge.runtime import Edge
 from assethost.functions.package import Packager
 from assethost.settings import Settings
-from assethost.store.blobs import LocalBlobStore
+from assethost.store.blobs import open_blob_store
 from assethost.store.meta import MetaStore
 
 log = logging.getLogger("assethost")
@@ -32,8 +32,10 @@ def open_context(settings: Settings, migrate: bool = True) -> Context:
     meta = MetaStore(settings.db_url)
     if migrate:
         meta.migrate()
-    blobs = LocalBlobStore(settings.blob_dir)
-    ctx = Context(meta=meta, blobs=blobs, limits=settings.limits, base_domain=settings.base_domain)
+    scratch = settings.data_dir / "scratch"
+    scratch.mkdir(exist_ok=True)
+    ctx = Context(meta=meta, blobs=open_blob_store(settings.blob_dir), limits=settings.limits,
+                  scratch_dir=scratch, base_domain=settings.base_domain)
     # A completed build with functions gets its own folder (sources, private assets, npm
     # dependencies) while still `building`; see assethost.functions.package.
     ctx.packagers["functions"] = Packager(settings.data_dir, settings.functions)
@@ -124,7 +126,7 @@ def prepare(settings: Settings) -> list[str]:
     builds a stop interrupted. Returns what to tell the person who started it."""
     ctx = open_context(settings)
     try:
-        ctx.blobs.clean_tmp()
+        ctx.blobs.sweep()
         notes = bootstrap_account(settings, ctx)
         builds.finish_pending(ctx)
     finally:

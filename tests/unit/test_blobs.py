@@ -1,5 +1,5 @@
 """The blob store's temporary files: disk errors become StorageError (full or not, no path), a
-failed write leaves no temporary file, and clean_tmp removes only what no live writer holds."""
+failed write leaves no temporary file, and sweep removes only what no live writer holds."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from assethost.api.upload import storage_error
-from assethost.core.errors import StorageFull, StorageUnavailable
-from assethost.store import blobs as blobs_module
-from assethost.store.blobs import LocalBlobStore, StorageError
+from assethost.core.errors import StorageFull, StorageUnavailable, storage_refusal
+from assethost.core.ports import StorageError
+from assethost.store.blobs import local as blobs_module
+from assethost.store.blobs.local import LocalBlobStore
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_write_errors_say_full_or_not_and_leave_no_file(store, monkeypatch, code
     assert "/srv" not in str(caught.value)
     writer.abort()
     assert list(store.tmp_dir.iterdir()) == []
-    mapped = storage_error(caught.value)
+    mapped = storage_refusal(caught.value)
     assert isinstance(mapped, StorageFull if full else StorageUnavailable)
     assert (mapped.status, mapped.code) == ((507, 20507) if full else (503, 20503))
     assert "/srv" not in mapped.message
@@ -68,7 +68,7 @@ def _age(path, seconds: float) -> None:
     os.utime(path, (then, then))
 
 
-def test_clean_tmp_removes_only_old_files_no_writer_holds(store):
+def test_sweep_removes_only_old_files_no_writer_holds(store):
     abandoned = store.tmp_dir / "upload-abandoned"
     abandoned.write_bytes(b"x" * 100)
     _age(abandoned, 3600)
@@ -81,7 +81,7 @@ def test_clean_tmp_removes_only_old_files_no_writer_holds(store):
     (store.tmp_dir / "a-folder").mkdir()
     _age(store.tmp_dir / "a-folder", 3600)
 
-    assert store.clean_tmp() == (1, 100)
+    assert store.sweep() == (1, 100)
     assert sorted(p.name for p in store.tmp_dir.iterdir()) == sorted(["upload-fresh", live_file.name, "a-folder"])
     digest, size = live.commit()  # the live upload is stored whole
     assert store.read(digest) == b"still coming" and size == 12
@@ -94,4 +94,4 @@ def test_a_writer_dropped_without_abort_is_swept(store):
     writer._fd = None
     (path,) = store.tmp_dir.iterdir()
     _age(path, 3600)
-    assert store.clean_tmp() == (1, 4)
+    assert store.sweep() == (1, 4)

@@ -58,7 +58,7 @@ def test_private_assets_are_links_to_their_blobs_not_copies(tmp_path):
     build, _ = builds.create(ctx, account, service.sid, [versions[1]], [versions[0]], None, None)
     assert builds.finish(ctx, build.sid) == "completed"
     linked = packager.folder(build.sid) / "assets" / "secret.txt"
-    assert linked.stat().st_ino == ctx.blobs.path(secret).stat().st_ino
+    assert linked.stat().st_ino == ctx.blobs.local_path(secret).stat().st_ino
     assert linked.stat().st_mode & 0o777 == 0o444
     ctx.meta.dispose()
 

@@ -9,12 +9,12 @@ import pytest
 
 from assethost.core import accounts, clock, sessions
 from assethost.core.errors import Unauthorized
-from assethost.store.meta import MetaStore, sqlite_url
+from assethost.store.meta import MetaStore
 
 
 @pytest.fixture
 def meta(tmp_path):
-    store = MetaStore(sqlite_url(tmp_path))
+    store = MetaStore(f"sqlite:///{tmp_path / 'assethost.sqlite3'}")
     store.migrate()
     yield store
     store.dispose()
@@ -67,5 +67,5 @@ def test_sessions_expire_and_are_cleared(meta, account, monkeypatch):
     assert sessions.check(meta, old) is None
     fresh, _ = sessions.sign_in(meta, account.sid, account.secret)  # and clears the expired row
     with meta.read() as tx:
-        assert tx.count("console_sessions") == 1
+        assert tx.console_sessions.count() == 1
     assert sessions.check(meta, fresh) is not None

@@ -7,11 +7,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assethost.api.errors import handle_domain_error, handle_http_error, handle_unexpected, log, twilio_error
+from assethost.api.errors import handle_domain_error, handle_http_error, handle_unexpected, log
 from assethost.api.render import Renderer
 from assethost.api.routes import routes
 from assethost.core.context import Context
 from assethost.core.errors import AssetHostError
+from assethost.web.errors import twilio_error
 
 
 def create_api(ctx: Context, fixed_origin: str | None) -> ASGIApp:

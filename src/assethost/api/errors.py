@@ -1,39 +1,17 @@
-"""The one place where errors become Twilio's JSON body: {code, message, more_info, status}."""
+"""The API's exception handlers: every error it raises leaves as Twilio's body (web/errors.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from assethost.core.errors import AssetHostError, Invalid, MethodNotAllowed, NotFound
+from assethost.core.errors import AssetHostError, MethodNotAllowed, NotFound
+from assethost.web.errors import from_exception, twilio_error
 
 log = logging.getLogger("assethost.api")
-
-
-def _body(status: int, code: int, message: str) -> dict[str, object]:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-            "status": status}
-
-
-def twilio_error(status: int, code: int, message: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="assethost"'} if status == 401 else None
-    return JSONResponse(_body(status, code, message), status_code=status, headers=headers)
-
-
-def refusal_body(status: int, message: str) -> bytes:
-    """Twilio's body, serialised as JSONResponse does, for a request to the API that the HTTP front
-    refuses before it reaches the application (edge/bounds.py). The code is ours: the one of any
-    other bad request for a 400, else 20000 + the status (20408, 20414, 20431...)."""
-    code = Invalid.code if status == 400 else 20000 + status
-    return json.dumps(_body(status, code, message), ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def from_exception(exc: AssetHostError) -> JSONResponse:
-    return twilio_error(exc.status, exc.code, exc.message)
 
 
 async def handle_domain_error(_request: Request, exc: Exception) -> Response:

@@ -13,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assethost.api import upload
 from assethost.api.auth import authenticate
-from assethost.api.forms import read_form
 from assethost.api.render import Renderer
-from assethost.core import builds, environments, logs, resources, services, usage
+from assethost.core import builds, environments, ingest, logs, resources, services, usage
 from assethost.core.context import Context
 from assethost.core.errors import Invalid
 from assethost.core.paging import PageRequest
+from assethost.web import multipart
+from assethost.web.forms import read_form
 
 
 def _ctx(request: Request) -> Context:
@@ -157,19 +157,9 @@ def _resource_routes(kind: str, collection: str) -> list[Route]:
 
 
 async def _create_version(request: Request, ctx: Context, account: str, ref: str, kind: str, sid: str) -> Response:
-    await _call(resources.resolve_for_upload, ctx, account, ref, kind, sid)
-    received = await upload.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind))
-    try:
-        assert received.content is not None
-        path, visibility = resources.check_upload(
-            ctx, kind, received.fields.get("Path"), received.fields.get("Visibility"), received.content.size
-        )
-        blob_hash, size = await _call(received.commit)
-    finally:
-        received.abort()  # a no-op once committed
-    row = await _call(
-        resources.add_version, ctx, account, ref, kind, sid, path, visibility, blob_hash, size, received.content_type
-    )
+    destination = await _call(ingest.NewVersion(account, ref, kind, sid).locate, ctx)
+    received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind))
+    row = await _call(ingest.store, ctx, destination, received)
     return _json(_render(request).version(row), 201)
 
 

@@ -18,13 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from assethost.api import upload as multipart
-from assethost.api.forms import read_form
 from assethost.console.session import Session, session_of
-from assethost.core import environments, legacy, resources, services, sessions, usage, workspace
+from assethost.core import environments, ingest, legacy, resources, services, sessions, usage, workspace
 from assethost.core.context import Context
 from assethost.core.errors import AssetHostError, NotFound, Unauthorized
 from assethost.core.paging import MAX_SIZE, PageRequest
+from assethost.web import multipart
+from assethost.web.forms import read_form
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -262,19 +262,9 @@ async def asset_upload(request: Request) -> Response:
     """One file: multipart `Path`, `Visibility`, `Content`, streamed to the blob store."""
     ctx, account = _ctx(request), request.state.account
     try:
-        service = await _call(services.get, ctx, account, request.path_params["service"])
+        destination = await _call(ingest.WorkspaceFile(account, request.path_params["service"]).locate, ctx)
         received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
-        try:
-            assert received.content is not None
-            path, visibility = resources.check_upload(
-                ctx, "asset", received.fields.get("Path"), received.fields.get("Visibility"), received.content.size
-            )
-            await _call(workspace.check_room, ctx, account, service.sid, path, visibility, received.content.size)
-            blob_hash, size = await _call(received.commit)
-        finally:
-            received.abort()  # a no-op once committed
-        version = await _call(workspace.add_file, ctx, account, service.sid, path, visibility, blob_hash, size,
-                              received.content_type)
+        version = await _call(ingest.store, ctx, destination, received)
     except AssetHostError as exc:
         return _error_json(exc)
     return JSONResponse({"asset_sid": version.resource_sid, "version_sid": version.sid, "path": version.path,
@@ -357,16 +347,8 @@ async def legacy_upload(request: Request) -> Response:
     filename = None
     try:
         received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
-        try:
-            assert received.content is not None
-            filename = received.fields.get("Path")
-            filename, visibility = legacy.check_upload(ctx, filename, received.fields.get("Visibility"),
-                                                    received.content.size)
-            blob_hash, size = await _call(received.commit)
-        finally:
-            received.abort()
-        version = await _call(legacy.upload, ctx, account, filename, visibility, blob_hash, size,
-                              received.content_type)
+        filename = received.fields.get("Path")
+        version = await _call(ingest.store, ctx, ingest.LegacyFile(account), received)
     except AssetHostError as exc:
         if filename and filename not in exc.message:
             exc = type(exc)(f"{filename}: {exc.message}")

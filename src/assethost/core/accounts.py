@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from assethost.core import clock, sids
 from assethost.core.errors import Invalid, NotFound, Unauthorized
-from assethost.store.meta import MetaStore
+from assethost.core.ports import MetaStore
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,14 @@ def ensure_account(meta: MetaStore, account_sid: str, auth_token: str) -> bool:
     if not auth_token:
         raise Invalid("TWILIO_AUTH_TOKEN is empty")
     with meta.write() as tx:
-        row = tx.get("accounts", sid=account_sid)
+        row = tx.accounts.get(sid=account_sid)
         if row is None:
-            tx.insert(
-                "accounts", sid=account_sid, friendly_name="Main account", auth_token=auth_token,
+            tx.accounts.insert(sid=account_sid, friendly_name="Main account", auth_token=auth_token,
                 date_created=clock.now(),
             )
             return True
         if row.auth_token != auth_token:
-            tx.update("accounts", {"sid": account_sid}, auth_token=auth_token)
+            tx.accounts.update({"sid": account_sid}, auth_token=auth_token)
             tx.bump_generation()
         return False
 
@@ -58,7 +57,7 @@ def ensure_account(meta: MetaStore, account_sid: str, auth_token: str) -> bool:
 def create_account(meta: MetaStore, friendly_name: str = "Account") -> Credentials:
     sid, token = sids.new(sids.ACCOUNT), _new_token()
     with meta.write() as tx:
-        tx.insert("accounts", sid=sid, friendly_name=friendly_name, auth_token=token, date_created=clock.now())
+        tx.accounts.insert(sid=sid, friendly_name=friendly_name, auth_token=token, date_created=clock.now())
     return Credentials(sid=sid, secret=token, account_sid=sid)
 
 
@@ -68,7 +67,7 @@ def rotate_token(meta: MetaStore, account_sid: str) -> Credentials:
     at their next request."""
     token = _new_token()
     with meta.write() as tx:
-        if tx.update("accounts", {"sid": account_sid}, auth_token=token) == 0:
+        if tx.accounts.update({"sid": account_sid}, auth_token=token) == 0:
             raise NotFound(f"Account {account_sid} does not exist")
         tx.bump_generation()
     return Credentials(sid=account_sid, secret=token, account_sid=account_sid)
@@ -76,16 +75,15 @@ def rotate_token(meta: MetaStore, account_sid: str) -> Credentials:
 
 def list_accounts(meta: MetaStore) -> list[str]:
     with meta.read() as tx:
-        return [row.sid for row in tx.select("accounts")]
+        return [row.sid for row in tx.accounts.select()]
 
 
 def create_key(meta: MetaStore, account_sid: str, friendly_name: str = "assethost key") -> Credentials:
     sid, secret = sids.new(sids.API_KEY), secrets.token_urlsafe(32)
     with meta.write() as tx:
-        if tx.get("accounts", sid=account_sid) is None:
+        if tx.accounts.get(sid=account_sid) is None:
             raise NotFound(f"Account {account_sid} does not exist")
-        tx.insert(
-            "api_keys", sid=sid, account_sid=account_sid, friendly_name=friendly_name,
+        tx.api_keys.insert(sid=sid, account_sid=account_sid, friendly_name=friendly_name,
             secret_hash=hash_secret(secret), date_created=clock.now(),
         )
     return Credentials(sid=sid, secret=secret, account_sid=account_sid)
@@ -95,10 +93,10 @@ def delete_key(meta: MetaStore, key_sid: str) -> str:
     """Remove an API key; the API refuses it at once, and console sessions signed in with it end
     at their next request. Returns the account SID the key acted for."""
     with meta.write() as tx:
-        row = tx.get("api_keys", sid=key_sid) if sids.is_sid(key_sid, sids.API_KEY) else None
+        row = tx.api_keys.get(sid=key_sid) if sids.is_sid(key_sid, sids.API_KEY) else None
         if row is None:
             raise NotFound(f"API key {key_sid} does not exist")
-        tx.delete("api_keys", sid=key_sid)
+        tx.api_keys.delete(sid=key_sid)
     return row.account_sid
 
 
@@ -106,19 +104,11 @@ def authenticate(meta: MetaStore, username: str, password: str) -> str:
     """Account SID + Auth Token, or API Key SID + secret. Returns the account SID."""
     with meta.read() as tx:
         if sids.is_sid(username, sids.ACCOUNT):
-            row = tx.get("accounts", sid=username)
-            if row is not None and hmac.compare_digest(row.auth_token.encode(), password.encode()):
-                return row.sid
+            account = tx.accounts.get(sid=username)
+            if account is not None and hmac.compare_digest(account.auth_token.encode(), password.encode()):
+                return account.sid
         elif sids.is_sid(username, sids.API_KEY):
-            row = tx.get("api_keys", sid=username)
-            if row is not None and hmac.compare_digest(row.secret_hash, hash_secret(password)):
-                return row.account_sid
+            key = tx.api_keys.get(sid=username)
+            if key is not None and hmac.compare_digest(key.secret_hash, hash_secret(password)):
+                return key.account_sid
     raise Unauthorized()
-
-
-def auth_token(meta: MetaStore, account_sid: str) -> str:
-    with meta.read() as tx:
-        row = tx.get("accounts", sid=account_sid)
-    if row is None:
-        raise NotFound(f"Account {account_sid} does not exist")
-    return row.auth_token

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
 
 from assethost.core import clock, dependencies, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound, TooMany
+from assethost.core.model import Build, BuildEntry, Service, Version
 from assethost.core.paging import Page, PageRequest, fetch
-from assethost.store.meta import Tx
+from assethost.core.ports import Tx
 
 log = logging.getLogger("assethost.builds")
 
@@ -50,22 +50,22 @@ def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
     return out
 
 
-def find(tx: Tx, account_sid: str, service_ref: str, sid: str) -> tuple[Any, Any]:
+def find(tx: Tx, account_sid: str, service_ref: str, sid: str) -> tuple[Service, Build]:
     service = services.find(tx, account_sid, service_ref)
-    row = tx.get("builds", sid=sid, service_sid=service.sid) if sids.is_sid(sid, sids.BUILD) else None
+    row = tx.builds.get(sid=sid, service_sid=service.sid) if sids.is_sid(sid, sids.BUILD) else None
     if row is None:
         raise NotFound.resource(f"/Services/{service_ref}/Builds/{sid}")
     return service, row
 
 
-def _versions(tx: Tx, service_sid: str, kind: str, param: str, wanted: list[str]) -> list[Any]:
+def _versions(tx: Tx, service_sid: str, kind: str, param: str, wanted: list[str]) -> list[Version]:
     for sid in wanted:
         if not sids.is_sid(sid, sids.VERSION):
             raise Invalid(f"{param} contains {sid!r}, which is not a Version SID (ZN…)")
     if len(set(wanted)) != len(wanted):
         dupes = sorted({s for s in wanted if wanted.count(s) > 1})
         raise Invalid(f"{param} lists {dupes[0]} more than once")
-    found = {row.sid: row for row in tx.select_in("versions", "sid", wanted, service_sid=service_sid)}
+    found = {row.sid: row for row in tx.versions.select_in("sid", wanted, service_sid=service_sid)}
     out = []
     for sid in wanted:
         row = found.get(sid)
@@ -80,7 +80,7 @@ def _versions(tx: Tx, service_sid: str, kind: str, param: str, wanted: list[str]
 def create(
     ctx: Context, account_sid: str, service_ref: str, asset_versions: list[str],
     function_versions: list[str], dependencies: str | None, runtime: str | None,
-) -> tuple[Any, list[Any]]:
+) -> tuple[Build, list[BuildEntry]]:
     deps = parse_dependencies(dependencies)
     runtime = runtime or DEFAULT_RUNTIME
     if not _RUNTIME.match(runtime):
@@ -89,7 +89,7 @@ def create(
         raise Invalid("At least one Function Version or Asset Version is required for Build.")
     with ctx.meta.write() as tx:
         service = services.find(tx, account_sid, service_ref)
-        if tx.count("builds", account_sid=account_sid, status="building") >= MAX_BUILDING:
+        if tx.builds.count(account_sid=account_sid, status="building") >= MAX_BUILDING:
             raise TooMany(f"This account has {MAX_BUILDING} builds in progress; create more once they are done")
         rows = _versions(tx, service.sid, "asset", "AssetVersions", asset_versions)
         rows += _versions(tx, service.sid, "function", "FunctionVersions", function_versions)
@@ -97,20 +97,21 @@ def create(
         return build, entries(tx, build.sid)
 
 
-def freeze(ctx: Context, tx: Tx, service: Any, rows: list[Any], deps: list[dict[str, str]], runtime: str) -> Any:
+def freeze(
+    ctx: Context, tx: Tx, service: Service, rows: list[Version], deps: list[dict[str, str]], runtime: str,
+) -> Build:
     """Check the versions against the rules and limits and record them as a new build."""
-    seen: dict[str, Any] = {}
+    seen: dict[str, Version] = {}
     for row in rows:
         if row.path in seen:
             raise Invalid(f"Two versions in this build have the path {row.path}: {seen[row.path].sid} and {row.sid}")
         seen[row.path] = row
     ctx.limits.check_build([(r.kind, r.visibility, r.path, r.size) for r in rows])
     sid, now = sids.new(sids.BUILD), clock.now()
-    tx.insert(
-        "builds", sid=sid, account_sid=service.account_sid, service_sid=service.sid, status="building",
+    tx.builds.insert(sid=sid, account_sid=service.account_sid, service_sid=service.sid, status="building",
         status_reason=None, runtime=runtime, dependencies=json.dumps(deps), date_created=now, date_updated=now,
     )
-    tx.insert_many("build_entries", [
+    tx.build_entries.insert_many([
         {
             "build_sid": sid, "version_sid": r.sid, "resource_sid": r.resource_sid, "kind": r.kind,
             "path": r.path, "visibility": r.visibility, "blob_hash": r.blob_hash, "size": r.size,
@@ -118,18 +119,18 @@ def freeze(ctx: Context, tx: Tx, service: Any, rows: list[Any], deps: list[dict[
         }
         for r in rows
     ])
-    return tx.get("builds", sid=sid)
+    return tx.builds.one(sid=sid)
 
 
-def entries(tx: Tx, build_sid: str) -> list[Any]:
-    return tx.select("build_entries", build_sid=build_sid)
+def entries(tx: Tx, build_sid: str) -> list[BuildEntry]:
+    return tx.build_entries.select(build_sid=build_sid)
 
 
 def finish(ctx: Context, build_sid: str) -> str:
     """The packaging step: check that every byte the manifest names is in the blob store, then
     mark the build completed (or failed, with the reason)."""
     with ctx.meta.read() as tx:
-        build = tx.get("builds", sid=build_sid)
+        build = tx.builds.get(sid=build_sid)
         if build is None or build.status != "building":
             return build.status if build else "gone"
         rows = entries(tx, build_sid)
@@ -145,7 +146,7 @@ def finish(ctx: Context, build_sid: str) -> str:
             status = "failed"
             break
     with ctx.meta.write() as tx:
-        tx.update("builds", {"sid": build_sid, "status": "building"}, status=status, status_reason=reason,
+        tx.builds.update({"sid": build_sid, "status": "building"}, status=status, status_reason=reason,
                   date_updated=clock.now())
     if reason:
         log.warning("build %s failed: %s", build_sid, reason)
@@ -155,25 +156,27 @@ def finish(ctx: Context, build_sid: str) -> str:
 def finish_pending(ctx: Context) -> int:
     """Finish builds a stopped process left in `building`."""
     with ctx.meta.read() as tx:
-        pending = [b.sid for b in tx.select("builds", status="building")]
+        pending = [b.sid for b in tx.builds.select(status="building")]
     for sid in pending:
         finish(ctx, sid)
     return len(pending)
 
 
-def get(ctx: Context, account_sid: str, service_ref: str, sid: str) -> tuple[Any, list[Any]]:
+def get(ctx: Context, account_sid: str, service_ref: str, sid: str) -> tuple[Build, list[BuildEntry]]:
     with ctx.meta.read() as tx:
         _, row = find(tx, account_sid, service_ref, sid)
         return row, entries(tx, row.sid)
 
 
-def page(ctx: Context, account_sid: str, service_ref: str, req: PageRequest) -> tuple[Page, dict[str, list[Any]]]:
+def page(
+    ctx: Context, account_sid: str, service_ref: str, req: PageRequest,
+) -> tuple[Page[Build], dict[str, list[BuildEntry]]]:
     with ctx.meta.read() as tx:
         service = services.find(tx, account_sid, service_ref)
-        result = fetch(tx, "builds", {"service_sid": service.sid}, req)
+        result = fetch(tx.builds, {"service_sid": service.sid}, req)
         sids_ = [b.sid for b in result.rows]
-        by_build: dict[str, list[Any]] = {s: [] for s in sids_}
-        for e in tx.select_in("build_entries", "build_sid", sids_):
+        by_build: dict[str, list[BuildEntry]] = {s: [] for s in sids_}
+        for e in tx.build_entries.select_in("build_sid", sids_):
             by_build[e.build_sid].append(e)
         return result, by_build
 
@@ -181,6 +184,6 @@ def page(ctx: Context, account_sid: str, service_ref: str, req: PageRequest) -> 
 def delete(ctx: Context, account_sid: str, service_ref: str, sid: str) -> None:
     with ctx.meta.write() as tx:
         service, row = find(tx, account_sid, service_ref, sid)
-        if any(e.build_sid == row.sid for e in tx.select("environments", service_sid=service.sid)):
+        if any(e.build_sid == row.sid for e in tx.environments.select(service_sid=service.sid)):
             raise Conflict("Cannot delete Build because it's part of an active Deployment.")
-        tx.delete("builds", sid=row.sid)
+        tx.builds.delete(sid=row.sid)

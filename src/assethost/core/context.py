@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 from assethost.core.background import Background
 from assethost.core.limits import Limits
+from assethost.core.model import Build, BuildEntry
+from assethost.core.ports import BlobStore, MetaStore
 from assethost.core.usage import Meter
-from assethost.store.blobs import LocalBlobStore
-from assethost.store.meta import MetaStore
 
-Packager = Callable[["Context", Any, list[Any]], "str | None"]
+log = logging.getLogger("assethost")
+Packager = Callable[["Context", Build, list[BuildEntry]], "str | None"]
 
 
 @dataclass
 class Context:
     meta: MetaStore
-    blobs: LocalBlobStore
+    blobs: BlobStore
     limits: Limits
+    scratch_dir: Path  # a local folder for temporary files (e.g. a large function answer)
     base_domain: str = "localhost"
     meter: Meter = field(default_factory=Meter)  # requests served by this process, not yet flushed
     # Packaging steps a build goes through after its blobs are checked, by name, each returning a
@@ -34,5 +37,11 @@ class Context:
     listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def changed(self) -> None:
+        """Tell the listeners, after the commit. A listener that fails is logged, never raised:
+        the change is committed, and answering 500 would make the client retry something that
+        is done (a deploy retried gets 409). The edge's poll picks the change up regardless."""
         for listener in self.listeners:
-            listener()
+            try:
+                listener()
+            except Exception:
+                log.exception("a listener failed after a committed change; the next poll catches up")

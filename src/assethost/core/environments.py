@@ -8,8 +8,9 @@ from typing import Any
 from assethost.core import clock, names, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound
+from assethost.core.model import Deployment, Environment, Service, Variable
 from assethost.core.paging import Page, PageRequest, fetch
-from assethost.store.meta import Duplicate, Tx
+from assethost.core.ports import Duplicate, Tx
 
 _DUPLICATE = "Environment with this UniqueName or DomainSuffix already exists."
 
@@ -19,15 +20,15 @@ def domain_name(domain_base: str, suffix: str | None, base_domain: str) -> str:
     return f"{label}.{base_domain}".lower()
 
 
-def find(tx: Tx, account_sid: str, service_ref: str, sid: str) -> tuple[Any, Any]:
+def find(tx: Tx, account_sid: str, service_ref: str, sid: str) -> tuple[Service, Environment]:
     service = services.find(tx, account_sid, service_ref)
-    row = tx.get("environments", sid=sid, service_sid=service.sid) if sids.is_sid(sid, sids.ENVIRONMENT) else None
+    row = tx.environments.get(sid=sid, service_sid=service.sid) if sids.is_sid(sid, sids.ENVIRONMENT) else None
     if row is None:
         raise NotFound.resource(f"/Services/{service_ref}/Environments/{sid}")
     return service, row
 
 
-def create(ctx: Context, account_sid: str, service_ref: str, unique_name: str | None, suffix: str | None) -> Any:
+def create(ctx: Context, account_sid: str, service_ref: str, unique_name: str | None, suffix: str | None) -> Environment:
     unique = names.environment_unique_name(unique_name)
     suffix = names.domain_suffix(suffix)
     sid, now = sids.new(sids.ENVIRONMENT), clock.now()
@@ -35,40 +36,39 @@ def create(ctx: Context, account_sid: str, service_ref: str, unique_name: str | 
         service = services.find(tx, account_sid, service_ref)
         domain = domain_name(service.domain_base, suffix, ctx.base_domain)
         clash = (
-            tx.get("environments", service_sid=service.sid, unique_name=unique)
-            or tx.get("environments", domain_name=domain)
+            tx.environments.get(service_sid=service.sid, unique_name=unique)
+            or tx.environments.get(domain_name=domain)
         )
         if clash is not None:
             raise Conflict(_DUPLICATE)
         try:
-            tx.insert(
-                "environments", sid=sid, account_sid=account_sid, service_sid=service.sid, unique_name=unique,
+            tx.environments.insert(sid=sid, account_sid=account_sid, service_sid=service.sid, unique_name=unique,
                 domain_suffix=suffix, domain_name=domain, build_sid=None, date_created=now, date_updated=now,
             )
         except Duplicate:
             raise Conflict(_DUPLICATE) from None
         tx.bump_generation()  # the edge then knows the domain ("nothing deployed", not "unknown")
-        row = tx.get("environments", sid=sid)
+        row = tx.environments.one(sid=sid)
     ctx.changed()
     return row
 
 
-def get(ctx: Context, account_sid: str, service_ref: str, sid: str) -> Any:
+def get(ctx: Context, account_sid: str, service_ref: str, sid: str) -> Environment:
     with ctx.meta.read() as tx:
         return find(tx, account_sid, service_ref, sid)[1]
 
 
-def page(ctx: Context, account_sid: str, service_ref: str, req: PageRequest) -> Page:
+def page(ctx: Context, account_sid: str, service_ref: str, req: PageRequest) -> Page[Environment]:
     with ctx.meta.read() as tx:
         service = services.find(tx, account_sid, service_ref)
-        return fetch(tx, "environments", {"service_sid": service.sid}, req)
+        return fetch(tx.environments, {"service_sid": service.sid}, req)
 
 
 def delete(ctx: Context, account_sid: str, service_ref: str, sid: str) -> None:
     """Removes the environment with its deployments and variables; its domain stops serving."""
     with ctx.meta.write() as tx:
         _, row = find(tx, account_sid, service_ref, sid)
-        tx.delete("environments", sid=row.sid)
+        tx.environments.delete(sid=row.sid)
         tx.bump_generation()
     ctx.changed()
 
@@ -78,7 +78,7 @@ def delete(ctx: Context, account_sid: str, service_ref: str, sid: str) -> None:
 
 def deploy(
     ctx: Context, account_sid: str, service_ref: str, environment_sid: str, build_sid: str | None,
-) -> Any:
+) -> Deployment:
     """Switch the environment to the build (or to nothing, without one) in one transaction."""
     build_sid = build_sid or None
     if build_sid is not None and not sids.is_sid(build_sid, sids.BUILD):
@@ -90,49 +90,53 @@ def deploy(
     return deployment
 
 
-def switch(tx: Tx, service: Any, env: Any, build_sid: str | None) -> Any:
+def switch(tx: Tx, service: Service, env: Environment, build_sid: str | None) -> Deployment:
     """Point the environment at the build and record the deployment; the caller commits and then
     tells the edge (`ctx.changed()`)."""
     sid, now = sids.new(sids.DEPLOYMENT), clock.now()
-    env = tx.lock("environments", sid=env.sid)
+    locked = tx.environments.lock(sid=env.sid)
+    if locked is None:  # deleted by another transaction since it was found
+        raise NotFound(f"Environment {env.sid} was deleted")
+    env = locked
     if build_sid is not None:
-        build = tx.get("builds", sid=build_sid, service_sid=service.sid)
+        build = tx.builds.get(sid=build_sid, service_sid=service.sid)
         if build is None:
             raise NotFound(f"BuildSid: the build {build_sid} was not found in this service")
         if build.status != "completed":
             raise Invalid(f"Build {build_sid} cannot be deployed: its status is {build.status}, not completed")
     if env.build_sid == build_sid:
         raise Conflict("Environment already has requested deployment.")
-    tx.update("environments", {"sid": env.sid}, build_sid=build_sid, date_updated=now)
-    tx.insert(
-        "deployments", sid=sid, account_sid=service.account_sid, service_sid=service.sid, environment_sid=env.sid,
+    tx.environments.update({"sid": env.sid}, build_sid=build_sid, date_updated=now)
+    tx.deployments.insert(sid=sid, account_sid=service.account_sid, service_sid=service.sid, environment_sid=env.sid,
         build_sid=build_sid, date_created=now, date_updated=now,
     )
     tx.bump_generation()
-    return tx.get("deployments", sid=sid)
+    return tx.deployments.one(sid=sid)
 
 
-def get_deployment(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Any:
+def get_deployment(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Deployment:
     with ctx.meta.read() as tx:
         _, env = find(tx, account_sid, service_ref, environment_sid)
-        row = tx.get("deployments", sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.DEPLOYMENT) else None
+        row = tx.deployments.get(sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.DEPLOYMENT) else None
         if row is None:
             raise NotFound.resource(f"/Services/{service_ref}/Environments/{environment_sid}/Deployments/{sid}")
         return row
 
 
-def deployment_page(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, req: PageRequest) -> Page:
+def deployment_page(
+    ctx: Context, account_sid: str, service_ref: str, environment_sid: str, req: PageRequest,
+) -> Page[Deployment]:
     with ctx.meta.read() as tx:
         _, env = find(tx, account_sid, service_ref, environment_sid)
-        return fetch(tx, "deployments", {"environment_sid": env.sid}, req)
+        return fetch(tx.deployments, {"environment_sid": env.sid}, req)
 
 
 # --- variables ------------------------------------------------------------------------------
 
 
-def _find_variable(tx: Tx, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Any:
+def _find_variable(tx: Tx, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Variable:
     _, env = find(tx, account_sid, service_ref, environment_sid)
-    row = tx.get("variables", sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.VARIABLE) else None
+    row = tx.variables.get(sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.VARIABLE) else None
     if row is None:
         raise NotFound.resource(f"/Services/{service_ref}/Environments/{environment_sid}/Variables/{sid}")
     return row
@@ -144,36 +148,37 @@ def _duplicate_key(key: str) -> Conflict:
 
 def create_variable(
     ctx: Context, account_sid: str, service_ref: str, environment_sid: str, key: str | None, value: str | None,
-) -> Any:
+) -> Variable:
     key, value = names.variable_key(key), names.variable_value(value)
     sid, now = sids.new(sids.VARIABLE), clock.now()
     with ctx.meta.write() as tx:
         service, env = find(tx, account_sid, service_ref, environment_sid)
         try:
-            tx.insert(
-                "variables", sid=sid, account_sid=account_sid, service_sid=service.sid, environment_sid=env.sid,
+            tx.variables.insert(sid=sid, account_sid=account_sid, service_sid=service.sid, environment_sid=env.sid,
                 key=key, value=value, date_created=now, date_updated=now,
             )
         except Duplicate:
             raise _duplicate_key(key) from None
-        return tx.get("variables", sid=sid)
+        return tx.variables.one(sid=sid)
 
 
-def get_variable(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Any:
+def get_variable(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Variable:
     with ctx.meta.read() as tx:
         return _find_variable(tx, account_sid, service_ref, environment_sid, sid)
 
 
-def variable_page(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, req: PageRequest) -> Page:
+def variable_page(
+    ctx: Context, account_sid: str, service_ref: str, environment_sid: str, req: PageRequest,
+) -> Page[Variable]:
     with ctx.meta.read() as tx:
         _, env = find(tx, account_sid, service_ref, environment_sid)
-        return fetch(tx, "variables", {"environment_sid": env.sid}, req)
+        return fetch(tx.variables, {"environment_sid": env.sid}, req)
 
 
 def update_variable(
     ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str,
     key: str | None, value: str | None,
-) -> Any:
+) -> Variable:
     values: dict[str, Any] = {}
     if key is not None:
         values["key"] = names.variable_key(key)
@@ -183,13 +188,13 @@ def update_variable(
         row = _find_variable(tx, account_sid, service_ref, environment_sid, sid)
         if values:
             try:
-                tx.update("variables", {"sid": row.sid}, date_updated=clock.now(), **values)
+                tx.variables.update({"sid": row.sid}, date_updated=clock.now(), **values)
             except Duplicate:
                 raise _duplicate_key(values["key"]) from None
-        return tx.get("variables", sid=row.sid)
+        return tx.variables.one(sid=row.sid)
 
 
 def delete_variable(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> None:
     with ctx.meta.write() as tx:
         row = _find_variable(tx, account_sid, service_ref, environment_sid, sid)
-        tx.delete("variables", sid=row.sid)
+        tx.variables.delete(sid=row.sid)

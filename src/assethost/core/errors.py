@@ -1,10 +1,12 @@
 """One exception hierarchy for every rule the domain enforces.
 
-The API maps each class to Twilio's error body in one place (`api/errors.py`); the status and
-code live here so that every face of assethost (API, CLI, console) reports the same thing.
+Each class carries Twilio's status and code, so that every face of assethost (API, CLI, console)
+reports the same thing; `web/errors.py` turns one into Twilio's JSON body.
 """
 
 from __future__ import annotations
+
+from assethost.core.ports import StorageError
 
 
 class AssetHostError(Exception):
@@ -29,11 +31,6 @@ class Unauthorized(AssetHostError):
 
     def __init__(self, message: str = "Authenticate") -> None:
         super().__init__(message)
-
-
-class Forbidden(AssetHostError):
-    status = 403
-    code = 20403
 
 
 class NotFound(AssetHostError):
@@ -82,3 +79,11 @@ class TooMany(AssetHostError):
 
     status = 429
     code = 20429
+
+
+def storage_refusal(exc: StorageError) -> AssetHostError:
+    """What the client is told when the blob store refused an upload (the log has the details)."""
+    if exc.full:
+        return StorageFull("The server's storage is full: the upload was not stored. Try again later")
+    return StorageUnavailable("The server cannot store uploads right now: the upload was not stored. "
+                              "Try again later")

@@ -13,13 +13,13 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from assethost.core import builds, clock, environments, names, resources, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Invalid, NotFound
+from assethost.core.model import Environment, Resource, Service, Version
+from assethost.core.ports import Tx
 from assethost.core.workspace import latest_versions
-from assethost.store.meta import Tx
 
 SERVICE_NAME = "_legacy"  # not a valid API unique name, so it can never clash with a user's
 PREFIX = "/assets/"
@@ -32,52 +32,52 @@ _WORDS_B = ("otter", "heron", "lynx", "panda", "koala", "gecko", "bison", "crane
 
 @dataclass(frozen=True)
 class LegacyFile:
-    asset: Any
-    version: Any
+    asset: Resource
+    version: Version
     url: str | None  # None for private files: never served by URL
 
 
-def _find(tx: Tx, account_sid: str) -> tuple[Any, Any] | tuple[None, None]:
-    service = tx.get("services", account_sid=account_sid, unique_name=SERVICE_NAME, kind="legacy")
+def _find(tx: Tx, account_sid: str) -> tuple[Service, Environment] | None:
+    service = tx.services.get(account_sid=account_sid, unique_name=SERVICE_NAME, kind="legacy")
     if service is None:
-        return None, None
-    return service, tx.get("environments", service_sid=service.sid)
+        return None
+    return service, tx.environments.one(service_sid=service.sid)  # made with the service
 
 
-def _create(ctx: Context, tx: Tx, account_sid: str) -> tuple[Any, Any]:
+def _find_or_create(ctx: Context, tx: Tx, account_sid: str) -> tuple[Service, Environment]:
+    return _find(tx, account_sid) or _create(ctx, tx, account_sid)
+
+
+def _create(ctx: Context, tx: Tx, account_sid: str) -> tuple[Service, Environment]:
     base = services.domain_base(tx, f"{random.choice(_WORDS_A)}-{random.choice(_WORDS_B)}")
     now = clock.now()
     service_sid, env_sid = sids.new(sids.SERVICE), sids.new(sids.ENVIRONMENT)
-    tx.insert(
-        "services", sid=service_sid, account_sid=account_sid, unique_name=SERVICE_NAME,
+    tx.services.insert(sid=service_sid, account_sid=account_sid, unique_name=SERVICE_NAME,
         friendly_name="Assets (Legacy)", include_credentials=False, ui_editable=False, domain_base=base,
         kind="legacy", date_created=now, date_updated=now,
     )
-    tx.insert(
-        "environments", sid=env_sid, account_sid=account_sid, service_sid=service_sid, unique_name="legacy",
+    tx.environments.insert(sid=env_sid, account_sid=account_sid, service_sid=service_sid, unique_name="legacy",
         domain_suffix=None, domain_name=environments.domain_name(base, None, ctx.base_domain), build_sid=None,
         date_created=now, date_updated=now,
     )
-    return tx.get("services", sid=service_sid), tx.get("environments", sid=env_sid)
+    return tx.services.one(sid=service_sid), tx.environments.one(sid=env_sid)
 
 
 def runtime_domain(ctx: Context, account_sid: str) -> str:
     """The account's runtime domain, made on first use."""
     with ctx.meta.write() as tx:
-        service, env = _find(tx, account_sid)
-        if service is None:
-            service, env = _create(ctx, tx, account_sid)
-        return env.domain_name
+        return _find_or_create(ctx, tx, account_sid)[1].domain_name
 
 
 def files(ctx: Context, account_sid: str, origin: str) -> list[LegacyFile]:
     """origin: how URLs start, e.g. `http://{domain}:8080` (the caller knows scheme and port)."""
     with ctx.meta.read() as tx:
-        service, _ = _find(tx, account_sid)
-        if service is None:
+        found = _find(tx, account_sid)
+        if found is None:
             return []
+        service = found[0]
         latest = latest_versions(tx, service.sid, "asset")
-        rows = tx.select("resources", service_sid=service.sid, kind="asset")
+        rows = tx.resources.select(service_sid=service.sid, kind="asset")
     out = []
     for asset in rows:
         version = latest.get(asset.sid)
@@ -115,55 +115,52 @@ def check_upload(ctx: Context, filename: str | None, visibility: str | None, siz
 def upload(
     ctx: Context, account_sid: str, filename: str, visibility: str | None, blob_hash: str, size: int,
     declared_type: str | None,
-) -> Any:
+) -> Version:
     """Add (or replace) a file and make it live at once. The blob must already be stored."""
     filename, visibility = check_upload(ctx, filename, visibility, size)
     path = PREFIX + filename
     with ctx.meta.write() as tx:
-        service, _ = _find(tx, account_sid)
-        if service is None:
-            service, _ = _create(ctx, tx, account_sid)
-        existing = next((r for r in tx.select("resources", service_sid=service.sid, kind="asset")
+        service, _ = _find_or_create(ctx, tx, account_sid)
+        existing = next((r for r in tx.resources.select(service_sid=service.sid, kind="asset")
                          if r.friendly_name == filename), None)
         _check_counts(ctx, tx, service.sid, existing.sid if existing else None, visibility, path)
         now = clock.now()
         if existing is None:
             asset_sid = sids.new(sids.RESOURCE)
-            tx.insert("resources", sid=asset_sid, account_sid=account_sid, service_sid=service.sid, kind="asset",
+            tx.resources.insert(sid=asset_sid, account_sid=account_sid, service_sid=service.sid, kind="asset",
                       friendly_name=filename, date_created=now, date_updated=now)
         else:
             asset_sid = existing.sid
         version_sid = sids.new(sids.VERSION)
-        tx.insert(
-            "versions", sid=version_sid, account_sid=account_sid, service_sid=service.sid, resource_sid=asset_sid,
+        tx.versions.insert(sid=version_sid, account_sid=account_sid, service_sid=service.sid, resource_sid=asset_sid,
             kind="asset", path=path, visibility=visibility, blob_hash=blob_hash, size=size,
             content_type=resources.content_type(declared_type, path), date_created=now,
         )
-        version = tx.get("versions", sid=version_sid)
+        version = tx.versions.one(sid=version_sid)
     _publish(ctx, account_sid)
     return version
 
 
 def delete(ctx: Context, account_sid: str, asset_sid: str) -> None:
     with ctx.meta.write() as tx:
-        service, _ = _find(tx, account_sid)
-        row = tx.get("resources", sid=asset_sid, service_sid=service.sid) if service is not None else None
+        found = _find(tx, account_sid)
+        row = tx.resources.get(sid=asset_sid, service_sid=found[0].sid) if found is not None else None
         if row is None:
             raise NotFound(f"No legacy asset {asset_sid}")
-        tx.delete("resources", sid=row.sid)
+        tx.resources.delete(sid=row.sid)
     _publish(ctx, account_sid)
 
 
 def _publish(ctx: Context, account_sid: str) -> None:
     """Deploy a build of every file's latest version (or nothing, when no file is left)."""
     with ctx.meta.write() as tx:
-        service, env = _find(tx, account_sid)
+        service, env = _find_or_create(ctx, tx, account_sid)
         rows = list(latest_versions(tx, service.sid, "asset").values())
         build = builds.freeze(ctx, tx, service, rows, [], builds.DEFAULT_RUNTIME) if rows else None
     if build is not None and builds.finish(ctx, build.sid) != "completed":
         raise Invalid("The files could not be published: stored content is missing")
     with ctx.meta.write() as tx:
-        service, env = _find(tx, account_sid)
+        service, env = _find_or_create(ctx, tx, account_sid)
         if env.build_sid != (build.sid if build else None):
             environments.switch(tx, service, env, build.sid if build else None)
     ctx.changed()

@@ -4,11 +4,11 @@ written by the function runner (`assethost.functions.logs`)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from assethost.core import clock, environments, sids
 from assethost.core.context import Context
 from assethost.core.errors import Invalid, NotFound
+from assethost.core.model import LogLine
 from assethost.core.paging import Page, PageRequest, fetch
 
 
@@ -34,13 +34,13 @@ def page(ctx: Context, account_sid: str, service_ref: str, environment_sid: str,
     with ctx.meta.read() as tx:
         _, env = environments.find(tx, account_sid, service_ref, environment_sid)
         where = {"environment_sid": env.sid} | ({"function_sid": function_sid} if function_sid else {})
-        return fetch(tx, "logs", where, req, between=("date_created", start_at, end_at))
+        return fetch(tx.logs, where, req, between=("date_created", start_at, end_at))
 
 
-def get(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Any:
+def get(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> LogLine:
     with ctx.meta.read() as tx:
         _, env = environments.find(tx, account_sid, service_ref, environment_sid)
-        row = tx.get("logs", sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.LOG) else None
+        row = tx.logs.get(sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.LOG) else None
     if row is None:
         raise NotFound.resource(f"/Services/{service_ref}/Environments/{environment_sid}/Logs/{sid}")
     return row

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from assethost.core.errors import Invalid
+from assethost.core.ports import Rows
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Identified)
 
 DEFAULT_SIZE = 50
 MAX_SIZE = 1000
@@ -50,8 +59,8 @@ class PageRequest:
 
 
 @dataclass(frozen=True)
-class Page:
-    rows: list[Any]
+class Page(Generic[R]):
+    rows: list[R]
     request: PageRequest
     has_next: bool
 
@@ -66,10 +75,10 @@ class Page:
         return f"PB{self.rows[0].id}"
 
 
-def fetch(tx: Any, table: str, where: dict[str, Any], req: PageRequest,
-          between: tuple[str, Any, Any] | None = None) -> Page:
-    rows = tx.page(
-        table, where, limit=req.size + 1, offset=req.page * req.size,
+def fetch(table: Rows[R], where: dict[str, Any], req: PageRequest,
+          between: tuple[str, Any, Any] | None = None) -> Page[R]:
+    rows = table.page(
+        where, limit=req.size + 1, offset=req.page * req.size,
         after_id=req.after_id, before_id=req.before_id, between=between,
     )
     if req.before_id is not None:

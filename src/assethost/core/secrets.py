@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from assethost.store.meta import MetaStore
+from assethost.core.ports import MetaStore
 
 
 def console_session_key(meta: MetaStore) -> str:

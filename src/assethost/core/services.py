@@ -8,17 +8,18 @@ from typing import Any
 from assethost.core import clock, names, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, NotFound
+from assethost.core.model import Service
 from assethost.core.paging import Page, PageRequest, fetch
-from assethost.store.meta import Duplicate, Tx
+from assethost.core.ports import Duplicate, Tx
 
 
-def find(tx: Tx, account_sid: str, ref: str, kind: str = "serverless") -> Any:
+def find(tx: Tx, account_sid: str, ref: str, kind: str = "serverless") -> Service:
     """A service of this account by SID or unique name; another account's is 'not found'."""
     row = None
     if sids.is_sid(ref, sids.SERVICE):
-        row = tx.get("services", sid=ref, account_sid=account_sid, kind=kind)
+        row = tx.services.get(sid=ref, account_sid=account_sid, kind=kind)
     elif names.looks_like_service_name(ref) or kind != "serverless":
-        row = tx.get("services", unique_name=ref, account_sid=account_sid, kind=kind)
+        row = tx.services.get(unique_name=ref, account_sid=account_sid, kind=kind)
     if row is None:
         raise NotFound.resource(f"/Services/{ref}")
     return row
@@ -28,7 +29,7 @@ def domain_base(tx: Tx, name: str) -> str:
     """`{name}-{4 random digits}`, free as a service domain and as a domain label."""
     for _ in range(200):
         candidate = f"{name.lower()}-{random.randint(1000, 9999)}"
-        if tx.get("services", domain_base=candidate) is None:
+        if tx.services.get(domain_base=candidate) is None:
             return candidate
     raise Conflict(f"No free domain left for the service name {name!r}")
 
@@ -36,40 +37,39 @@ def domain_base(tx: Tx, name: str) -> str:
 def create(
     ctx: Context, account_sid: str, unique_name: str | None, friendly_name: str | None,
     include_credentials: str | None, ui_editable: str | None,
-) -> Any:
+) -> Service:
     unique = names.service_unique_name(unique_name)
     friendly = names.friendly_name(friendly_name)
     include = names.boolean(include_credentials, "IncludeCredentials", True)
     editable = names.boolean(ui_editable, "UiEditable", False)
     sid, now = sids.new(sids.SERVICE), clock.now()
     with ctx.meta.write() as tx:
-        if tx.get("services", account_sid=account_sid, unique_name=unique) is not None:
+        if tx.services.get(account_sid=account_sid, unique_name=unique) is not None:
             raise Conflict(f"Service with UniqueName {unique!r} already exists")
         try:
-            tx.insert(
-                "services", sid=sid, account_sid=account_sid, unique_name=unique, friendly_name=friendly,
+            tx.services.insert(sid=sid, account_sid=account_sid, unique_name=unique, friendly_name=friendly,
                 include_credentials=include, ui_editable=editable, domain_base=domain_base(tx, unique), kind="serverless",
                 date_created=now, date_updated=now,
             )
         except Duplicate:
             raise Conflict(f"Service with UniqueName {unique!r} already exists") from None
-        return tx.get("services", sid=sid)
+        return tx.services.one(sid=sid)
 
 
-def get(ctx: Context, account_sid: str, ref: str) -> Any:
+def get(ctx: Context, account_sid: str, ref: str) -> Service:
     with ctx.meta.read() as tx:
         return find(tx, account_sid, ref)
 
 
-def page(ctx: Context, account_sid: str, req: PageRequest) -> Page:
+def page(ctx: Context, account_sid: str, req: PageRequest) -> Page[Service]:
     with ctx.meta.read() as tx:
-        return fetch(tx, "services", {"account_sid": account_sid, "kind": "serverless"}, req)
+        return fetch(tx.services, {"account_sid": account_sid, "kind": "serverless"}, req)
 
 
 def update(
     ctx: Context, account_sid: str, ref: str, friendly_name: str | None,
     include_credentials: str | None, ui_editable: str | None,
-) -> Any:
+) -> Service:
     values: dict[str, Any] = {}
     if friendly_name is not None:
         values["friendly_name"] = names.friendly_name(friendly_name)
@@ -80,14 +80,14 @@ def update(
     with ctx.meta.write() as tx:
         row = find(tx, account_sid, ref)
         if values:
-            tx.update("services", {"sid": row.sid}, date_updated=clock.now(), **values)
-        return tx.get("services", sid=row.sid)
+            tx.services.update({"sid": row.sid}, date_updated=clock.now(), **values)
+        return tx.services.one(sid=row.sid)
 
 
 def delete(ctx: Context, account_sid: str, ref: str) -> None:
     """Deletes the service with everything in it; its domains stop serving at once."""
     with ctx.meta.write() as tx:
         row = find(tx, account_sid, ref)
-        tx.delete("services", sid=row.sid)
+        tx.services.delete(sid=row.sid)
         tx.bump_generation()
     ctx.changed()

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from assethost.core import accounts, clock, sids
 from assethost.core.errors import Unauthorized
-from assethost.store.meta import MetaStore, Tx
+from assethost.core.ports import MetaStore, Tx
 
 MAX_AGE = timedelta(hours=12)  # a sign-in lasts at most this long
 
@@ -41,11 +41,11 @@ def _current_digest(tx: Tx, account_sid: str, credential_sid: str) -> str | None
     """A digest of what the credential's secret is now (the Auth Token; for an API key, the hash
     of its secret), or None if it no longer exists."""
     if sids.is_sid(credential_sid, sids.ACCOUNT):
-        row = tx.get("accounts", sid=credential_sid)
-        secret = row.auth_token if row is not None and row.sid == account_sid else None
+        account = tx.accounts.get(sid=credential_sid)
+        secret = account.auth_token if account is not None and account.sid == account_sid else None
     else:
-        row = tx.get("api_keys", sid=credential_sid)
-        secret = row.secret_hash if row is not None and row.account_sid == account_sid else None
+        key = tx.api_keys.get(sid=credential_sid)
+        secret = key.secret_hash if key is not None and key.account_sid == account_sid else None
     return _digest(secret) if secret is not None else None
 
 
@@ -61,8 +61,8 @@ def sign_in(meta: MetaStore, username: str, password: str) -> tuple[str, SignIn]
         current = _current_digest(tx, account_sid, username)
         if current is None or not hmac.compare_digest(current, proven):  # changed since it was checked
             raise Unauthorized()
-        tx.delete_before("console_sessions", "expires_at", now)  # the table keeps only live ones
-        tx.insert("console_sessions", id=_key(token), account_sid=account_sid, credential_sid=username,
+        tx.console_sessions.delete_before("expires_at", now)  # the table keeps only live ones
+        tx.console_sessions.insert(id=_key(token), account_sid=account_sid, credential_sid=username,
                   credential_digest=proven, date_created=now, expires_at=now + MAX_AGE)
     return token, SignIn(account_sid=account_sid, credential_sid=username)
 
@@ -71,7 +71,7 @@ def check(meta: MetaStore, token: str) -> SignIn | None:
     """The sign-in a token stands for, or None when it ended (signed out, expired, its Auth
     Token rotated or its API key deleted)."""
     with meta.read() as tx:
-        row = tx.get("console_sessions", id=_key(token))
+        row = tx.console_sessions.get(id=_key(token))
         if row is None or row.expires_at <= clock.now():
             return None
         digest = _current_digest(tx, row.account_sid, row.credential_sid)
@@ -83,4 +83,4 @@ def check(meta: MetaStore, token: str) -> SignIn | None:
 def close(meta: MetaStore, token: str) -> None:
     """Sign out: the token stops working at once, wherever it is replayed."""
     with meta.write() as tx:
-        tx.delete("console_sessions", id=_key(token))
+        tx.console_sessions.delete(id=_key(token))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from assethost.store.meta import MetaStore
+from assethost.core.ports import MetaStore
 
 FREE_REQUESTS = 10_000
 PRICE_PER_REQUEST = Decimal("0.0001")
@@ -113,6 +113,6 @@ def monthly(meta: MetaStore, account_sid: str, month: str | None = None, meter: 
     lock = meter._flush_lock if meter is not None else threading.Lock()
     with lock:
         with meta.read() as tx:
-            row = tx.get("usage", account_sid=account_sid, month=month)
+            row = tx.usage.get(account_sid=account_sid, month=month)
         pending = meter.pending(account_sid) if meter is not None and month == this_month() else 0
     return Usage(account_sid=account_sid, month=month, requests=(row.requests if row else 0) + pending)

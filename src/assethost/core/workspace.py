@@ -5,28 +5,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from assethost.core import builds, environments, names, resources, services
 from assethost.core.context import Context
 from assethost.core.errors import Invalid, NotFound
-from assethost.store.meta import Tx
+from assethost.core.model import Deployment, Resource, Version
+from assethost.core.ports import Tx
 
 log = logging.getLogger("assethost.workspace")
 
 
 @dataclass(frozen=True)
 class AssetStatus:
-    asset: Any
-    version: Any | None  # the latest version, if any was uploaded
+    asset: Resource
+    version: Version | None  # the latest version, if any was uploaded
     live: bool  # that latest version is part of the environment's deployed build
 
 
-def latest_versions(tx: Tx, service_sid: str, kind: str | None = None) -> dict[str, Any]:
+def latest_versions(tx: Tx, service_sid: str, kind: str | None = None) -> dict[str, Version]:
     """resource SID → its newest version."""
     where = {"service_sid": service_sid} | ({"kind": kind} if kind else {})
-    latest: dict[str, Any] = {}
-    for row in tx.select("versions", **where):  # in creation order: the last one wins
+    latest: dict[str, Version] = {}
+    for row in tx.versions.select(**where):  # in creation order: the last one wins
         latest[row.resource_sid] = row
     return latest
 
@@ -40,14 +40,14 @@ def assets(ctx: Context, account_sid: str, service_ref: str, environment_sid: st
             if env.build_sid:
                 live = {e.version_sid for e in builds.entries(tx, env.build_sid)}
         latest = latest_versions(tx, service.sid, "asset")
-        rows = tx.select("resources", service_sid=service.sid, kind="asset")
+        rows = tx.resources.select(service_sid=service.sid, kind="asset")
     return [
         AssetStatus(asset=r, version=latest.get(r.sid), live=r.sid in latest and latest[r.sid].sid in live)
         for r in rows
     ]
 
 
-def deploy_all(ctx: Context, account_sid: str, service_ref: str, environment_sid: str) -> Any | None:
+def deploy_all(ctx: Context, account_sid: str, service_ref: str, environment_sid: str) -> Deployment | None:
     """Build the latest version of every asset and function and deploy it to the environment.
     Returns the deployment, or None when exactly that is live already."""
     with ctx.meta.write() as tx:
@@ -65,7 +65,7 @@ def deploy_all(ctx: Context, account_sid: str, service_ref: str, environment_sid
     return environments.deploy(ctx, account_sid, service.sid, env.sid, build.sid)
 
 
-def set_visibility(ctx: Context, account_sid: str, service_ref: str, asset_sid: str, visibility: str) -> Any:
+def set_visibility(ctx: Context, account_sid: str, service_ref: str, asset_sid: str, visibility: str) -> Version:
     """A new version of the asset with the same bytes and path and another visibility."""
     with ctx.meta.read() as tx:
         service, asset = resources.find(tx, account_sid, service_ref, "asset", asset_sid)
@@ -105,7 +105,7 @@ def check_room(
 def add_file(
     ctx: Context, account_sid: str, service_ref: str, path: str, visibility: str, blob_hash: str, size: int,
     declared_type: str | None,
-) -> Any:
+) -> Version:
     """A file uploaded in the console: a new asset, or a new version of the asset with that path."""
     existing = check_room(ctx, account_sid, service_ref, path, visibility, size)
     if existing is None:
@@ -114,7 +114,9 @@ def add_file(
                                  size, declared_type)
 
 
-def change_visibility(ctx: Context, account_sid: str, service_ref: str, asset_sid: str, visibility: str) -> Any:
+def change_visibility(
+    ctx: Context, account_sid: str, service_ref: str, asset_sid: str, visibility: str,
+) -> Version:
     """set_visibility, refused when the file would break a limit under its new visibility."""
     visibility = names.visibility(visibility)
     current = next((s for s in assets(ctx, account_sid, service_ref, None) if s.asset.sid == asset_sid), None)

@@ -12,9 +12,9 @@ import struct
 import termios
 from http import HTTPStatus
 
-from assethost.api.errors import refusal_body
 from assethost.edge.httpparts import Clock
 from assethost.edge.limits import FrontLimits
+from assethost.web.errors import refusal_body
 
 log = logging.getLogger("assethost.front")
 

@@ -79,7 +79,7 @@ class Edge:
 
     def _spill(self, body: bytes) -> BinaryIO:
         # Not closed here: whoever sends the reply closes it.
-        spill = tempfile.TemporaryFile(dir=self.ctx.blobs.tmp_dir, buffering=0)  # noqa: SIM115
+        spill = tempfile.TemporaryFile(dir=self.ctx.scratch_dir, buffering=0)  # noqa: SIM115
         try:
             view = memoryview(body)
             while view:
@@ -152,7 +152,7 @@ class Edge:
             except Exception:
                 log.exception("sweeping build folders failed; trying again at the next sweep")
         try:
-            files, size = self.ctx.blobs.clean_tmp()
+            files, size = self.ctx.blobs.sweep()
         except Exception:
             log.exception("sweeping temporary upload files failed; trying again at the next sweep")
             return

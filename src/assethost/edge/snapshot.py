@@ -84,7 +84,7 @@ class Snapshot:
 
 
 def _entry(ctx: Context, options: EdgeOptions, row: Any) -> FileEntry:
-    blob = ctx.blobs.path(row.blob_hash)
+    blob = ctx.blobs.local_path(row.blob_hash)
     body = None
     if row.size <= options.memory_file_limit:
         body = blob.read_bytes()
@@ -165,14 +165,14 @@ class SnapshotLoader:
     def _load(self, previous: Snapshot) -> Snapshot:
         with self.ctx.meta.read() as tx:
             generation = tx.generation()
-            environments = tx.select("environments")
+            environments = tx.environments.select()
             account_sids = sorted({e.account_sid for e in environments})
-            tokens = {a.sid: a.auth_token for a in tx.select_in("accounts", "sid", account_sids)}
+            tokens = {a.sid: a.auth_token for a in tx.accounts.select_in("sid", account_sids)}
             service_sids = sorted({e.service_sid for e in environments})
             credentials = {s.sid: bool(s.include_credentials)
-                           for s in tx.select_in("services", "sid", service_sids)}
+                           for s in tx.services.select_in("sid", service_sids)}
             variables: dict[str, dict[str, str]] = {}
-            for v in tx.select_in("variables", "environment_sid", [e.sid for e in environments]):
+            for v in tx.variables.select_in("environment_sid", [e.sid for e in environments]):
                 variables.setdefault(v.environment_sid, {})[v.key] = v.value
             known: dict[str, BuildFiles] = {}
             for site in previous.sites.values():
@@ -180,7 +180,7 @@ class SnapshotLoader:
                     known[site.build.build_sid] = site.build
             wanted = sorted({e.build_sid for e in environments if e.build_sid and e.build_sid not in known})
             rows_by_build: dict[str, list[Any]] = {b: [] for b in wanted}
-            for row in tx.select_in("build_entries", "build_sid", wanted):
+            for row in tx.build_entries.select_in("build_sid", wanted):
                 rows_by_build[row.build_sid].append(row)
         for build_sid, rows in rows_by_build.items():
             try:

@@ -114,7 +114,7 @@ class LogSink:
             with self.ctx.meta.write() as tx:
                 for row in rows:
                     row["deployment_sid"] = self._deployment(tx, row["environment_sid"], row["build_sid"])
-                tx.insert_many("logs", rows)
+                tx.logs.insert_many(rows)
         except Exception:
             with self._lock:
                 self._rows[:0] = rows  # keep them for the next try, within the buffer's bounds
@@ -128,6 +128,6 @@ class LogSink:
     def _deployment(self, tx: Any, environment_sid: str, build_sid: str) -> str | None:
         key = (environment_sid, build_sid)
         if key not in self._deployments:
-            row = tx.last("deployments", environment_sid=environment_sid, build_sid=build_sid)
+            row = tx.deployments.last(environment_sid=environment_sid, build_sid=build_sid)
             self._deployments[key] = row.sid if row is not None else None
         return self._deployments[key]

@@ -150,7 +150,7 @@ class Packager:
         gone = []
         if folders:
             with ctx.meta.read() as tx:
-                existing = {b.sid for b in tx.select_in("builds", "sid", sorted(folders))}
+                existing = {b.sid for b in tx.builds.select_in("sid", sorted(folders))}
             gone = [p for name, p in folders.items() if name not in existing]
             for path in gone:
                 shutil.rmtree(path, ignore_errors=True)
@@ -185,8 +185,8 @@ class Packager:
         if self.ready(build_sid):
             return True
         with ctx.meta.read() as tx:
-            build = tx.get("builds", sid=build_sid)
-            entries = tx.select("build_entries", build_sid=build_sid)
+            build = tx.builds.get(sid=build_sid)
+            entries = tx.build_entries.select(build_sid=build_sid)
         if build is None:
             return False
         reason = self(ctx, build, entries)
@@ -242,11 +242,11 @@ class Packager:
     def _copy(ctx: Context, blob_hash: str, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(ctx.blobs.path(blob_hash), dest)
+            os.link(ctx.blobs.local_path(blob_hash), dest)
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
                 raise
-            shutil.copyfile(ctx.blobs.path(blob_hash), dest)
+            shutil.copyfile(ctx.blobs.local_path(blob_hash), dest)
         os.chmod(dest, 0o444)
 
     # -- npm -------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from assethost.functions.sandbox import (
     runtime_mounts,
 )
 from assethost.functions.workers import CallTimeout, NoRoom, Pool, ResponseTooLarge, Worker, WorkerDied
+from assethost.web.errors import encoded as twilio_body
 
 log = logging.getLogger("assethost.functions")
 
@@ -63,8 +64,7 @@ _JSON = re.compile(r"^application/([a-z0-9.+-]*\+)?json$")
 
 
 def _error(status: int, code: int, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> FunctionResult:
-    body = json.dumps({"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                       "status": status}).encode()
+    body = twilio_body(status, code, message)
     headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache"),
                (b"content-length", str(len(body)).encode())]
     return FunctionResult(status, headers + (extra or []), body)

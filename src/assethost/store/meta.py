@@ -1,33 +1,26 @@
-"""Metadata store: SQLAlchemy Core over SQLite (default) or PostgreSQL.
+"""Metadata store: SQLAlchemy Core over SQLite (default) or PostgreSQL, implementing
+`core.ports.MetaStore`.
 
-Core code talks to it through `Tx`, a small set of table-generic operations; no SQL text leaves
-this module. Rows come back as SQLAlchemy `Row` objects (attribute access by column name).
+Core code talks to it through `Tx`: one `Rows` per table with a small set of generic operations;
+no SQL text leaves this module. Rows come back as the frozen records of `core.model`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Row, create_engine, event, func, insert, select, update
+from sqlalchemy import Select, Table, create_engine, event, func, insert, select, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from assethost.core import model
+from assethost.core.ports import Duplicate
 from assethost.store import schema
 
-TABLES = {t.name: t for t in schema.metadata.sorted_tables}
-
-
-class Duplicate(Exception):
-    """An insert or update broke a uniqueness rule."""
-
-
-def sqlite_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / 'assethost.sqlite3'}"
-
+T = TypeVar("T")
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
@@ -80,51 +73,61 @@ class MetaStore:
         self.engine.dispose()
 
 
-def _where(table: Any, where: dict[str, Any]) -> list[Any]:
+def _where(table: Table, where: dict[str, Any]) -> list[Any]:
     return [table.c[k] == v for k, v in where.items()]
 
 
-class Tx:
-    def __init__(self, conn: Connection) -> None:
+class Rows(Generic[T]):
+    """One table in one transaction; rows come back as the table's `core.model` record."""
+
+    def __init__(self, conn: Connection, table: Table, record: type[T]) -> None:
         self.conn = conn
+        self.t = table
+        self.record = record
 
-    def get(self, table: str, **where: Any) -> Row | None:
-        t = TABLES[table]
-        return self.conn.execute(select(t).where(*_where(t, where)).limit(1)).first()
+    def _one(self, q: Select) -> T | None:
+        row = self.conn.execute(q).first()
+        return None if row is None else self.record(**row._mapping)
 
-    def lock(self, table: str, **where: Any) -> Row | None:
+    def _all(self, q: Select) -> list[T]:
+        make = self.record
+        return [make(**row._mapping) for row in self.conn.execute(q)]
+
+    def get(self, **where: Any) -> T | None:
+        return self._one(select(self.t).where(*_where(self.t, where)).limit(1))
+
+    def one(self, **where: Any) -> T:
+        found = self.get(**where)
+        if found is None:
+            raise LookupError(f"no {self.t.name} row where {where}")
+        return found
+
+    def lock(self, **where: Any) -> T | None:
         """Like get, but holds the row until the transaction ends (PostgreSQL row lock; SQLite's
         write transaction already excludes other writers)."""
-        t = TABLES[table]
-        return self.conn.execute(select(t).where(*_where(t, where)).limit(1).with_for_update()).first()
+        return self._one(select(self.t).where(*_where(self.t, where)).limit(1).with_for_update())
 
-    def select(self, table: str, **where: Any) -> list[Row]:
-        t = TABLES[table]
-        return list(self.conn.execute(select(t).where(*_where(t, where)).order_by(t.c.id)))
+    def select(self, **where: Any) -> list[T]:
+        return self._all(select(self.t).where(*_where(self.t, where)).order_by(*self._order()))
 
-    def select_in(self, table: str, column: str, values: list[Any], **where: Any) -> list[Row]:
-        t = TABLES[table]
-        if not values:
-            return []
-        rows: list[Row] = []
+    def select_in(self, column: str, values: list[Any], **where: Any) -> list[T]:
+        rows: list[T] = []
         for start in range(0, len(values), 500):  # stay under bound-parameter limits
             chunk = values[start : start + 500]
-            q = select(t).where(t.c[column].in_(chunk), *_where(t, where)).order_by(t.c.id)
-            rows.extend(self.conn.execute(q))
+            q = select(self.t).where(self.t.c[column].in_(chunk), *_where(self.t, where))
+            rows.extend(self._all(q.order_by(*self._order())))
         return rows
 
-    def last(self, table: str, **where: Any) -> Row | None:
+    def last(self, **where: Any) -> T | None:
         """The newest row (highest id) matching."""
-        t = TABLES[table]
-        return self.conn.execute(select(t).where(*_where(t, where)).order_by(t.c.id.desc()).limit(1)).first()
+        return self._one(select(self.t).where(*_where(self.t, where)).order_by(self.t.c.id.desc()).limit(1))
 
-    def count(self, table: str, **where: Any) -> int:
-        t = TABLES[table]
-        return int(self.conn.execute(select(func.count()).select_from(t).where(*_where(t, where))).scalar())
+    def count(self, **where: Any) -> int:
+        q = select(func.count()).select_from(self.t).where(*_where(self.t, where))
+        return int(self.conn.execute(q).scalar() or 0)
 
     def page(
         self,
-        table: str,
         where: dict[str, Any],
         *,
         limit: int,
@@ -132,51 +135,68 @@ class Tx:
         after_id: int | None = None,
         before_id: int | None = None,
         between: tuple[str, Any, Any] | None = None,
-    ) -> list[Row]:
+    ) -> list[T]:
         """Rows in creation order. Keyset (after/before an id) when a page token gives one;
         `between` = (column, low, high) keeps rows whose column lies in [low, high]."""
-        t = TABLES[table]
+        t = self.t
         q = select(t).where(*_where(t, where))
         if between is not None:
             column, low, high = between
             q = q.where(t.c[column] >= low, t.c[column] <= high)
         if before_id is not None:
             q = q.where(t.c.id < before_id).order_by(t.c.id.desc()).limit(limit)
-            return list(reversed(list(self.conn.execute(q))))
+            return list(reversed(self._all(q)))
         if after_id is not None:
             q = q.where(t.c.id > after_id)
         else:
             q = q.offset(offset)
-        return list(self.conn.execute(q.order_by(t.c.id).limit(limit)))
+        return self._all(q.order_by(t.c.id).limit(limit))
 
-    def insert(self, table: str, **values: Any) -> None:
-        t = TABLES[table]
+    def insert(self, **values: Any) -> None:
         try:
             with self.conn.begin_nested():
-                self.conn.execute(insert(t).values(**values))
+                self.conn.execute(insert(self.t).values(**values))
         except IntegrityError as exc:
             raise Duplicate(str(exc.orig)) from exc
 
-    def insert_many(self, table: str, rows: list[dict[str, Any]]) -> None:
+    def insert_many(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.conn.execute(insert(TABLES[table]), rows)
+            self.conn.execute(insert(self.t), rows)
 
-    def update(self, table: str, where: dict[str, Any], **values: Any) -> int:
-        t = TABLES[table]
+    def update(self, where: dict[str, Any], **values: Any) -> int:
         try:
             with self.conn.begin_nested():
-                return self.conn.execute(update(t).where(*_where(t, where)).values(**values)).rowcount
+                return int(self.conn.execute(update(self.t).where(*_where(self.t, where)).values(**values)).rowcount)
         except IntegrityError as exc:
             raise Duplicate(str(exc.orig)) from exc
 
-    def delete(self, table: str, **where: Any) -> int:
-        t = TABLES[table]
-        return self.conn.execute(sa_delete(t).where(*_where(t, where))).rowcount
+    def delete(self, **where: Any) -> int:
+        return int(self.conn.execute(sa_delete(self.t).where(*_where(self.t, where))).rowcount)
 
-    def delete_before(self, table: str, column: str, value: Any) -> int:
+    def delete_before(self, column: str, value: Any) -> int:
         """Delete the rows whose column is below value (e.g. expired ones)."""
-        t = TABLES[table]
-        return self.conn.execute(sa_delete(t).where(t.c[column] < value)).rowcount
+        return int(self.conn.execute(sa_delete(self.t).where(self.t.c[column] < value)).rowcount)
+
+    def _order(self) -> list[Any]:
+        return [self.t.c.id] if "id" in self.t.c else list(self.t.primary_key.columns)
+
+
+class Tx:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.accounts = Rows(conn, schema.accounts, model.Account)
+        self.api_keys = Rows(conn, schema.api_keys, model.ApiKey)
+        self.services = Rows(conn, schema.services, model.Service)
+        self.resources = Rows(conn, schema.resources, model.Resource)
+        self.versions = Rows(conn, schema.versions, model.Version)
+        self.builds = Rows(conn, schema.builds, model.Build)
+        self.build_entries = Rows(conn, schema.build_entries, model.BuildEntry)
+        self.environments = Rows(conn, schema.environments, model.Environment)
+        self.deployments = Rows(conn, schema.deployments, model.Deployment)
+        self.variables = Rows(conn, schema.variables, model.Variable)
+        self.usage = Rows(conn, schema.usage, model.Usage)
+        self.console_sessions = Rows(conn, schema.console_sessions, model.ConsoleSession)
+        self.logs = Rows(conn, schema.logs, model.LogLine)
 
     def generation(self) -> int:
         value = self.conn.execute(select(schema.deploy_state.c.generation).limit(1)).scalar()

@@ -3,7 +3,7 @@
 A form may be at most `--max-form-bytes` (`Limits.max_form_bytes`): refused with a 413 by its
 Content-Length before any of it is read, or as soon as that many bytes have come when it is sent
 without one (chunked). File uploads do not come here: they stream to disk within the file limits
-(see upload.py). A body an endpoint never reads costs nothing: uvicorn stops reading it at 64 KiB.
+(see multipart.py). A body an endpoint never reads costs nothing: uvicorn stops reading it at 64 KiB.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Content-addressed blob store on a local folder.
+"""Content-addressed blob store on a local folder (`core.ports.BlobStore`).
 
 Bytes are named by their SHA-256, so identical uploads are stored once and a blob never changes
 after it is written. A write goes to `tmp/` while it is hashed and counted, is fsynced, and is
@@ -6,7 +6,7 @@ renamed into place only when complete: a crash leaves at most a stray temporary 
 half-written blob under a real name.
 
 A writer holds an exclusive `flock` on its temporary file from creation until the file is renamed
-or removed, so that `clean_tmp`, run now and then by every process sharing the folder, removes
+or removed, so that `sweep`, run now and then by every process sharing the folder, removes
 only the files of writers that are gone (a crashed process releases its locks).
 
 A disk that refuses a write (full, read-only, not ours) raises `StorageError`, which says which of
@@ -28,26 +28,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
+from assethost.core.ports import BlobTooLarge, StorageError
+
 log = logging.getLogger("assethost.blobs")
 
 # What "the disk is full" looks like: no space, the quota used up, a file-size limit reached.
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 TMP_SWEEP_AGE_S = 600  # a temporary file this old whose writer holds no lock is abandoned
-
-
-class BlobTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"blob exceeds {limit} bytes")
-        self.limit = limit
-
-
-class StorageError(Exception):
-    """The blob folder refused a write. `full`: out of space (or quota); otherwise it cannot be
-    written at all (read-only, permissions, I/O error). The message names no path."""
-
-    def __init__(self, full: bool, reason: str) -> None:
-        super().__init__(reason)
-        self.full = full
 
 
 @contextlib.contextmanager
@@ -69,7 +56,7 @@ class BlobWriter:
         with _storage_errors("create a temporary file"):
             fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # "still being written": clean_tmp leaves it alone
+                fcntl.flock(fd, fcntl.LOCK_EX)  # "still being written": sweep leaves it alone
             except OSError:
                 os.close(fd)
                 self._tmp.unlink(missing_ok=True)
@@ -95,7 +82,7 @@ class BlobWriter:
         file is renamed (or removed) before it is closed, so it is never unlocked while it exists."""
         assert self._fd is not None, "writer already closed"
         digest = self._sha.hexdigest()
-        final = self._store.path(digest)
+        final = self._store.local_path(digest)
         with _storage_errors("store an upload"):
             os.fsync(self._fd)
             if final.exists():
@@ -135,11 +122,12 @@ class LocalBlobStore:
         self.tmp_dir = root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
-    def path(self, digest: str) -> Path:
+    def local_path(self, digest: str) -> Path:
+        """Where the blob lives: this store is local, so nothing needs fetching."""
         return self.root / digest[:2] / digest[2:4] / digest
 
     def exists(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        return self.local_path(digest).is_file()
 
     def writer(self, limit: int) -> BlobWriter:
         return BlobWriter(self, limit)
@@ -150,9 +138,9 @@ class LocalBlobStore:
             return w.commit()
 
     def read(self, digest: str) -> bytes:
-        return self.path(digest).read_bytes()
+        return self.local_path(digest).read_bytes()
 
-    def clean_tmp(self, older_than_seconds: float = TMP_SWEEP_AGE_S) -> tuple[int, int]:
+    def sweep(self, older_than_seconds: float = TMP_SWEEP_AGE_S) -> tuple[int, int]:
         """Remove the temporary files of uploads that a crash (or a lost writer) left behind:
         those no writer holds a lock on, and old enough that their writer cannot be between
         creating and locking them. Another process sharing the folder may be uploading right

@@ -1,5 +1,6 @@
 """Streaming receipt of the multipart version upload (`Path`, `Visibility`, `Content`), for the
-API, the console's Assets pane and its Assets (Legacy) page alike.
+API, the console's Assets pane and its Assets (Legacy) page alike; what is received goes on to
+`core/ingest.py`.
 
 Starlette's `request.form()` would spool the whole file before we could look at its size, so
 we drive python-multipart's parser ourselves: the `Content` part goes straight into a blob
@@ -15,6 +16,7 @@ client is gone, see edge/apiproto.py), a full or read-only disk, each leave noth
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -22,8 +24,9 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from assethost.core.errors import AssetHostError, Invalid, StorageFull, StorageUnavailable, TooLarge
-from assethost.store.blobs import BlobTooLarge, BlobWriter, LocalBlobStore, StorageError
+from assethost.core.errors import AssetHostError, Invalid, TooLarge, storage_refusal
+from assethost.core.ingest import Received
+from assethost.core.ports import BlobStore, BlobTooLarge, BlobWriter, StorageError
 
 MAX_TEXT_FIELD = 64 * 1024
 MAX_PARTS = 16
@@ -34,28 +37,12 @@ DRAIN_LIMIT = 128 * 1024 * 1024
 _BOUNDARY = re.compile(rb"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
 
 
-def storage_error(exc: StorageError) -> AssetHostError:
-    """What the client is told when the disk refused the upload (the log has the details)."""
-    if exc.full:
-        return StorageFull("The server's storage is full: the upload was not stored. Try again later")
-    return StorageUnavailable("The server cannot store uploads right now: the upload was not stored. "
-                              "Try again later")
-
-
 @dataclass
-class Upload:
+class _Upload:
     fields: dict[str, str] = field(default_factory=dict)
     content: BlobWriter | None = None
     filename: str | None = None
     content_type: str | None = None
-
-    def commit(self) -> tuple[str, int]:
-        """Store the Content bytes under their hash: (sha256 hex, size)."""
-        assert self.content is not None
-        try:
-            return self.content.commit()
-        except StorageError as exc:
-            raise storage_error(exc) from None
 
     def abort(self) -> None:
         if self.content is not None:
@@ -70,10 +57,10 @@ class _Part:
 
 
 class _Receiver:
-    def __init__(self, blobs: LocalBlobStore, ceiling: int) -> None:
+    def __init__(self, blobs: BlobStore, ceiling: int) -> None:
         self.blobs = blobs
         self.ceiling = ceiling
-        self.upload = Upload()
+        self.upload = _Upload()
         self.part = _Part()
         self.parts = 0
         self.header_field = bytearray()
@@ -82,7 +69,7 @@ class _Receiver:
         self.complete = False  # the closing boundary was read
         self.error: AssetHostError | None = None
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> dict[str, Callable[..., None]]:
         return {
             "on_part_begin": self.on_part_begin,
             "on_header_field": lambda d, s, e: self.header_field.extend(d[s:e]),
@@ -117,7 +104,7 @@ class _Receiver:
             try:
                 self.upload.content = self.blobs.writer(self.ceiling)
             except StorageError as exc:
-                self.error = storage_error(exc)
+                self.error = storage_refusal(exc)
                 return
             self.upload.filename = options.get(b"filename", b"").decode("utf-8", "replace") or None
             self.upload.content_type = self.part.headers.get("content-type")
@@ -138,7 +125,7 @@ class _Receiver:
                 self.too_large = True
             except StorageError as exc:
                 self.upload.abort()  # a partial file on a full disk: give the space back at once
-                self.error = storage_error(exc)
+                self.error = storage_refusal(exc)
 
     def on_part_end(self) -> None:
         if self.part.text is not None and self.error is None:
@@ -159,9 +146,9 @@ def _boundary(request: Request) -> bytes:
     return boundary
 
 
-async def receive(request: Request, blobs: LocalBlobStore, ceiling: int) -> Upload:
-    """Read the whole upload. The returned Content writer is uncommitted: the caller validates
-    the fields, then commits the bytes (`Upload.commit`) or aborts."""
+async def receive(request: Request, blobs: BlobStore, ceiling: int) -> Received:
+    """Read the whole upload. The returned Content writer is uncommitted: `core.ingest.store`
+    checks the fields, then commits the bytes or aborts."""
     boundary = _boundary(request)
     receiver = _Receiver(blobs, ceiling)
     parser = MultipartParser(boundary, receiver.callbacks())
@@ -200,4 +187,5 @@ async def receive(request: Request, blobs: LocalBlobStore, ceiling: int) -> Uplo
                       "the upload is incomplete and was not stored")
     if upload.content is None:
         raise Invalid("Missing required parameter Content (the file part) in the post body")
-    return upload
+    return Received(fields=upload.fields, content=upload.content, filename=upload.filename,
+                    content_type=upload.content_type)

@@ -1,0 +1,121 @@
+"""The one upload use case: a file sent to any face becomes a stored version.
+
+A face (the API's Versions endpoint, the console's Assets pane, its Assets (Legacy) page) first
+names where the file goes and has it `locate`d, so that a wrong address fails before the body is
+read; then it streams the body into an uncommitted blob writer (`web/multipart.py`) and hands the
+result to `store`, which checks the fields against the destination's rules, commits the bytes
+and adds the version. Bytes are committed only once every check has passed: a refused upload,
+like a failed one, leaves nothing stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from assethost.core import legacy, resources, services, workspace
+from assethost.core.context import Context
+from assethost.core.errors import storage_refusal
+from assethost.core.model import Version
+from assethost.core.ports import BlobWriter, StorageError
+
+
+@dataclass
+class Received:
+    """An upload as the client sent it: its text fields (`Path`, `Visibility`) and its bytes,
+    counted and hashed but not yet committed."""
+
+    fields: dict[str, str]
+    content: BlobWriter
+    filename: str | None  # of the Content part
+    content_type: str | None  # declared by the Content part
+
+
+class Destination(Protocol):
+    def locate(self, ctx: Context) -> Destination:
+        """The destination with its references resolved; raises NotFound for a wrong one."""
+        ...
+
+    def check(self, ctx: Context, path: str | None, visibility: str | None, size: int) -> tuple[str, str]:
+        """The clean (path, visibility), or the error that refuses the file."""
+        ...
+
+    def add(self, ctx: Context, path: str, visibility: str, blob_hash: str, size: int,
+            declared_type: str | None) -> Version: ...
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version of an existing Asset or Function (the API)."""
+
+    account_sid: str
+    service_ref: str
+    kind: str
+    resource_sid: str
+
+    def locate(self, ctx: Context) -> NewVersion:
+        with ctx.meta.read() as tx:
+            service, resource = resources.find(tx, self.account_sid, self.service_ref, self.kind,
+                                               self.resource_sid)
+        return NewVersion(self.account_sid, service.sid, self.kind, resource.sid)
+
+    def check(self, ctx: Context, path: str | None, visibility: str | None, size: int) -> tuple[str, str]:
+        return resources.check_upload(ctx, self.kind, path, visibility, size)
+
+    def add(self, ctx: Context, path: str, visibility: str, blob_hash: str, size: int,
+            declared_type: str | None) -> Version:
+        return resources.add_version(ctx, self.account_sid, self.service_ref, self.kind, self.resource_sid,
+                                     path, visibility, blob_hash, size, declared_type)
+
+
+@dataclass(frozen=True)
+class WorkspaceFile:
+    """A file of the console's Assets pane: a new asset, or a new version of the one with its path,
+    refused when Deploy All would then break a build limit."""
+
+    account_sid: str
+    service_ref: str
+
+    def locate(self, ctx: Context) -> WorkspaceFile:
+        return WorkspaceFile(self.account_sid, services.get(ctx, self.account_sid, self.service_ref).sid)
+
+    def check(self, ctx: Context, path: str | None, visibility: str | None, size: int) -> tuple[str, str]:
+        clean_path, clean_visibility = resources.check_upload(ctx, "asset", path, visibility, size)
+        workspace.check_room(ctx, self.account_sid, self.service_ref, clean_path, clean_visibility, size)
+        return clean_path, clean_visibility
+
+    def add(self, ctx: Context, path: str, visibility: str, blob_hash: str, size: int,
+            declared_type: str | None) -> Version:
+        return workspace.add_file(ctx, self.account_sid, self.service_ref, path, visibility, blob_hash, size,
+                                  declared_type)
+
+
+@dataclass(frozen=True)
+class LegacyFile:
+    """A file of Assets (Legacy), named by its `Path` field (a file name), live at once."""
+
+    account_sid: str
+
+    def locate(self, ctx: Context) -> LegacyFile:
+        return self
+
+    def check(self, ctx: Context, path: str | None, visibility: str | None, size: int) -> tuple[str, str]:
+        return legacy.check_upload(ctx, path, visibility, size)
+
+    def add(self, ctx: Context, path: str, visibility: str, blob_hash: str, size: int,
+            declared_type: str | None) -> Version:
+        return legacy.upload(ctx, self.account_sid, path, visibility, blob_hash, size, declared_type)
+
+
+def store(ctx: Context, destination: Destination, received: Received) -> Version:
+    """Check, commit, add: the version made, or the error that refused it (nothing stored)."""
+    try:
+        path, visibility = destination.check(ctx, received.fields.get("Path"), received.fields.get("Visibility"),
+                                             received.content.size)
+        try:
+            blob_hash, size = received.content.commit()
+        except StorageError as exc:
+            raise storage_refusal(exc) from None
+    finally:
+        received.content.abort()  # a no-op once committed
+    return destination.add(ctx, path, visibility, blob_hash, size, received.content_type)

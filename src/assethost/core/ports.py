@@ -1,0 +1,224 @@
+"""What core needs from persistence, as protocols: the metadata store and the blob store.
+
+Core and the faces above it are written against these; `store/` implements them (SQLAlchemy in
+`store/meta.py`, a local folder in `store/blobs/local.py`) and `app.py` picks the implementations
+from the settings. A new backend implements the protocol and raises the errors defined here;
+nothing above it changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from assethost.core import model
+
+T = TypeVar("T")
+
+
+class Duplicate(Exception):
+    """An insert or update broke a uniqueness rule."""
+
+
+class BlobTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"blob exceeds {limit} bytes")
+        self.limit = limit
+
+
+class StorageError(Exception):
+    """The blob store refused a write. `full`: out of space (or quota); otherwise it cannot be
+    written at all (read-only, permissions, I/O error, an object store that is down). The message
+    names no path or credential: the faces turn it into 507 or 503."""
+
+    def __init__(self, full: bool, reason: str) -> None:
+        super().__init__(reason)
+        self.full = full
+
+
+# --- metadata ---------------------------------------------------------------------------------
+
+
+class Rows(Protocol, Generic[T]):
+    """One table, inside a transaction. `where` keywords are column = value conditions; lists come
+    in creation order (the table's `id`)."""
+
+    def get(self, **where: Any) -> T | None: ...
+
+    def one(self, **where: Any) -> T:
+        """The row, which must exist (one this transaction wrote or found): LookupError if not."""
+        ...
+
+    def lock(self, **where: Any) -> T | None:
+        """Like get, but holds the row against other writers until the transaction ends."""
+        ...
+
+    def select(self, **where: Any) -> list[T]: ...
+
+    def select_in(self, column: str, values: list[Any], **where: Any) -> list[T]: ...
+
+    def last(self, **where: Any) -> T | None:
+        """The newest row matching."""
+        ...
+
+    def count(self, **where: Any) -> int: ...
+
+    def page(
+        self,
+        where: dict[str, Any],
+        *,
+        limit: int,
+        offset: int = 0,
+        after_id: int | None = None,
+        before_id: int | None = None,
+        between: tuple[str, Any, Any] | None = None,
+    ) -> list[T]:
+        """Keyset (after/before an id) when a page token gives one, else by offset; `between` =
+        (column, low, high) keeps rows whose column lies in [low, high]."""
+        ...
+
+    def insert(self, **values: Any) -> None:
+        """Raises Duplicate when a uniqueness rule is broken (the transaction stays usable)."""
+        ...
+
+    def insert_many(self, rows: list[dict[str, Any]]) -> None: ...
+
+    def update(self, where: dict[str, Any], **values: Any) -> int:
+        """Returns how many rows changed; raises Duplicate like insert."""
+        ...
+
+    def delete(self, **where: Any) -> int: ...
+
+    def delete_before(self, column: str, value: Any) -> int:
+        """Delete the rows whose column is below value (e.g. expired ones)."""
+        ...
+
+
+class Tx(Protocol):
+    """One transaction over every table."""
+
+    # Read-only properties, so that an implementation may hold its own Rows type.
+    @property
+    def accounts(self) -> Rows[model.Account]: ...
+
+    @property
+    def api_keys(self) -> Rows[model.ApiKey]: ...
+
+    @property
+    def services(self) -> Rows[model.Service]: ...
+
+    @property
+    def resources(self) -> Rows[model.Resource]: ...
+
+    @property
+    def versions(self) -> Rows[model.Version]: ...
+
+    @property
+    def builds(self) -> Rows[model.Build]: ...
+
+    @property
+    def build_entries(self) -> Rows[model.BuildEntry]: ...
+
+    @property
+    def environments(self) -> Rows[model.Environment]: ...
+
+    @property
+    def deployments(self) -> Rows[model.Deployment]: ...
+
+    @property
+    def variables(self) -> Rows[model.Variable]: ...
+
+    @property
+    def usage(self) -> Rows[model.Usage]: ...
+
+    @property
+    def console_sessions(self) -> Rows[model.ConsoleSession]: ...
+
+    @property
+    def logs(self) -> Rows[model.LogLine]: ...
+
+    def generation(self) -> int:
+        """The deployment counter: every change of what some domain serves (or of an Auth Token)
+        bumps it, so other processes notice with one cheap read."""
+        ...
+
+    def bump_generation(self) -> int: ...
+
+    def get_or_set(self, key: str, make: Callable[[], str]) -> str:
+        """The shared value stored under key, storing make() first if there is none (the first
+        writer wins)."""
+        ...
+
+    def add_usage(self, account_sid: str, month: str, requests: int) -> None: ...
+
+
+class MetaStore(Protocol):
+    """Where records live. `write()` transactions exclude each other where the backend needs it."""
+
+    is_sqlite: bool
+
+    def read(self) -> AbstractContextManager[Tx]: ...
+
+    def write(self) -> AbstractContextManager[Tx]: ...
+
+    def migrate(self) -> None: ...
+
+    def dispose(self) -> None:
+        """Close pooled connections (before forking workers, which open their own)."""
+        ...
+
+
+# --- blobs ------------------------------------------------------------------------------------
+
+
+class BlobWriter(Protocol):
+    """One blob being written: counted and hashed as it goes, stored under its SHA-256 only on
+    commit. Leaving the `with` block without commit discards it."""
+
+    size: int
+
+    def write(self, chunk: bytes) -> None:
+        """Raises BlobTooLarge past the writer's limit (the bytes are discarded) and
+        StorageError when the store refuses."""
+        ...
+
+    def commit(self) -> tuple[str, int]:
+        """Make the bytes durable under their hash: (sha256 hex, size). Idempotent per content:
+        bytes already stored are kept once."""
+        ...
+
+    def abort(self) -> None:
+        """Discard what was written; a no-op after commit."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Content-addressed, immutable bytes: a blob never changes once committed."""
+
+    def writer(self, limit: int) -> BlobWriter: ...
+
+    def put(self, data: bytes) -> tuple[str, int]: ...
+
+    def exists(self, digest: str) -> bool: ...
+
+    def read(self, digest: str) -> bytes:
+        """The whole blob (for small ones: function sources)."""
+        ...
+
+    def local_path(self, digest: str) -> Path:
+        """A local file holding the blob, for what must have one: the edge sends files with
+        sendfile and builds hard-link private assets into function folders. A remote store
+        downloads (and caches) it first; the file must not be written to."""
+        ...
+
+    def sweep(self) -> tuple[int, int]:
+        """Remove what interrupted writes left behind, never a live writer's. Returns (files,
+        bytes) removed. Called now and then by every process."""
+        ...
+
