@@ -40,7 +40,9 @@ def serve_worker(settings: Settings, sock: socket.socket, log_level: str) -> Non
     assembly = assemble(settings)
     # No WebSocket protocol: nothing here serves one, and an upgrade is answered as plain HTTP.
     config = uvicorn.Config(
-        assembly.app, http=functools.partial(FrontProtocol, limits=settings.front), ws="none", lifespan="on",
+        # uvicorn calls `http` as the protocol factory; its annotation names only classes.
+        assembly.app, http=functools.partial(FrontProtocol, limits=settings.front),  # type: ignore[arg-type]
+        ws="none", lifespan="on",
         log_level=log_level, log_config=_log_config(log_level), access_log=False, server_header=False,
         proxy_headers=False, timeout_graceful_shutdown=10,
     )

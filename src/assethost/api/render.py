@@ -1,4 +1,4 @@
-"""Rows to Twilio's JSON shapes. Every `url`, `links` entry and paging URL is absolute on the
+"""Records to Twilio's JSON shapes. Every `url`, `links` entry and paging URL is absolute on the
 public origin, so clients that follow them verbatim never leave this server."""
 
 from __future__ import annotations
@@ -6,11 +6,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from assethost.core.paging import Page
-from assethost.core.usage import PRICE_PER_REQUEST
+from assethost.core.model import (
+    Build,
+    BuildEntry,
+    Deployment,
+    Environment,
+    LogLine,
+    Resource,
+    Service,
+    Variable,
+    Version,
+)
+from assethost.core.paging import Identified, Page
+from assethost.core.usage import PRICE_PER_REQUEST, Usage
+
+R = TypeVar("R", bound=Identified)
 
 _COLLECTION = {"asset": "Assets", "function": "Functions"}
 
@@ -27,7 +40,7 @@ class Renderer:
     def service_url(self, sid: str) -> str:
         return f"{self.v1}/Services/{sid}"
 
-    def service(self, row: Any) -> dict[str, Any]:
+    def service(self, row: Service) -> dict[str, Any]:
         url = self.service_url(row.sid)
         return {
             "sid": row.sid,
@@ -48,7 +61,7 @@ class Renderer:
             },
         }
 
-    def resource(self, row: Any) -> dict[str, Any]:
+    def resource(self, row: Resource) -> dict[str, Any]:
         url = f"{self.service_url(row.service_sid)}/{_COLLECTION[row.kind]}/{row.sid}"
         return {
             "sid": row.sid,
@@ -64,9 +77,9 @@ class Renderer:
     def version_url(self, service_sid: str, kind: str, resource_sid: str, sid: str) -> str:
         return f"{self.service_url(service_sid)}/{_COLLECTION[kind]}/{resource_sid}/Versions/{sid}"
 
-    def version(self, row: Any) -> dict[str, Any]:
+    def version(self, row: Version) -> dict[str, Any]:
         url = self.version_url(row.service_sid, row.kind, row.resource_sid, row.sid)
-        body = {
+        body: dict[str, Any] = {
             "sid": row.sid,
             "account_sid": row.account_sid,
             "service_sid": row.service_sid,
@@ -80,7 +93,7 @@ class Renderer:
             body["links"] = {"function_version_content": f"{url}/Content"}
         return body
 
-    def version_facts(self, row: Any) -> dict[str, Any]:
+    def version_facts(self, row: Version) -> dict[str, Any]:
         """The version with what only assethost tells: kind, content hash, size and type."""
         return self.version(row) | {
             "kind": row.kind,
@@ -90,7 +103,7 @@ class Renderer:
             "content_type": row.content_type,
         }
 
-    def function_content(self, row: Any, content: str) -> dict[str, Any]:
+    def function_content(self, row: Version, content: str) -> dict[str, Any]:
         return {
             "sid": row.sid,
             "account_sid": row.account_sid,
@@ -100,7 +113,7 @@ class Renderer:
             "url": self.version_url(row.service_sid, "function", row.resource_sid, row.sid) + "/Content",
         }
 
-    def build_entry(self, build: Any, entry: Any) -> dict[str, Any]:
+    def build_entry(self, build: Build, entry: BuildEntry) -> dict[str, Any]:
         return {
             "sid": entry.version_sid,
             "account_sid": build.account_sid,
@@ -112,7 +125,7 @@ class Renderer:
             "url": self.version_url(build.service_sid, entry.kind, entry.resource_sid, entry.version_sid),
         }
 
-    def build(self, row: Any, entries: list[Any]) -> dict[str, Any]:
+    def build(self, row: Build, entries: list[BuildEntry]) -> dict[str, Any]:
         url = f"{self.service_url(row.service_sid)}/Builds/{row.sid}"
         return {
             "sid": row.sid,
@@ -129,7 +142,7 @@ class Renderer:
             "links": {"build_status": f"{url}/Status"},
         }
 
-    def build_status(self, row: Any) -> dict[str, Any]:
+    def build_status(self, row: Build) -> dict[str, Any]:
         return {
             "sid": row.sid,
             "account_sid": row.account_sid,
@@ -138,7 +151,7 @@ class Renderer:
             "url": f"{self.service_url(row.service_sid)}/Builds/{row.sid}/Status",
         }
 
-    def build_details(self, row: Any) -> dict[str, Any]:
+    def build_details(self, row: Build) -> dict[str, Any]:
         return {
             "sid": row.sid,
             "account_sid": row.account_sid,
@@ -149,7 +162,7 @@ class Renderer:
             "url": f"{self.origin}/assethost/v1/Services/{row.service_sid}/Builds/{row.sid}",
         }
 
-    def log(self, row: Any) -> dict[str, Any]:
+    def log(self, row: LogLine) -> dict[str, Any]:
         return {
             "sid": row.sid,
             "account_sid": row.account_sid,
@@ -165,7 +178,7 @@ class Renderer:
             "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/Logs/{row.sid}",
         }
 
-    def environment(self, row: Any) -> dict[str, Any]:
+    def environment(self, row: Environment) -> dict[str, Any]:
         url = f"{self.service_url(row.service_sid)}/Environments/{row.sid}"
         return {
             "sid": row.sid,
@@ -185,7 +198,7 @@ class Renderer:
             },
         }
 
-    def deployment(self, row: Any) -> dict[str, Any]:
+    def deployment(self, row: Deployment) -> dict[str, Any]:
         return {
             "sid": row.sid,
             "account_sid": row.account_sid,
@@ -197,7 +210,7 @@ class Renderer:
             "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/Deployments/{row.sid}",
         }
 
-    def variable(self, row: Any) -> dict[str, Any]:
+    def variable(self, row: Variable) -> dict[str, Any]:
         return {
             "sid": row.sid,
             "account_sid": row.account_sid,
@@ -210,7 +223,7 @@ class Renderer:
             "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/Variables/{row.sid}",
         }
 
-    def usage(self, u: Any) -> dict[str, Any]:
+    def usage(self, u: Usage) -> dict[str, Any]:
         return {
             "account_sid": u.account_sid,
             "month": u.month,
@@ -224,7 +237,7 @@ class Renderer:
         }
 
     def listing(
-        self, path: str, key: str, page: Page, item: Callable[[Any], dict[str, Any]],
+        self, path: str, key: str, page: Page[R], item: Callable[[R], dict[str, Any]],
         filters: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         req = page.request

@@ -148,7 +148,7 @@ class SessionMiddleware:
                 body, receive = await _buffer(receive)
                 if body is None:
                     return await _forbidden("Form too large")(scope, receive, send)
-                token = (parse_qs(body.decode("latin-1")).get(CSRF_FIELD) or [None])[0]
+                token = next(iter(parse_qs(body.decode("latin-1")).get(CSRF_FIELD, [])), None)
             if not token or not hmac.compare_digest(token.encode(), session.csrf.encode()):
                 msg = "The form has expired or did not come from this console (CSRF check failed); reload the page"
                 return await _forbidden(msg)(scope, receive, send)

@@ -1,15 +1,20 @@
-"""Reading what functions printed: the Logs resource (`…/Environments/{ZE}/Logs`). Lines are
-written by the function runner (`assethost.functions.logs`)."""
+"""What functions printed: the Logs resource (`…/Environments/{ZE}/Logs`), and `append`, through
+which the function runner (`assethost.functions.logs`) stores the lines it collected."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from assethost.core import clock, environments, sids
 from assethost.core.context import Context
 from assethost.core.errors import Invalid, NotFound
 from assethost.core.model import LogLine
 from assethost.core.paging import Page, PageRequest, fetch
+from assethost.core.ports import MetaStore
+
+# (environment SID, build SID) → the deployment that put the build there, as a caller caches it.
+Deployments = dict[tuple[str, str], "str | None"]
 
 
 def _date(value: str | None, param: str) -> datetime | None:
@@ -25,7 +30,7 @@ def _date(value: str | None, param: str) -> datetime | None:
 
 
 def page(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, req: PageRequest,
-         function_sid: str | None, start: str | None, end: str | None) -> Page:
+         function_sid: str | None, start: str | None, end: str | None) -> Page[LogLine]:
     """Oldest first, by default over the last day (as Twilio's StartDate/EndDate defaults)."""
     end_at = _date(end, "EndDate") or clock.now()
     start_at = _date(start, "StartDate") or (end_at - min(timedelta(days=1), end_at - datetime.min))
@@ -44,3 +49,17 @@ def get(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, 
     if row is None:
         raise NotFound.resource(f"/Services/{service_ref}/Environments/{environment_sid}/Logs/{sid}")
     return row
+
+
+def append(meta: MetaStore, lines: list[dict[str, Any]], deployments: Deployments) -> None:
+    """Store log lines (the columns of LogLine but `deployment_sid`, which is filled in: the
+    latest deployment of the line's build to its environment, looked up once per pair and kept
+    in `deployments`)."""
+    with meta.write() as tx:
+        for line in lines:
+            key = (line["environment_sid"], line["build_sid"])
+            if key not in deployments:
+                row = tx.deployments.last(environment_sid=key[0], build_sid=key[1])
+                deployments[key] = row.sid if row is not None else None
+            line["deployment_sid"] = deployments[key]
+        tx.logs.insert_many(lines)

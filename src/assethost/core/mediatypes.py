@@ -81,9 +81,10 @@ def resolve(path: str, declared: str | None, head: bytes) -> str:
     declared_base = (declared or "").split(";", 1)[0].strip().lower()
     if declared_base == "application/octet-stream":
         declared_base = ""
-    chosen = ext_type or declared_base or sniffed
-    differs = bool(chosen and sniffed and sniffed != chosen and sniffed.startswith(_SNIFFABLE))
-    if differs and (_major(sniffed) != _major(chosen) or _major(chosen) == "image"):
+    chosen = ext_type or declared_base or sniffed or ""
+    if sniffed and chosen and sniffed != chosen and sniffed.startswith(_SNIFFABLE) and (
+        _major(sniffed) != _major(chosen) or _major(chosen) == "image"
+    ):
         chosen = sniffed
     if not chosen:
         chosen = "text/plain" if _looks_like_text(head) else "application/octet-stream"

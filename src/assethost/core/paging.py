@@ -14,12 +14,12 @@ from assethost.core.errors import Invalid
 from assethost.core.ports import Rows
 
 
-class _Identified(Protocol):
+class Identified(Protocol):
     @property
     def id(self) -> int: ...
 
 
-R = TypeVar("R", bound=_Identified)
+R = TypeVar("R", bound=Identified)
 
 DEFAULT_SIZE = 50
 MAX_SIZE = 1000

@@ -8,6 +8,7 @@ import tempfile
 import threading
 from typing import BinaryIO
 
+from assethost.core import live
 from assethost.core.context import Context
 from assethost.edge.compress import Compressor
 from assethost.edge.httpparts import FILE_CHUNK
@@ -96,14 +97,14 @@ class Edge:
     def reload(self) -> None:
         snapshot = self.loader.load(self.snapshot)
         self.snapshot = snapshot
-        live: set[str] = set()
+        blobs: set[str] = set()
         for site in snapshot.sites.values():
             if site.build is not None:
                 for entry in site.build.served.values():
-                    live.add(entry.blob_hash)
+                    blobs.add(entry.blob_hash)
                     if entry.compressible:
                         self.compressor.want(entry.blob_hash, entry.file)
-        self.compressor.keep_only(live)
+        self.compressor.keep_only(blobs)
 
     def start(self) -> None:
         self.reload()
@@ -136,9 +137,7 @@ class Edge:
         while not self._stop.wait(self.poll_interval):
             polls += 1
             try:
-                with self.ctx.meta.read() as tx:
-                    generation = tx.generation()
-                if generation != self.snapshot.generation:
+                if live.generation(self.ctx.meta) != self.snapshot.generation:
                     self.reload()
             except Exception:
                 log.exception("edge reload failed; serving the previous snapshot")

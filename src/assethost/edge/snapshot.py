@@ -11,10 +11,10 @@ import calendar
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
-from assethost.core import mediatypes
+from assethost.core import live, mediatypes
 from assethost.core.context import Context
+from assethost.core.model import BuildEntry
 from assethost.edge.httpparts import http_date
 from assethost.functions.call import FunctionEntry
 from assethost.functions.package import language
@@ -83,7 +83,7 @@ class Snapshot:
     generation: int = -1
 
 
-def _entry(ctx: Context, options: EdgeOptions, row: Any) -> FileEntry:
+def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry) -> FileEntry:
     blob = ctx.blobs.local_path(row.blob_hash)
     body = None
     if row.size <= options.memory_file_limit:
@@ -123,7 +123,7 @@ def serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
 
 
 def _build_files(
-    ctx: Context, options: EdgeOptions, build_sid: str, rows: list[Any], known: dict[str, FileEntry],
+    ctx: Context, options: EdgeOptions, build_sid: str, rows: list[BuildEntry], known: dict[str, FileEntry],
 ) -> BuildFiles:
     """known: entries already prepared, by version SID (a version never changes), so a new build
     that differs from the last in one file reads one file."""
@@ -163,40 +163,27 @@ class SnapshotLoader:
             return self._load(previous)
 
     def _load(self, previous: Snapshot) -> Snapshot:
-        with self.ctx.meta.read() as tx:
-            generation = tx.generation()
-            environments = tx.environments.select()
-            account_sids = sorted({e.account_sid for e in environments})
-            tokens = {a.sid: a.auth_token for a in tx.accounts.select_in("sid", account_sids)}
-            service_sids = sorted({e.service_sid for e in environments})
-            credentials = {s.sid: bool(s.include_credentials)
-                           for s in tx.services.select_in("sid", service_sids)}
-            variables: dict[str, dict[str, str]] = {}
-            for v in tx.variables.select_in("environment_sid", [e.sid for e in environments]):
-                variables.setdefault(v.environment_sid, {})[v.key] = v.value
-            known: dict[str, BuildFiles] = {}
-            for site in previous.sites.values():
-                if site.build is not None:
-                    known[site.build.build_sid] = site.build
-            wanted = sorted({e.build_sid for e in environments if e.build_sid and e.build_sid not in known})
-            rows_by_build: dict[str, list[Any]] = {b: [] for b in wanted}
-            for row in tx.build_entries.select_in("build_sid", wanted):
-                rows_by_build[row.build_sid].append(row)
-        for build_sid, rows in rows_by_build.items():
+        known: dict[str, BuildFiles] = {}
+        for site in previous.sites.values():
+            if site.build is not None:
+                known[site.build.build_sid] = site.build
+        state = live.read(self.ctx.meta, set(known))
+        for build_sid, rows in state.entries.items():
             try:
                 known[build_sid] = _build_files(self.ctx, self.options, build_sid, rows, self._entries)
             except OSError as exc:
                 log.error("build %s cannot be served: %s", build_sid, exc)
         sites = {}
-        for env in environments:
+        for found in state.environments:
+            env = found.environment
             build = known.get(env.build_sid) if env.build_sid else None
             sites[env.domain_name] = Site(
                 domain=env.domain_name, environment_sid=env.sid, service_sid=env.service_sid,
-                account_sid=env.account_sid, auth_token=tokens.get(env.account_sid, ""), build=build,
-                variables=variables.get(env.sid, {}), include_credentials=credentials.get(env.service_sid, False),
+                account_sid=env.account_sid, auth_token=found.auth_token, build=build,
+                variables=found.variables, include_credentials=found.include_credentials,
             )
-        live = {s.build.build_sid: s.build for s in sites.values() if s.build is not None}
+        deployed = {s.build.build_sid: s.build for s in sites.values() if s.build is not None}
         self._entries = {
-            e.version_sid: e for b in live.values() for e in (*b.served.values(), *b.private.values())
+            e.version_sid: e for b in deployed.values() for e in (*b.served.values(), *b.private.values())
         }
-        return Snapshot(sites=sites, generation=generation)
+        return Snapshot(sites=sites, generation=state.generation)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assethost.core import clock, sids
+from assethost.core import logs as core_logs
 from assethost.core.context import Context
 
 log = logging.getLogger("assethost.functions")
@@ -55,7 +56,7 @@ class LogSink:
         self._rows: list[dict[str, Any]] = []
         self._bytes = 0
         self._lock = threading.Lock()
-        self._deployments: dict[tuple[str, str], str | None] = {}
+        self._deployments: core_logs.Deployments = {}
         self._buckets: dict[str, list[float]] = {}  # account -> [bytes allowed now, when]
         self.dropped = 0
 
@@ -111,10 +112,7 @@ class LogSink:
         if not rows:
             return 0
         try:
-            with self.ctx.meta.write() as tx:
-                for row in rows:
-                    row["deployment_sid"] = self._deployment(tx, row["environment_sid"], row["build_sid"])
-                tx.logs.insert_many(rows)
+            core_logs.append(self.ctx.meta, rows, self._deployments)
         except Exception:
             with self._lock:
                 self._rows[:0] = rows  # keep them for the next try, within the buffer's bounds
@@ -124,10 +122,3 @@ class LogSink:
                     self.dropped += 1
             raise
         return len(rows)
-
-    def _deployment(self, tx: Any, environment_sid: str, build_sid: str) -> str | None:
-        key = (environment_sid, build_sid)
-        if key not in self._deployments:
-            row = tx.deployments.last(environment_sid=environment_sid, build_sid=build_sid)
-            self._deployments[key] = row.sid if row is not None else None
-        return self._deployments[key]

@@ -42,8 +42,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assethost.core import sids
+from assethost.core import live, sids
 from assethost.core.context import Context
+from assethost.core.model import Build, BuildEntry
 from assethost.functions.egress import SANDBOX_SOCKET, EgressProxy
 from assethost.functions.options import FunctionOptions, MiB
 from assethost.functions.sandbox import (
@@ -77,7 +78,7 @@ _LOG_LINE = re.compile(r"^npm error (A complete log of this run can be found in|
                        re.MULTILINE)
 
 
-def language(entry: Any) -> str:
+def language(entry: BuildEntry) -> str:
     """`python` for versions uploaded as Python source (Content-Type text/x-python, or a path
     ending in .py); every other function version is JavaScript."""
     ctype = (entry.content_type or "").lower()
@@ -121,7 +122,7 @@ class Packager:
         key = json.loads((self.folder(build_sid) / MANIFEST).read_text()).get("dependencies")
         return self.deps_root / key / "node_modules" if key else None
 
-    def __call__(self, ctx: Context, build: Any, entries: list[Any]) -> str | None:
+    def __call__(self, ctx: Context, build: Build, entries: list[BuildEntry]) -> str | None:
         if not any(e.kind == "function" for e in entries):
             return None  # nothing could read private assets without a function
         if self.ready(build.sid):
@@ -149,8 +150,7 @@ class Packager:
         folders = {p.name: p for p in self.builds_root.iterdir() if p.is_dir() and sids.is_sid(p.name, sids.BUILD)}
         gone = []
         if folders:
-            with ctx.meta.read() as tx:
-                existing = {b.sid for b in tx.builds.select_in("sid", sorted(folders))}
+            existing = live.existing_builds(ctx.meta, sorted(folders))
             gone = [p for name, p in folders.items() if name not in existing]
             for path in gone:
                 shutil.rmtree(path, ignore_errors=True)
@@ -184,19 +184,17 @@ class Packager:
         server had functions, or on another node). True when the folder is there."""
         if self.ready(build_sid):
             return True
-        with ctx.meta.read() as tx:
-            build = tx.builds.get(sid=build_sid)
-            entries = tx.build_entries.select(build_sid=build_sid)
-        if build is None:
+        found = live.build(ctx.meta, build_sid)
+        if found is None:
             return False
-        reason = self(ctx, build, entries)
+        reason = self(ctx, *found)
         if reason:
             log.error("build %s cannot run its functions: %s", build_sid, reason)
         return self.ready(build_sid)
 
     # -- the folder ------------------------------------------------------------------------------
 
-    def write(self, ctx: Context, build_sid: str, entries: list[Any], dependencies: str | None,
+    def write(self, ctx: Context, build_sid: str, entries: list[BuildEntry], dependencies: str | None,
               twilio_dependency: bool) -> None:
         self.builds_root.mkdir(parents=True, exist_ok=True)
         work = self.builds_root / f".tmp-{build_sid}-{secrets.token_hex(4)}"

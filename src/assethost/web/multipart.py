@@ -16,13 +16,16 @@ client is gone, see edge/apiproto.py), a full or read-only disk, each leave noth
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 from assethost.core.errors import AssetHostError, Invalid, TooLarge, storage_refusal
 from assethost.core.ingest import Received
@@ -69,7 +72,7 @@ class _Receiver:
         self.complete = False  # the closing boundary was read
         self.error: AssetHostError | None = None
 
-    def callbacks(self) -> dict[str, Callable[..., None]]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.on_part_begin,
             "on_header_field": lambda d, s, e: self.header_field.extend(d[s:e]),
