@@ -7,7 +7,7 @@ import logging
 import re
 from typing import Any
 
-from assethost.core import clock, dependencies, services, sids
+from assethost.core import clock, dependencies, limits, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound, TooMany
 from assethost.core.paging import Page, PageRequest, fetch
@@ -104,7 +104,7 @@ def freeze(ctx: Context, tx: Tx, service: Any, rows: list[Any], deps: list[dict[
         if row.path in seen:
             raise Invalid(f"Two versions in this build have the path {row.path}: {seen[row.path].sid} and {row.sid}")
         seen[row.path] = row
-    ctx.limits.check_build([(r.kind, r.visibility, r.path, r.size) for r in rows])
+    limits.check_build(ctx.limits, [(r.kind, r.visibility, r.path, r.size) for r in rows])
     sid, now = sids.new(sids.BUILD), clock.now()
     tx.insert(
         "builds", sid=sid, account_sid=service.account_sid, service_sid=service.sid, status="building",

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assethost.config import Limits
 from assethost.core.background import Background
-from assethost.core.limits import Limits
 from assethost.core.usage import Meter
 from assethost.store.blobs import LocalBlobStore
 from assethost.store.meta import MetaStore

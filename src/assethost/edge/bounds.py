@@ -13,8 +13,8 @@ import termios
 from http import HTTPStatus
 
 from assethost.api.errors import refusal_body
+from assethost.config import FrontLimits
 from assethost.edge.httpparts import Clock
-from assethost.edge.limits import FrontLimits
 
 log = logging.getLogger("assethost.front")
 

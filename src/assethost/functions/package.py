@@ -42,10 +42,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assethost.config import FunctionOptions, MiB
 from assethost.core import sids
 from assethost.core.context import Context
 from assethost.functions.egress import SANDBOX_SOCKET, EgressProxy
-from assethost.functions.options import FunctionOptions, MiB
 from assethost.functions.sandbox import (
     HARNESS,
     SANDBOX_HARNESS,
