@@ -24,11 +24,11 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 class ServeOption:
     flag: str
     field: str  # its place in Settings: "port", "front.max_header_bytes"
-    meaning: str  # Markdown, as the README shows it; --help shows it without the backticks
+    meaning: str  # Markdown, as the README shows it; --help makes a sentence of it, without backticks
     type: Any = None  # a click type; None: a string, or an on/off flag when the default is False
     size: bool = False  # a number of bytes (the README also says it in KiB or MiB)
     default_text: str | None = None  # what the default is, when it is None (worked out later)
-    callback: Callable[[click.Context, click.Parameter, Any], Any] | None = None
+    callback: Callable[[click.Context, click.Parameter, Any], Any] | None = None  # cleans the value given
 
     @property
     def envvar(self) -> str:
@@ -77,6 +77,7 @@ class ServeOption:
 
 
 def _domain(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """`--base-domain .Example.com.` means example.com: hosts are compared lowercase."""
     return value.strip(".").lower()
 
 
