@@ -13,13 +13,13 @@ from pathlib import Path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assethost.api.app import CatchAll, create_api
+from assethost.config import Settings
 from assethost.console.app import with_console
 from assethost.core import accounts, builds
 from assethost.core.context import Context
 from assethost.edge.asgi import EdgeApp
 from assethost.edge.runtime import Edge
 from assethost.functions.package import Packager
-from assethost.settings import Settings
 from assethost.store.blobs import open_blob_store
 from assethost.store.meta import MetaStore
 

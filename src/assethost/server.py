@@ -20,8 +20,8 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from assethost.app import assemble
+from assethost.config import Settings
 from assethost.edge.front import FrontProtocol
-from assethost.settings import Settings
 
 log = logging.getLogger("assethost")
 
@@ -36,15 +36,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_worker(settings: Settings, sock: socket.socket, log_level: str) -> None:
+def serve_worker(settings: Settings, sock: socket.socket) -> None:
     assembly = assemble(settings)
     # No WebSocket protocol: nothing here serves one, and an upgrade is answered as plain HTTP.
     config = uvicorn.Config(
         # uvicorn calls `http` as the protocol factory; its annotation names only classes.
         assembly.app, http=functools.partial(FrontProtocol, limits=settings.front),  # type: ignore[arg-type]
         ws="none", lifespan="on",
-        log_level=log_level, log_config=_log_config(log_level), access_log=False, server_header=False,
-        proxy_headers=False, timeout_graceful_shutdown=10,
+        log_level=settings.log_level, log_config=_log_config(settings.log_level), access_log=False,
+        server_header=False, proxy_headers=False, timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -57,10 +57,10 @@ def _log_config(log_level: str) -> dict:
     return config
 
 
-def run(settings: Settings, workers: int, log_level: str) -> None:
+def run(settings: Settings) -> None:
     sock = bind(settings.host, settings.port)
-    if workers <= 1:
-        serve_worker(settings, sock, log_level)
+    if settings.workers <= 1:
+        serve_worker(settings, sock)
         return
     children: dict[int, float] = {}
     stopping = False
@@ -72,7 +72,7 @@ def run(settings: Settings, workers: int, log_level: str) -> None:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0
             try:
-                serve_worker(settings, sock, log_level)
+                serve_worker(settings, sock)
             except BaseException:
                 log.exception("worker failed")
                 code = 1
@@ -91,7 +91,7 @@ def run(settings: Settings, workers: int, log_level: str) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for _ in range(workers):
+    for _ in range(settings.workers):
         spawn()
     while children:
         try:

@@ -8,9 +8,9 @@ import os
 import time
 
 from assethost.app import open_context
+from assethost.config import Settings
 from assethost.core import accounts, builds, resources, services, sids
 from assethost.functions.package import DEPS_GRACE_S
-from assethost.settings import Settings
 
 
 def test_sweep_removes_only_folders_of_builds_that_are_gone(tmp_path):

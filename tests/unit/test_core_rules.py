@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from assethost.config import Limits, MiB
 from assethost.core import names, sids
 from assethost.core.builds import parse_dependencies
 from assethost.core.errors import Invalid, TooLarge
-from assethost.core.limits import Limits, MiB
+from assethost.core.limits import check_build, check_file
 from assethost.core.paging import PageRequest
 from assethost.core.usage import Usage, cost
 
@@ -91,21 +92,21 @@ def test_bad_dependencies(raw):
 
 def test_file_limits_by_visibility():
     limits = Limits()
-    limits.check_file("asset", "public", "/a.mp3", 25 * MiB)
+    check_file(limits, "asset", "public", "/a.mp3", 25 * MiB)
     with pytest.raises(TooLarge, match=r"/a\.mp3.*26214401.*26214400"):
-        limits.check_file("asset", "public", "/a.mp3", 25 * MiB + 1)
+        check_file(limits, "asset", "public", "/a.mp3", 25 * MiB + 1)
     with pytest.raises(TooLarge, match="private"):
-        limits.check_file("asset", "private", "/p.txt", 10 * MiB + 1)
+        check_file(limits, "asset", "private", "/p.txt", 10 * MiB + 1)
 
 
 def test_build_count_limits():
     limits = Limits(max_public_versions=2, max_private_versions=1)
     ok = [("asset", "public", "/a", 1), ("asset", "public", "/b", 1), ("asset", "protected", "/c", 1)]
-    limits.check_build(ok)
+    check_build(limits, ok)
     with pytest.raises(Invalid, match="at most 2 public asset versions; this one has 3"):
-        limits.check_build(ok + [("asset", "public", "/d", 1)])
+        check_build(limits, ok + [("asset", "public", "/d", 1)])
     with pytest.raises(Invalid, match="at most 1 private"):
-        limits.check_build([("asset", "private", "/p", 1), ("asset", "private", "/q", 1)])
+        check_build(limits, [("asset", "private", "/p", 1), ("asset", "private", "/q", 1)])
 
 
 def test_page_requests():

@@ -10,10 +10,9 @@ import os
 import pytest
 
 from assethost.app import open_context
+from assethost.config import Limits, Settings
 from assethost.core import accounts, ingest, legacy, resources, services
 from assethost.core.errors import Invalid, NotFound, StorageFull, TooLarge
-from assethost.core.limits import Limits
-from assethost.settings import Settings
 from assethost.store.blobs import local
 
 DATA = b"RIFF....WAVEfmt " + bytes(range(256)) * 4

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 
 from assethost.app import open_context
+from assethost.config import Settings
 from assethost.core import accounts, builds, environments, resources, services
-from assethost.settings import Settings
 
 
 def test_a_failing_listener_neither_undoes_nor_fails_a_deploy(tmp_path, caplog):

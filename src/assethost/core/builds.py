@@ -6,7 +6,7 @@ import json
 import logging
 import re
 
-from assethost.core import clock, dependencies, services, sids
+from assethost.core import clock, dependencies, limits, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound, TooMany
 from assethost.core.model import Build, BuildEntry, Service, Version
@@ -106,7 +106,7 @@ def freeze(
         if row.path in seen:
             raise Invalid(f"Two versions in this build have the path {row.path}: {seen[row.path].sid} and {row.sid}")
         seen[row.path] = row
-    ctx.limits.check_build([(r.kind, r.visibility, r.path, r.size) for r in rows])
+    limits.check_build(ctx.limits, [(r.kind, r.visibility, r.path, r.size) for r in rows])
     sid, now = sids.new(sids.BUILD), clock.now()
     tx.builds.insert(sid=sid, account_sid=service.account_sid, service_sid=service.sid, status="building",
         status_reason=None, runtime=runtime, dependencies=json.dumps(deps), date_created=now, date_updated=now,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assethost.config import Limits
 from assethost.core.background import Background
-from assethost.core.limits import Limits
 from assethost.core.model import Build, BuildEntry
 from assethost.core.ports import BlobStore, MetaStore
 from assethost.core.usage import Meter

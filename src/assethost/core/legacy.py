@@ -14,7 +14,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from assethost.core import builds, clock, environments, names, resources, services, sids
+from assethost.core import builds, clock, environments, limits, names, resources, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Invalid, NotFound
 from assethost.core.model import Environment, Resource, Service, Version
@@ -108,7 +108,7 @@ def check_upload(ctx: Context, filename: str | None, visibility: str | None, siz
     """Check a file before its bytes are stored. Returns (filename, visibility)."""
     filename = check_filename(filename)
     visibility = names.visibility(visibility)
-    ctx.limits.check_file("asset", visibility, PREFIX + filename, size)
+    limits.check_file(ctx.limits, "asset", visibility, PREFIX + filename, size)
     return filename, visibility
 
 

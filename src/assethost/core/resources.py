@@ -5,7 +5,7 @@ from __future__ import annotations
 import mimetypes
 import re
 
-from assethost.core import clock, names, services, sids
+from assethost.core import clock, limits, names, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound
 from assethost.core.model import Resource, Service, Version
@@ -79,7 +79,7 @@ def check_upload(ctx: Context, kind: str, path: str | None, visibility: str | No
     """Validate an upload's fields once its bytes have been counted. Returns (path, visibility)."""
     clean_path = names.version_path(path)
     clean_visibility = names.visibility(visibility)
-    ctx.limits.check_file(kind, clean_visibility, clean_path, size)
+    limits.check_file(ctx.limits, kind, clean_visibility, clean_path, size)
     return clean_path, clean_visibility
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from assethost.core import builds, environments, names, resources, services
+from assethost.core import builds, environments, limits, names, resources, services
 from assethost.core.context import Context
 from assethost.core.errors import Invalid, NotFound
 from assethost.core.model import Deployment, Resource, Version
@@ -85,7 +85,7 @@ def check_room(
     """Would Deploy All still fit the build limits with this file? The console, like Twilio's,
     puts every asset into the build, so it refuses files beyond the limits up front. Returns the
     SID of the asset that already has this path, if any: the file becomes its new version."""
-    ctx.limits.check_file("asset", visibility, path, size)
+    limits.check_file(ctx.limits, "asset", visibility, path, size)
     statuses = assets(ctx, account_sid, service_ref, None)
     same_path = next((s.asset.sid for s in statuses if s.version is not None and s.version.path == path), None)
     if replacing is None:
@@ -96,7 +96,7 @@ def check_room(
                for s in statuses if s.version is not None and s.asset.sid != replacing]
     entries.append(("asset", visibility, path, size))
     try:
-        ctx.limits.check_build(entries)
+        limits.check_build(ctx.limits, entries)
     except Invalid as exc:
         raise Invalid(f"{path} cannot be added: {exc.message}") from None
     return same_path

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from assethost.config import FrontLimits
 from assethost.edge.bounds import BODY, HEAD, IDLE, SLICE, Bounded, Stop, log, simple_response
-from assethost.edge.limits import FrontLimits
 
 if TYPE_CHECKING:
     from assethost.edge.runtime import Edge

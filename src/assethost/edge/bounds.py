@@ -12,8 +12,8 @@ import struct
 import termios
 from http import HTTPStatus
 
+from assethost.config import FrontLimits
 from assethost.edge.httpparts import Clock
-from assethost.edge.limits import FrontLimits
 from assethost.web.errors import refusal_body
 
 log = logging.getLogger("assethost.front")

@@ -8,7 +8,7 @@ httptools, answered by the same `Responder` the ASGI edge uses, and written with
 `transport.write` of pre-serialised headers (two for a large body). The hand-over is the same move uvicorn itself makes
 for WebSocket upgrades: start the other protocol on this transport and replay the bytes read.
 
-Every connection is bounded by `FrontLimits` (see `edge/limits.py`): the size of a request's head
+Every connection is bounded by `FrontLimits` (see `config.py`): the size of a request's head
 and body, the waits on the client, the connections open at once, and what may wait unsent. While
 answers are waiting (the client reads slower than it asks, or a file or a function is being
 answered) the connection is not read: requests already read wait as small `Reply` objects, and
@@ -24,6 +24,7 @@ from typing import Any
 
 import httptools
 
+from assethost.config import FrontLimits
 from assethost.edge.apiproto import ApiProtocol
 from assethost.edge.bounds import (
     BODY,
@@ -40,7 +41,6 @@ from assethost.edge.bounds import (
     simple_response,
 )
 from assethost.edge.httpparts import FILE_CHUNK
-from assethost.edge.limits import FrontLimits
 from assethost.edge.responder import Reply
 from assethost.edge.snapshot import serialize
 

@@ -8,13 +8,13 @@ import tempfile
 import threading
 from typing import BinaryIO
 
+from assethost.config import EdgeOptions, FunctionOptions
 from assethost.core import live
 from assethost.core.context import Context
 from assethost.edge.compress import Compressor
 from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.responder import NOT_FOUND, Reply, Responder, hostname, plain
-from assethost.edge.snapshot import EdgeOptions, Snapshot, SnapshotLoader
-from assethost.functions.options import FunctionOptions
+from assethost.edge.snapshot import Snapshot, SnapshotLoader
 from assethost.functions.package import Packager
 from assethost.functions.runner import FunctionRunner
 

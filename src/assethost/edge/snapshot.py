@@ -12,6 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from assethost.config import EdgeOptions
 from assethost.core import live, mediatypes
 from assethost.core.context import Context
 from assethost.core.model import BuildEntry
@@ -22,17 +23,6 @@ from assethost.functions.package import language
 log = logging.getLogger("assethost.edge")
 
 SNIFF_BYTES = 512
-
-
-@dataclass(frozen=True)
-class EdgeOptions:
-    """How the edge answers; all of it configurable from the command line."""
-
-    memory_file_limit: int = 256 * 1024  # files up to this size are served from memory
-    public_cache_control: str = "public, max-age=0, must-revalidate"
-    # Protected responses must never be kept by a shared cache: it would hand them to anyone.
-    protected_cache_control: str = "private, no-cache"
-    compress_limit: int = 8 * 1024 * 1024  # larger compressible files are sent uncompressed
 
 
 @dataclass(slots=True)

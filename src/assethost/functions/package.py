@@ -42,11 +42,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assethost.config import FunctionOptions, MiB
 from assethost.core import live, sids
 from assethost.core.context import Context
 from assethost.core.model import Build, BuildEntry
 from assethost.functions.egress import SANDBOX_SOCKET, EgressProxy
-from assethost.functions.options import FunctionOptions, MiB
 from assethost.functions.sandbox import (
     HARNESS,
     SANDBOX_HARNESS,

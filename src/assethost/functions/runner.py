@@ -17,12 +17,12 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
 
+from assethost.config import FunctionOptions, MiB
 from assethost.core import sids
 from assethost.core.context import Context
 from assethost.functions.call import FunctionCall, FunctionResult
 from assethost.functions.egress import SANDBOX_SOCKET
 from assethost.functions.logs import CallLog, LogSink
-from assethost.functions.options import FunctionOptions, MiB
 from assethost.functions.package import Packager
 from assethost.functions.sandbox import (
     HARNESS,

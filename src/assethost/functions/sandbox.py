@@ -98,7 +98,7 @@ class Launch:
 
 
 class Sandbox:
-    def __init__(self, bwrap: str = "bwrap", uid_base: int = 1_900_000_000, uid_count: int = 65_536) -> None:
+    def __init__(self, bwrap: str, uid_base: int, uid_count: int) -> None:
         self.bwrap = shutil.which(bwrap)
         self.prlimit = shutil.which("prlimit")
         self.as_root = os.geteuid() == 0
