@@ -199,28 +199,21 @@ class Renderer:
         }
 
     def deployment(self, row: Deployment) -> dict[str, Any]:
-        return {
-            "sid": row.sid,
-            "account_sid": row.account_sid,
-            "service_sid": row.service_sid,
-            "environment_sid": row.environment_sid,
-            "build_sid": row.build_sid,
-            "date_created": date(row.date_created),
-            "date_updated": date(row.date_updated),
-            "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/Deployments/{row.sid}",
-        }
+        return self._in_environment(row, "Deployments", build_sid=row.build_sid)
 
     def variable(self, row: Variable) -> dict[str, Any]:
+        return self._in_environment(row, "Variables", key=row.key, value=row.value)
+
+    def _in_environment(self, row: Deployment | Variable, collection: str, **fields: Any) -> dict[str, Any]:
         return {
             "sid": row.sid,
             "account_sid": row.account_sid,
             "service_sid": row.service_sid,
             "environment_sid": row.environment_sid,
-            "key": row.key,
-            "value": row.value,
+            **fields,
             "date_created": date(row.date_created),
             "date_updated": date(row.date_updated),
-            "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/Variables/{row.sid}",
+            "url": f"{self.service_url(row.service_sid)}/Environments/{row.environment_sid}/{collection}/{row.sid}",
         }
 
     def usage(self, u: Usage) -> dict[str, Any]:

@@ -4,7 +4,7 @@ worker thread (core is synchronous) and renders the result; none holds a rule of
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -56,38 +56,46 @@ async def _form(request: Request) -> Any:
     return await read_form(request, limits.max_form_bytes, max_fields=most + 64)
 
 
-# --- services -------------------------------------------------------------------------------
+# --- collections and their members ----------------------------------------------------------
+# Most resources are a collection (GET a page, POST a new member from form fields) and members
+# (GET, POST an update, DELETE). The path's parameters, in order, name the member: the service,
+# then the environment, then the SID; core's functions take them in that order after the account.
+
+Render = Callable[[Renderer, Any], dict[str, Any]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-async def service_list(request: Request) -> Response:
-    account = await authenticate(request)
-    if request.method == "POST":
-        f = await _form(request)
-        row = await _call(
-            services.create, _ctx(request), account, f.get("UniqueName"), f.get("FriendlyName"),
-            f.get("IncludeCredentials"), f.get("UiEditable"),
-        )
-        return _json(_render(request).service(row), 201)
-    page = await _call(services.page, _ctx(request), account, _page_request(request))
-    r = _render(request)
-    return _json(r.listing(request.url.path, "services", page, r.service))
+def _collection(key: str, render: Render, page: Callable[..., Any], create: Callable[..., Any] | None = None,
+                fields: tuple[str, ...] = ()) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        account = await authenticate(request)
+        ctx, r = _ctx(request), _render(request)
+        args = (ctx, account, *request.path_params.values())
+        if request.method == "POST" and create is not None:
+            f = await _form(request)
+            return _json(render(r, await _call(create, *args, *(f.get(k) for k in fields))), 201)
+        found = await _call(page, *args, _page_request(request))
+        return _json(r.listing(request.url.path, key, found, lambda row: render(r, row)))
+
+    return endpoint
 
 
-async def service_instance(request: Request) -> Response:
-    account = await authenticate(request)
-    ref = request.path_params["service"]
-    if request.method == "DELETE":
-        await _call(services.delete, _ctx(request), account, ref)
-        return _no_content()
-    if request.method == "POST":
-        f = await _form(request)
-        row = await _call(
-            services.update, _ctx(request), account, ref, f.get("FriendlyName"),
-            f.get("IncludeCredentials"), f.get("UiEditable"),
-        )
-    else:
-        row = await _call(services.get, _ctx(request), account, ref)
-    return _json(_render(request).service(row))
+def _member(render: Render, get: Callable[..., Any], update: Callable[..., Any] | None = None,
+            fields: tuple[str, ...] = (), delete: Callable[..., Any] | None = None) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        account = await authenticate(request)
+        args = (_ctx(request), account, *request.path_params.values())
+        if request.method == "DELETE" and delete is not None:
+            await _call(delete, *args)
+            return _no_content()
+        if request.method == "POST" and update is not None:
+            f = await _form(request)
+            row = await _call(update, *args, *(f.get(k) for k in fields))
+        else:
+            row = await _call(get, *args)
+        return _json(render(_render(request), row))
+
+    return endpoint
 
 
 # --- assets and functions -------------------------------------------------------------------
@@ -95,30 +103,23 @@ async def service_instance(request: Request) -> Response:
 
 def _resource_routes(kind: str, collection: str) -> list[Route]:
     base = "/v1/Services/{service}/" + collection
-
-    async def listing(request: Request) -> Response:
-        account = await authenticate(request)
-        ref = request.path_params["service"]
-        if request.method == "POST":
-            f = await _form(request)
-            row = await _call(resources.create, _ctx(request), account, ref, kind, f.get("FriendlyName"))
-            return _json(_render(request).resource(row), 201)
-        page = await _call(resources.page, _ctx(request), account, ref, kind, _page_request(request))
-        r = _render(request)
-        return _json(r.listing(request.url.path, f"{kind}s", page, r.resource))
-
-    async def instance(request: Request) -> Response:
-        account = await authenticate(request)
-        ref, sid = request.path_params["service"], request.path_params["sid"]
-        if request.method == "DELETE":
-            await _call(resources.delete, _ctx(request), account, ref, kind, sid)
-            return _no_content()
-        if request.method == "POST":
-            f = await _form(request)
-            row = await _call(resources.update, _ctx(request), account, ref, kind, sid, f.get("FriendlyName"))
-        else:
-            row = await _call(resources.get, _ctx(request), account, ref, kind, sid)
-        return _json(_render(request).resource(row))
+    # Core takes the kind after the service: (ctx, account, service, kind, …).
+    listing = _collection(
+        f"{kind}s", Renderer.resource,
+        lambda ctx, account, ref, req: resources.page(ctx, account, ref, kind, req),
+        lambda ctx, account, ref, friendly: resources.create(ctx, account, ref, kind, friendly), ("FriendlyName",),
+    )
+    instance = _member(
+        Renderer.resource,
+        lambda ctx, account, ref, sid: resources.get(ctx, account, ref, kind, sid),
+        lambda ctx, account, ref, sid, friendly: resources.update(ctx, account, ref, kind, sid, friendly),
+        ("FriendlyName",),
+        lambda ctx, account, ref, sid: resources.delete(ctx, account, ref, kind, sid),
+    )
+    version = _member(
+        Renderer.version,
+        lambda ctx, account, ref, sid, v: resources.get_version(ctx, account, ref, kind, sid, v),
+    )
 
     async def versions(request: Request) -> Response:
         account = await authenticate(request)
@@ -129,12 +130,6 @@ def _resource_routes(kind: str, collection: str) -> list[Route]:
         page = await _call(resources.version_page, ctx, account, ref, kind, sid, _page_request(request))
         r = _render(request)
         return _json(r.listing(request.url.path, f"{kind}_versions", page, r.version))
-
-    async def version(request: Request) -> Response:
-        account = await authenticate(request)
-        p = request.path_params
-        row = await _call(resources.get_version, _ctx(request), account, p["service"], kind, p["sid"], p["version"])
-        return _json(_render(request).version(row))
 
     routes = [
         Route(base, listing, methods=["GET", "POST"]),
@@ -198,75 +193,7 @@ async def build_status(request: Request) -> Response:
     return _json(_render(request).build_status(row))
 
 
-# --- environments, deployments, variables ---------------------------------------------------
-
-
-async def environment_list(request: Request) -> Response:
-    account = await authenticate(request)
-    ref = request.path_params["service"]
-    if request.method == "POST":
-        f = await _form(request)
-        row = await _call(environments.create, _ctx(request), account, ref, f.get("UniqueName"), f.get("DomainSuffix"))
-        return _json(_render(request).environment(row), 201)
-    page = await _call(environments.page, _ctx(request), account, ref, _page_request(request))
-    r = _render(request)
-    return _json(r.listing(request.url.path, "environments", page, r.environment))
-
-
-async def environment_instance(request: Request) -> Response:
-    account = await authenticate(request)
-    ref, sid = request.path_params["service"], request.path_params["sid"]
-    if request.method == "DELETE":
-        await _call(environments.delete, _ctx(request), account, ref, sid)
-        return _no_content()
-    row = await _call(environments.get, _ctx(request), account, ref, sid)
-    return _json(_render(request).environment(row))
-
-
-async def deployment_list(request: Request) -> Response:
-    account = await authenticate(request)
-    ref, env = request.path_params["service"], request.path_params["env"]
-    if request.method == "POST":
-        f = await _form(request)
-        row = await _call(environments.deploy, _ctx(request), account, ref, env, f.get("BuildSid"))
-        return _json(_render(request).deployment(row), 201)
-    page = await _call(environments.deployment_page, _ctx(request), account, ref, env, _page_request(request))
-    r = _render(request)
-    return _json(r.listing(request.url.path, "deployments", page, r.deployment))
-
-
-async def deployment_instance(request: Request) -> Response:
-    account = await authenticate(request)
-    p = request.path_params
-    row = await _call(environments.get_deployment, _ctx(request), account, p["service"], p["env"], p["sid"])
-    return _json(_render(request).deployment(row))
-
-
-async def variable_list(request: Request) -> Response:
-    account = await authenticate(request)
-    ref, env = request.path_params["service"], request.path_params["env"]
-    if request.method == "POST":
-        f = await _form(request)
-        row = await _call(environments.create_variable, _ctx(request), account, ref, env, f.get("Key"), f.get("Value"))
-        return _json(_render(request).variable(row), 201)
-    page = await _call(environments.variable_page, _ctx(request), account, ref, env, _page_request(request))
-    r = _render(request)
-    return _json(r.listing(request.url.path, "variables", page, r.variable))
-
-
-async def variable_instance(request: Request) -> Response:
-    account = await authenticate(request)
-    p = request.path_params
-    args = (_ctx(request), account, p["service"], p["env"], p["sid"])
-    if request.method == "DELETE":
-        await _call(environments.delete_variable, *args)
-        return _no_content()
-    if request.method == "POST":
-        f = await _form(request)
-        row = await _call(environments.update_variable, *args, f.get("Key"), f.get("Value"))
-    else:
-        row = await _call(environments.get_variable, *args)
-    return _json(_render(request).variable(row))
+# --- environments, deployments, variables, logs --------------------------------------------
 
 
 async def log_list(request: Request) -> Response:
@@ -283,30 +210,38 @@ async def log_list(request: Request) -> Response:
     return _json(r.listing(request.url.path, "logs", page, r.log, filters or None))
 
 
-async def log_instance(request: Request) -> Response:
-    account = await authenticate(request)
-    p = request.path_params
-    row = await _call(logs.get, _ctx(request), account, p["service"], p["env"], p["sid"])
-    return _json(_render(request).log(row))
-
-
 S = "/v1/Services/{service}"
+_SERVICE_FIELDS = ("FriendlyName", "IncludeCredentials", "UiEditable")
+_VARIABLE_FIELDS = ("Key", "Value")
 routes = [
-    Route("/v1/Services", service_list, methods=["GET", "POST"]),
-    Route(S, service_instance, methods=["GET", "POST", "DELETE"]),
+    Route("/v1/Services", _collection("services", Renderer.service, services.page, services.create,
+                                      ("UniqueName", *_SERVICE_FIELDS)), methods=["GET", "POST"]),
+    Route(S, _member(Renderer.service, services.get, services.update, _SERVICE_FIELDS, services.delete),
+          methods=["GET", "POST", "DELETE"]),
     *_resource_routes("asset", "Assets"),
     *_resource_routes("function", "Functions"),
     Route(S + "/Builds", build_list, methods=["GET", "POST"]),
     Route(S + "/Builds/{sid}", build_instance, methods=["GET", "DELETE"]),
     Route(S + "/Builds/{sid}/Status", build_status, methods=["GET"]),
-    Route(S + "/Environments", environment_list, methods=["GET", "POST"]),
-    Route(S + "/Environments/{sid}", environment_instance, methods=["GET", "DELETE"]),
-    Route(S + "/Environments/{env}/Deployments", deployment_list, methods=["GET", "POST"]),
-    Route(S + "/Environments/{env}/Deployments/{sid}", deployment_instance, methods=["GET"]),
-    Route(S + "/Environments/{env}/Variables", variable_list, methods=["GET", "POST"]),
-    Route(S + "/Environments/{env}/Variables/{sid}", variable_instance, methods=["GET", "POST", "DELETE"]),
+    Route(S + "/Environments", _collection("environments", Renderer.environment, environments.page,
+                                           environments.create, ("UniqueName", "DomainSuffix")),
+          methods=["GET", "POST"]),
+    Route(S + "/Environments/{sid}", _member(Renderer.environment, environments.get, delete=environments.delete),
+          methods=["GET", "DELETE"]),
+    Route(S + "/Environments/{env}/Deployments", _collection("deployments", Renderer.deployment,
+                                                             environments.deployment_page, environments.deploy,
+                                                             ("BuildSid",)), methods=["GET", "POST"]),
+    Route(S + "/Environments/{env}/Deployments/{sid}", _member(Renderer.deployment, environments.get_deployment),
+          methods=["GET"]),
+    Route(S + "/Environments/{env}/Variables", _collection("variables", Renderer.variable, environments.variable_page,
+                                                           environments.create_variable, _VARIABLE_FIELDS),
+          methods=["GET", "POST"]),
+    Route(S + "/Environments/{env}/Variables/{sid}", _member(Renderer.variable, environments.get_variable,
+                                                             environments.update_variable, _VARIABLE_FIELDS,
+                                                             environments.delete_variable),
+          methods=["GET", "POST", "DELETE"]),
     Route(S + "/Environments/{env}/Logs", log_list, methods=["GET"]),
-    Route(S + "/Environments/{env}/Logs/{sid}", log_instance, methods=["GET"]),
+    Route(S + "/Environments/{env}/Logs/{sid}", _member(Renderer.log, logs.get), methods=["GET"]),
 ]
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 
-from assethost.core import clock, dependencies, limits, services, sids
+from assethost.core import clock, dependencies, limits, lookup, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound, TooMany
 from assethost.core.model import Build, BuildEntry, Service, Version
@@ -52,10 +52,8 @@ def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
 
 def find(tx: Tx, account_sid: str, service_ref: str, sid: str) -> tuple[Service, Build]:
     service = services.find(tx, account_sid, service_ref)
-    row = tx.builds.get(sid=sid, service_sid=service.sid) if sids.is_sid(sid, sids.BUILD) else None
-    if row is None:
-        raise NotFound.resource(f"/Services/{service_ref}/Builds/{sid}")
-    return service, row
+    return service, lookup.child(tx.builds, sids.BUILD, sid, f"/Services/{service_ref}/Builds/{sid}",
+                                 service_sid=service.sid)
 
 
 def _versions(tx: Tx, service_sid: str, kind: str, param: str, wanted: list[str]) -> list[Version]:

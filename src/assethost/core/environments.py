@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assethost.core import clock, names, services, sids
+from assethost.core import clock, lookup, names, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound
 from assethost.core.model import Deployment, Environment, Service, Variable
@@ -22,10 +22,8 @@ def domain_name(domain_base: str, suffix: str | None, base_domain: str) -> str:
 
 def find(tx: Tx, account_sid: str, service_ref: str, sid: str) -> tuple[Service, Environment]:
     service = services.find(tx, account_sid, service_ref)
-    row = tx.environments.get(sid=sid, service_sid=service.sid) if sids.is_sid(sid, sids.ENVIRONMENT) else None
-    if row is None:
-        raise NotFound.resource(f"/Services/{service_ref}/Environments/{sid}")
-    return service, row
+    uri = f"/Services/{service_ref}/Environments/{sid}"
+    return service, lookup.child(tx.environments, sids.ENVIRONMENT, sid, uri, service_sid=service.sid)
 
 
 def create(ctx: Context, account_sid: str, service_ref: str, unique_name: str | None, suffix: str | None) -> Environment:
@@ -117,10 +115,8 @@ def switch(tx: Tx, service: Service, env: Environment, build_sid: str | None) ->
 def get_deployment(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Deployment:
     with ctx.meta.read() as tx:
         _, env = find(tx, account_sid, service_ref, environment_sid)
-        row = tx.deployments.get(sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.DEPLOYMENT) else None
-        if row is None:
-            raise NotFound.resource(f"/Services/{service_ref}/Environments/{environment_sid}/Deployments/{sid}")
-        return row
+        uri = f"/Services/{service_ref}/Environments/{environment_sid}/Deployments/{sid}"
+        return lookup.child(tx.deployments, sids.DEPLOYMENT, sid, uri, environment_sid=env.sid)
 
 
 def deployment_page(
@@ -136,10 +132,8 @@ def deployment_page(
 
 def _find_variable(tx: Tx, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> Variable:
     _, env = find(tx, account_sid, service_ref, environment_sid)
-    row = tx.variables.get(sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.VARIABLE) else None
-    if row is None:
-        raise NotFound.resource(f"/Services/{service_ref}/Environments/{environment_sid}/Variables/{sid}")
-    return row
+    uri = f"/Services/{service_ref}/Environments/{environment_sid}/Variables/{sid}"
+    return lookup.child(tx.variables, sids.VARIABLE, sid, uri, environment_sid=env.sid)
 
 
 def _duplicate_key(key: str) -> Conflict:

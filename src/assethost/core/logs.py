@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from assethost.core import clock, environments, sids
+from assethost.core import clock, environments, lookup, sids
 from assethost.core.context import Context
-from assethost.core.errors import Invalid, NotFound
+from assethost.core.errors import Invalid
 from assethost.core.model import LogLine
 from assethost.core.paging import Page, PageRequest, fetch
 from assethost.core.ports import MetaStore
@@ -45,10 +45,8 @@ def page(ctx: Context, account_sid: str, service_ref: str, environment_sid: str,
 def get(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> LogLine:
     with ctx.meta.read() as tx:
         _, env = environments.find(tx, account_sid, service_ref, environment_sid)
-        row = tx.logs.get(sid=sid, environment_sid=env.sid) if sids.is_sid(sid, sids.LOG) else None
-    if row is None:
-        raise NotFound.resource(f"/Services/{service_ref}/Environments/{environment_sid}/Logs/{sid}")
-    return row
+        uri = f"/Services/{service_ref}/Environments/{environment_sid}/Logs/{sid}"
+        return lookup.child(tx.logs, sids.LOG, sid, uri, environment_sid=env.sid)
 
 
 def append(meta: MetaStore, lines: list[dict[str, Any]], deployments: Deployments) -> None:

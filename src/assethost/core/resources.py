@@ -5,7 +5,7 @@ from __future__ import annotations
 import mimetypes
 import re
 
-from assethost.core import clock, limits, names, services, sids
+from assethost.core import clock, limits, lookup, names, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound
 from assethost.core.model import Resource, Service, Version
@@ -18,12 +18,8 @@ _COLLECTION = {"asset": "Assets", "function": "Functions"}
 
 def find(tx: Tx, account_sid: str, service_ref: str, kind: str, sid: str) -> tuple[Service, Resource]:
     service = services.find(tx, account_sid, service_ref)
-    row = None
-    if sids.is_sid(sid, sids.RESOURCE):
-        row = tx.resources.get(sid=sid, service_sid=service.sid, kind=kind)
-    if row is None:
-        raise NotFound.resource(f"/Services/{service_ref}/{_COLLECTION[kind]}/{sid}")
-    return service, row
+    uri = f"/Services/{service_ref}/{_COLLECTION[kind]}/{sid}"
+    return service, lookup.child(tx.resources, sids.RESOURCE, sid, uri, service_sid=service.sid, kind=kind)
 
 
 def create(ctx: Context, account_sid: str, service_ref: str, kind: str, friendly_name: str | None) -> Resource:
@@ -106,20 +102,10 @@ def add_version(
         return tx.versions.one(sid=sid)
 
 
-def resolve_for_upload(ctx: Context, account_sid: str, service_ref: str, kind: str, resource_sid: str) -> None:
-    """Fail before reading an upload's body if the asset or function does not exist."""
-    with ctx.meta.read() as tx:
-        find(tx, account_sid, service_ref, kind, resource_sid)
-
-
 def find_version(tx: Tx, account_sid: str, service_ref: str, kind: str, resource_sid: str, sid: str) -> Version:
     _, resource = find(tx, account_sid, service_ref, kind, resource_sid)
-    row = None
-    if sids.is_sid(sid, sids.VERSION):
-        row = tx.versions.get(sid=sid, resource_sid=resource.sid)
-    if row is None:
-        raise NotFound.resource(f"/Services/{service_ref}/{_COLLECTION[kind]}/{resource_sid}/Versions/{sid}")
-    return row
+    uri = f"/Services/{service_ref}/{_COLLECTION[kind]}/{resource_sid}/Versions/{sid}"
+    return lookup.child(tx.versions, sids.VERSION, sid, uri, resource_sid=resource.sid)
 
 
 def get_version(ctx: Context, account_sid: str, service_ref: str, kind: str, resource_sid: str, sid: str) -> Version:
