@@ -22,6 +22,7 @@ from assethost.console.session import Session, session_of
 from assethost.core import environments, ingest, legacy, resources, services, sessions, usage, workspace
 from assethost.core.context import Context
 from assethost.core.errors import AssetHostError, NotFound, Unauthorized
+from assethost.core.model import Service
 from assethost.core.paging import MAX_SIZE, PageRequest
 from assethost.web import multipart
 from assethost.web.forms import read_form
@@ -236,11 +237,17 @@ def _service_url(service_sid: str, env_sid: str | None) -> str:
     return f"/console/services/{service_sid}" + (f"?env={env_sid}" if env_sid else "")
 
 
+async def _service_form(request: Request) -> tuple[Context, str, Session, Service, Any]:
+    """What a form posted to a service's page works with: the service (not found unless it is
+    the account's) and the form."""
+    ctx, account = _ctx(request), request.state.account
+    service = await _call(services.get, ctx, account, request.path_params["service"])
+    return ctx, account, _session(request), service, await _form(request)
+
+
 @signed_in
 async def environment_create(request: Request) -> Response:
-    ctx, account, session = _ctx(request), request.state.account, _session(request)
-    service = await _call(services.get, ctx, account, request.path_params["service"])
-    form = await _form(request)
+    ctx, account, session, service, form = await _service_form(request)
     name = str(form.get("name") or "")
     if name not in PRESET_ENVIRONMENTS:
         session.flash("error", "Choose dev, stage or production")
@@ -273,9 +280,7 @@ async def asset_upload(request: Request) -> Response:
 
 @signed_in
 async def deploy_all(request: Request) -> Response:
-    ctx, account, session = _ctx(request), request.state.account, _session(request)
-    service = await _call(services.get, ctx, account, request.path_params["service"])
-    form = await _form(request)
+    ctx, account, session, service, form = await _service_form(request)
     env_sid = str(form.get("environment") or "")
     try:
         env = await _call(environments.get, ctx, account, service.sid, env_sid)
@@ -292,9 +297,7 @@ async def deploy_all(request: Request) -> Response:
 
 @signed_in
 async def asset_visibility(request: Request) -> Response:
-    ctx, account, session = _ctx(request), request.state.account, _session(request)
-    service = await _call(services.get, ctx, account, request.path_params["service"])
-    form = await _form(request)
+    ctx, account, session, service, form = await _service_form(request)
     env_sid = str(form.get("environment") or "") or None
     try:
         version = await _call(workspace.change_visibility, ctx, account, service.sid, request.path_params["asset"],
@@ -308,9 +311,7 @@ async def asset_visibility(request: Request) -> Response:
 
 @signed_in
 async def asset_delete(request: Request) -> Response:
-    ctx, account, session = _ctx(request), request.state.account, _session(request)
-    service = await _call(services.get, ctx, account, request.path_params["service"])
-    form = await _form(request)
+    ctx, account, session, service, form = await _service_form(request)
     env_sid = str(form.get("environment") or "") or None
     asset_sid = request.path_params["asset"]
     try:

@@ -3,15 +3,17 @@ their Variables."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from assethost.core import clock, lookup, names, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound
 from assethost.core.model import Deployment, Environment, Service, Variable
-from assethost.core.paging import Page, PageRequest, fetch
-from assethost.core.ports import Duplicate, Tx
+from assethost.core.paging import Identified, Page, PageRequest, fetch
+from assethost.core.ports import Duplicate, Rows, Tx
 
+T = TypeVar("T", bound=Identified)
 _DUPLICATE = "Environment with this UniqueName or DomainSuffix already exists."
 
 
@@ -122,9 +124,17 @@ def get_deployment(ctx: Context, account_sid: str, service_ref: str, environment
 def deployment_page(
     ctx: Context, account_sid: str, service_ref: str, environment_sid: str, req: PageRequest,
 ) -> Page[Deployment]:
+    return _page_in(ctx, lambda tx: tx.deployments, account_sid, service_ref, environment_sid, req)
+
+
+def _page_in(
+    ctx: Context, rows: Callable[[Tx], Rows[T]], account_sid: str, service_ref: str, environment_sid: str,
+    req: PageRequest,
+) -> Page[T]:
+    """A page of the environment's deployments or variables (`rows`)."""
     with ctx.meta.read() as tx:
         _, env = find(tx, account_sid, service_ref, environment_sid)
-        return fetch(tx.deployments, {"environment_sid": env.sid}, req)
+        return fetch(rows(tx), {"environment_sid": env.sid}, req)
 
 
 # --- variables ------------------------------------------------------------------------------
@@ -164,9 +174,7 @@ def get_variable(ctx: Context, account_sid: str, service_ref: str, environment_s
 def variable_page(
     ctx: Context, account_sid: str, service_ref: str, environment_sid: str, req: PageRequest,
 ) -> Page[Variable]:
-    with ctx.meta.read() as tx:
-        _, env = find(tx, account_sid, service_ref, environment_sid)
-        return fetch(tx.variables, {"environment_sid": env.sid}, req)
+    return _page_in(ctx, lambda tx: tx.variables, account_sid, service_ref, environment_sid, req)
 
 
 def update_variable(
