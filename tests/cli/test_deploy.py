@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import io
-import sys
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-from twilio.request_validator import RequestValidator
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from clikit import cli_env, edge_get, edge_url, run_cli, start_server, write_files
+from twilio.request_validator import RequestValidator
 
 SAMPLE = {
     "assets/style.css": "body { color: red; }\n",
