@@ -215,6 +215,20 @@ def test_promote_to_production(project):
     assert "Nothing changed" in again.stdout
 
 
+def test_promote_from_an_environment_with_nothing_deployed(cli_server):
+    name = _uniq("empty")
+    with cli_server.http_client() as http:
+        zs = http.post("/v1/Services", data={"UniqueName": name, "FriendlyName": name}).json()["sid"]
+        assert http.post(f"/v1/Services/{zs}/Environments",
+                         data={"UniqueName": "stage", "DomainSuffix": "stage"}).status_code == 201
+        res = run_cli(cli_server, "promote", "-n", name, "--from", "stage", "--to", "production", "--create")
+        assert res.returncode == 1, res
+        assert "environment stage has nothing deployed to promote" in res.stderr
+        # refused before the target was created
+        assert [e["unique_name"] for e in http.get(f"/v1/Services/{zs}/Environments").json()["environments"]] == [
+            "stage"]
+
+
 def test_rollback_redeploys_the_previous_build(project):
     listing = project.cli("list", "--service-name", project.name, "--environment", "dev", "--json").ok().json()
     env = listing["services"][0]["environments"][0]
