@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import concurrent.futures
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -119,10 +120,9 @@ def ensure_apt_tools() -> tuple[str, str]:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         log("apt-get install failed; running apt-get update once and retrying")
         subprocess.run(_sudo() + ["apt-get", "update"], env=env, check=False)
-        if not _apt_install(nginx_pkg + wrk_pkg):
-            if nginx_pkg:
-                log("nginx-light not installable; trying the nginx package")
-                _apt_install(["nginx"] + wrk_pkg)
+        if not _apt_install(nginx_pkg + wrk_pkg) and nginx_pkg:
+            log("nginx-light not installable; trying the nginx package")
+            _apt_install(["nginx"] + wrk_pkg)
     nginx, wrk = _which("nginx"), _which("wrk")
     if not (nginx and wrk):
         sys.exit(f"could not install nginx ({nginx}) and wrk ({wrk}) with apt-get")
@@ -193,17 +193,12 @@ def tool_versions(nginx: str | None, wrk: str | None) -> dict[str, str]:
         ver = _npm_pkg_version(name)
         if ver:
             v[name] = ver
-    try:
-        from importlib.metadata import version as pkg_version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as pkg_version
 
-        v["assethost"] = pkg_version("assethost")
-        for name in ("uvicorn", "uvloop", "httptools"):
-            try:
-                v[name] = pkg_version(name)
-            except Exception:
-                pass
-    except Exception:
-        pass
+    for name in ("assethost", "uvicorn", "uvloop", "httptools"):
+        with contextlib.suppress(PackageNotFoundError):  # not installed: left out of the report
+            v[name] = pkg_version(name)
     v["python"] = platform.python_version()
     # which assethost code the server will run (PYTHONPATH can point it at another checkout)
     py = REPO / ".venv" / "bin" / "python"
@@ -347,7 +342,7 @@ class Server:
         self.name = name
         self.cmd = cmd
         self.log_path = log_path
-        self.log_file = open(log_path, "wb")
+        self.log_file = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             cmd,
             cwd=cwd,
@@ -458,7 +453,7 @@ def wait_until(
         try:
             if pred():
                 return
-        except Exception:
+        except (OSError, http.client.HTTPException):  # not listening or not answering yet
             pass
         time.sleep(0.2)
     raise RuntimeError(
@@ -559,12 +554,13 @@ def start_twilio_run(bin_path: Path) -> tuple[Server, int]:
         pkg.write_text(want_pkg)
     (proj / ".env").write_text(f"ACCOUNT_SID={ACCOUNT_SID}\nAUTH_TOKEN={AUTH_TOKEN}\n")
     assets = proj / "assets"
-    if assets.is_symlink() or assets.exists():
-        if not (assets.is_symlink() and os.readlink(assets) == "../fixture"):
-            if assets.is_symlink() or assets.is_file():
-                assets.unlink()
-            else:
-                shutil.rmtree(assets)
+    if (assets.is_symlink() or assets.exists()) and not (
+        assets.is_symlink() and os.readlink(assets) == "../fixture"
+    ):
+        if assets.is_symlink() or assets.is_file():
+            assets.unlink()
+        else:
+            shutil.rmtree(assets)
     if not assets.exists():
         assets.symlink_to("../fixture")
     port = free_port()

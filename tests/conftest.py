@@ -3,16 +3,10 @@ subprocess, once on SQLite and once on PostgreSQL (session-scoped parametrized `
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-from twilio.rest import Client
-
-sys.path.insert(0, str(Path(__file__).parent))  # make `import helpers` / `import servers` work everywhere
-
 from helpers import SMALL_LIMITS
 from servers import REPO, Backend, ServerProcess  # noqa: F401  (REPO: used by other suites)
+from twilio.rest import Client
 
 # ---------------------------------------------------------------------------------------- fixtures
 

@@ -188,6 +188,21 @@ class ServerProcess:
                 pass
         return total
 
+    def worker_pids(self) -> list[int]:
+        """The processes that accept connections: the forked workers of `--workers N` (their
+        command line is the server's), or the server itself when it has none."""
+        children = [p.pid for p in psutil.Process(self.pid).children() if "assethost" in " ".join(p.cmdline())]
+        return children or [self.pid]
+
+    @staticmethod
+    def worker_holding(client_port: int, pids: list[int]) -> int | None:
+        """Which of `pids` holds the server's end of the open connection from our `client_port`:
+        the kernel hands each new connection to whichever worker accepts it first."""
+        for pid in pids:
+            if any(c.raddr and c.raddr.port == client_port for c in psutil.Process(pid).net_connections("tcp")):
+                return pid
+        return None
+
     # ------------------------------------------------------------------ admin CLI
     def admin(self, *args: str) -> dict:
         cmd = [sys.executable, "-m", "assethost", *args[:2], *self._db_args(), *args[2:], "--json"]

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import time
+from typing import Any
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
@@ -49,7 +50,7 @@ def serve_worker(settings: Settings, sock: socket.socket) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _log_config(log_level: str) -> dict:
+def _log_config(log_level: str) -> dict[str, Any]:
     """uvicorn's logging, with our own loggers written the same way at the same level (without
     this only their warnings would show, through Python's last-resort handler)."""
     config = copy.deepcopy(LOGGING_CONFIG)

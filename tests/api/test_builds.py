@@ -145,18 +145,15 @@ def test_build_without_versions_is_400(client, http, service):
 
 def test_build_with_unknown_version_rejected(http, service, versions):
     av1, _, _ = versions
-    resp = create_build(http, service["sid"], [av1["sid"], fake_sid("ZN")])
-    assert resp.status_code in (400, 404), resp.text
-    assert resp.json()["code"] in (20001, 20404)
-    resp = create_build(http, service["sid"], ["ZNnot-a-sid"])
-    assert resp.status_code in (400, 404), resp.text
+    missing = fake_sid("ZN")
+    assert_error(create_build(http, service["sid"], [av1["sid"], missing]), 404, 20404, missing)
+    assert_error(create_build(http, service["sid"], ["ZNnot-a-sid"]), 400, 20001, "ZNnot-a-sid")
 
 
 def test_build_with_other_services_version_rejected(http, service):
     other = create_service(http)
     _, foreign = asset_with_version(http, other["sid"])
-    resp = create_build(http, service["sid"], [foreign["sid"]])
-    assert resp.status_code in (400, 404), resp.text
+    assert_error(create_build(http, service["sid"], [foreign["sid"]]), 404, 20404, foreign["sid"])
 
 
 def test_list_and_fetch_builds(client, service, versions, http):

@@ -160,8 +160,8 @@ def test_same_build_in_two_environments(client, service, build):
 def test_deploy_unknown_build_or_environment(client, http, service, build):
     svc = client.serverless.v1.services(service["sid"])
     env = svc.environments.create(unique_name="e")
-    resp = deploy(http, service["sid"], env.sid, fake_sid("ZB"))
-    assert resp.status_code in (400, 404), resp.text
+    missing = fake_sid("ZB")
+    assert_error(deploy(http, service["sid"], env.sid, missing), 404, 20404, missing)
     assert svc.environments(env.sid).fetch().build_sid is None
     expect_twilio_error(404, 20404, svc.environments(fake_sid("ZE")).deployments.create, build_sid=build["sid"])
     expect_twilio_error(404, 20404, svc.environments(env.sid).deployments(fake_sid("ZD")).fetch)

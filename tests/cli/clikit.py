@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from servers import start_sqlite_server
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-
-from servers import start_sqlite_server
 
 
 def start_server(workdir: Path, *extra_args: str) -> Any:

@@ -3,13 +3,7 @@ one backend is enough; the API suites cover PostgreSQL)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from clikit import start_server
 
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import io
-import sys
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-from twilio.request_validator import RequestValidator
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from clikit import cli_env, edge_get, edge_url, run_cli, start_server, write_files
+from twilio.request_validator import RequestValidator
 
 SAMPLE = {
     "assets/style.css": "body { color: red; }\n",
@@ -214,9 +210,27 @@ def test_promote_to_production(project):
     dev = project.cli("list", "--service-name", project.name, "--json").ok().json()["services"][0]
     dev_build = next(e for e in dev["environments"] if e["domain_suffix"] == "dev")["build_sid"]
     assert r["build_sid"] == dev_build
-    assert edge_get(project.server, r["domain_name"], "/style.css").text == "body { color: blue; }\n"
+    # the same bytes as dev serves (which they are depends on the tests of this module run before)
+    dev_domain = project.first["environment"]["domain_name"]
+    for path in ("/style.css", "/my-file.txt"):
+        live, promoted = edge_get(project.server, dev_domain, path), edge_get(project.server, r["domain_name"], path)
+        assert (promoted.status_code, promoted.content) == (live.status_code, live.content), path
     again = project.cli("promote", "-n", project.name, "--from", "dev", "--to", "prod").ok()
     assert "Nothing changed" in again.stdout
+
+
+def test_promote_from_an_environment_with_nothing_deployed(cli_server):
+    name = _uniq("empty")
+    with cli_server.http_client() as http:
+        zs = http.post("/v1/Services", data={"UniqueName": name, "FriendlyName": name}).json()["sid"]
+        assert http.post(f"/v1/Services/{zs}/Environments",
+                         data={"UniqueName": "stage", "DomainSuffix": "stage"}).status_code == 201
+        res = run_cli(cli_server, "promote", "-n", name, "--from", "stage", "--to", "production", "--create")
+        assert res.returncode == 1, res
+        assert "environment stage has nothing deployed to promote" in res.stderr
+        # refused before the target was created
+        assert [e["unique_name"] for e in http.get(f"/v1/Services/{zs}/Environments").json()["environments"]] == [
+            "stage"]
 
 
 def test_rollback_redeploys_the_previous_build(project):

@@ -13,11 +13,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from twilio.request_validator import RequestValidator
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from clikit import cli_env, edge_get, edge_url, run_cli, write_files
+from twilio.request_validator import RequestValidator
 
 LOG_TIMEOUT_S = 10.0  # the server writes log lines every 0.5 s
 

@@ -7,13 +7,7 @@ cases are written without it."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from clikit import write_files
 
 from assethost.cli.project import ProjectError, check_valid_path, path_and_visibility, scan

@@ -4,13 +4,7 @@ the API suites cover PostgreSQL)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from consolekit import CHROMIUM_ARGS, VIEWPORT, ensure_chromium, start_server
 from playwright.sync_api import sync_playwright
 

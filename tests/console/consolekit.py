@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from servers import start_sqlite_server as start_server  # noqa: F401  (used by the console suite)
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-
-from servers import start_sqlite_server as start_server  # noqa: F401  (used by the console suite)
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"

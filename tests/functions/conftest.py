@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "edge"))
-
-sys.path.insert(0, str(HERE.parent))
-
+from fnkit import FUNCTION_TIMEOUT_S
 from servers import REPO, Backend, ServerProcess
 
 # npm's cache outlives test runs, so a dependency is fetched from the registry once per machine.
 NPM_CACHE = REPO / ".cache" / "npm-functions"
-from fnkit import FUNCTION_TIMEOUT_S
 
 
 def _start(tmp_path_factory, name: str, *args: str) -> ServerProcess:

@@ -9,16 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
-from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-for folder in (HERE.parent / "edge", HERE.parent / "functions", HERE):
-    sys.path.insert(0, str(folder))
-
 from edgekit import Deployer, FileSpec, Site
 from fnkit import deploy_project
 from frontkit import ANSWER_FUNCTION, FRONT_ARGS, MAX_CONNECTIONS, KiB

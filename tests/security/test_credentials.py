@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import time
 
-import psutil
 import pytest
 from edgekit import Deployer, FileSpec, twilio_signature
 from servers import Backend, ServerProcess
@@ -31,10 +30,7 @@ def _answers(site, token: str, workers: list[int]) -> dict[int, int]:
             conn.endheaders()
             resp = conn.getresponse()
             body = resp.read()
-            port = conn.sock.getsockname()[1]
-            worker = next((pid for pid in workers
-                           if any(c.raddr and c.raddr.port == port
-                                  for c in psutil.Process(pid).net_connections("tcp"))), None)
+            worker = ServerProcess.worker_holding(conn.sock.getsockname()[1], workers)
         finally:
             conn.close()
         assert resp.status in (200, 403, 404), (resp.status, body)  # 404: a worker yet to see the deployment
@@ -46,11 +42,6 @@ def _answers(site, token: str, workers: list[int]) -> dict[int, int]:
         if len(seen) == len(workers):
             return seen
     raise AssertionError(f"only workers {sorted(seen)} of {workers} answered")
-
-
-def _workers(srv: ServerProcess) -> list[int]:
-    children = [p.pid for p in psutil.Process(srv.pid).children() if "assethost" in " ".join(p.cmdline())]
-    return children or [srv.pid]
 
 
 def _wait_until(check, what: str) -> float:
@@ -66,7 +57,7 @@ def test_rotated_token_reaches_every_worker_within_a_second(server_factory, work
     srv = server_factory("--workers", str(workers))
     with srv.http_client() as http:
         site = Deployer(srv, http).site([FileSpec("/p.txt", SECRET, "protected")])
-    pids = _workers(srv)
+    pids = srv.worker_pids()
     assert len(pids) == workers
     old = srv.auth_token
     _wait_until(lambda: set(_answers(site, old, pids).values()) == {200}, "the deployment has not arrived")
@@ -79,7 +70,7 @@ def test_rotated_token_reaches_every_worker_within_a_second(server_factory, work
         assert http.get("/v1/Services").status_code == 200
     _wait_until(lambda: set(_answers(site, old, pids).values()) == {403}, "the old token still signs")
     assert set(_answers(site, new, pids).values()) == {200}
-    assert _workers(srv) == pids  # nobody restarted to get there
+    assert srv.worker_pids() == pids  # nobody restarted to get there
 
 
 def test_a_node_started_with_a_new_token_changes_it_for_the_others(backend, server_factory, tmp_path):
@@ -88,7 +79,7 @@ def test_a_node_started_with_a_new_token_changes_it_for_the_others(backend, serv
     first = server_factory()
     with first.http_client() as http:
         site = Deployer(first, http).site([FileSpec("/p.txt", SECRET, "protected")])
-    pids = _workers(first)
+    pids = first.worker_pids()
     _wait_until(lambda: set(_answers(site, first.auth_token, pids).values()) == {200}, "not deployed")
     second = ServerProcess(Backend("sqlite"), tmp_path / "second", ["--edge-only"])
     second.data_dir, second.db_url = first.data_dir, first.db_url  # the first node's stores

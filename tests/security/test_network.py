@@ -6,15 +6,8 @@ internet; a listener on the host counts what reaches it."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "functions"))
-sys.path.insert(0, str(HERE.parent / "edge"))
-
 from fnkit import deploy_project
 from servers import Backend, ServerProcess
 

@@ -19,11 +19,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "functions"))
-sys.path.insert(0, str(HERE.parent / "edge"))
-
 from fnkit import build, deploy_project, upload_project
 from helpers import assert_error, create_service, uniq
 from servers import REPO, Backend, ServerProcess

@@ -10,9 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-
 from clikit import REPO, start_server
 
 TWILIO_RUN_VERSION = "5.0.1"

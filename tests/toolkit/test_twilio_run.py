@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
 from clikit import edge_get, toolkit_env, write_files
 from twilio.request_validator import RequestValidator

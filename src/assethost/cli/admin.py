@@ -5,14 +5,21 @@ Loaded only when one of them runs (see main.py), since they import the server.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from assethost.cli.serve_options import serve_options, settings_from, store_options
 from assethost.config import Settings
 from assethost.functions.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from assethost.core.accounts import Credentials
+    from assethost.core.context import Context
+
+T = TypeVar("T")
 
 
 @click.command()
@@ -132,7 +139,7 @@ def keys_delete(data_dir: Path, database_url: str | None, key_sid: str, as_json:
         click.echo(f"API key {key_sid} of account {account_sid} deleted")
 
 
-def _account(ctx, account_sid: str | None) -> str:  # type: ignore[no-untyped-def]
+def _account(ctx: Context, account_sid: str | None) -> str:
     """The account a command names, or the only one there is."""
     from assethost.core import accounts as core_accounts
 
@@ -144,7 +151,7 @@ def _account(ctx, account_sid: str | None) -> str:  # type: ignore[no-untyped-de
     return existing[0]
 
 
-def _admin_call(fn, *args):  # type: ignore[no-untyped-def]
+def _admin_call(fn: Callable[..., T], *args: Any) -> T:
     """Run a core operation; its refusals become a one-line error, not a traceback."""
     from assethost.core.errors import AssetHostError
 
@@ -154,7 +161,7 @@ def _admin_call(fn, *args):  # type: ignore[no-untyped-def]
         raise click.ClickException(exc.message) from None
 
 
-def _update_credentials_file(data_dir: Path, creds) -> None:  # type: ignore[no-untyped-def]
+def _update_credentials_file(data_dir: Path, creds: Credentials) -> None:
     """The first run saved its account's token in {data}/credentials.json: keep it current."""
     from assethost.app import CREDENTIALS_FILE, write_credentials
 
@@ -167,7 +174,7 @@ def _update_credentials_file(data_dir: Path, creds) -> None:  # type: ignore[no-
         write_credentials(data_dir, creds)
 
 
-def _open(data_dir: Path, database_url: str | None):  # type: ignore[no-untyped-def]
+def _open(data_dir: Path, database_url: str | None) -> Context:
     from assethost.app import open_context
 
     return open_context(Settings(data_dir=data_dir, database_url=database_url))

@@ -103,18 +103,18 @@ class Client:
                 return
             body = self.request("GET", next_url)
 
-    def list(self, url: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    def list_all(self, url: str, key: str, **params: Any) -> list[dict[str, Any]]:
         return list(self.iterate(url, key, **params))
 
     # ------------------------------------------------------------------ Serverless v1
     def services(self) -> list[dict[str, Any]]:
-        return self.list("/v1/Services", "services")
+        return self.list_all("/v1/Services", "services")
 
     def create_service(self, unique_name: str, friendly_name: str | None = None) -> dict[str, Any]:
         return self.post("/v1/Services", {"UniqueName": unique_name, "FriendlyName": friendly_name or unique_name})
 
     def environments(self, service: str) -> list[dict[str, Any]]:
-        return self.list(f"/v1/Services/{service}/Environments", "environments")
+        return self.list_all(f"/v1/Services/{service}/Environments", "environments")
 
     def environment(self, service: str, sid: str) -> dict[str, Any]:
         return self.get(f"/v1/Services/{service}/Environments/{sid}")
@@ -126,7 +126,7 @@ class Client:
         return self.post(f"/v1/Services/{service}/Environments", data)
 
     def resources(self, service: str, kind: str) -> list[dict[str, Any]]:
-        return self.list(f"/v1/Services/{service}/{_collection(kind)}", f"{kind}s")
+        return self.list_all(f"/v1/Services/{service}/{_collection(kind)}", f"{kind}s")
 
     def create_resource(self, service: str, kind: str, friendly_name: str) -> dict[str, Any]:
         return self.post(f"/v1/Services/{service}/{_collection(kind)}", {"FriendlyName": friendly_name})
@@ -143,7 +143,7 @@ class Client:
         )
 
     def builds(self, service: str) -> list[dict[str, Any]]:
-        return self.list(f"/v1/Services/{service}/Builds", "builds")
+        return self.list_all(f"/v1/Services/{service}/Builds", "builds")
 
     def build(self, service: str, sid: str) -> dict[str, Any]:
         return self.get(f"/v1/Services/{service}/Builds/{sid}")
@@ -165,13 +165,13 @@ class Client:
         return self.post(f"/v1/Services/{service}/Builds", data)
 
     def deployments(self, service: str, environment: str) -> list[dict[str, Any]]:
-        return self.list(f"/v1/Services/{service}/Environments/{environment}/Deployments", "deployments")
+        return self.list_all(f"/v1/Services/{service}/Environments/{environment}/Deployments", "deployments")
 
     def deploy(self, service: str, environment: str, build: str) -> dict[str, Any]:
         return self.post(f"/v1/Services/{service}/Environments/{environment}/Deployments", {"BuildSid": build})
 
     def variables(self, service: str, environment: str) -> list[dict[str, Any]]:
-        return self.list(f"/v1/Services/{service}/Environments/{environment}/Variables", "variables")
+        return self.list_all(f"/v1/Services/{service}/Environments/{environment}/Variables", "variables")
 
     def set_variable(self, service: str, environment: str, key: str, value: str, sid: str | None) -> dict[str, Any]:
         base = f"/v1/Services/{service}/Environments/{environment}/Variables"
@@ -180,7 +180,7 @@ class Client:
     # ------------------------------------------------------------------ assethost extensions
     def versions_with_hashes(self, service: str, kind: str | None = None) -> list[dict[str, Any]]:
         params = {"Kind": kind} if kind else {}
-        return self.list(f"/assethost/v1/Services/{service}/Versions", "versions", **params)
+        return self.list_all(f"/assethost/v1/Services/{service}/Versions", "versions", **params)
 
     def version_from_content(self, service: str, kind: str, resource: str, path: str, visibility: str,
                              sha256: str, content_type: str | None) -> dict[str, Any]:

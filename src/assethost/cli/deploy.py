@@ -134,7 +134,7 @@ class _CountingFile(io.FileIO):
         super().__init__(path, "rb")
         self._on_read = on_read
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int | None = -1, /) -> bytes:
         data = super().read(size)
         if data:
             self._on_read(len(data))
@@ -361,10 +361,13 @@ class Deployer:
 
     # ------------------------------------------------------------------ build and deployment
     def _build_and_deploy(self, zs: str, env: dict[str, Any], plan: list[Planned]) -> str:
-        assets = [p.version_sid for p in plan if p.file.kind == "asset"]
-        functions = [p.version_sid for p in plan if p.file.kind == "function"]
+        versions = [(p.file.kind, p.version_sid) for p in plan if p.version_sid is not None]
+        if len(versions) != len(plan):  # every file was uploaded, linked or reused by now
+            raise DeployError(f"{len(plan) - len(versions)} files have no version to build with")
+        assets = [sid for kind, sid in versions if kind == "asset"]
+        functions = [sid for kind, sid in versions if kind == "function"]
         try:
-            build = self.client.create_build(zs, assets, functions, self.project.dependencies,  # type: ignore[arg-type]
+            build = self.client.create_build(zs, assets, functions, self.project.dependencies,
                                              self.runtime)
         except ApiError as exc:
             raise DeployError(f"the server refused the build of {len(plan)} files: {exc}") from None

@@ -27,6 +27,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from assethost.cli.ignore import IgnoreRules
 
@@ -173,7 +174,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     return {k: v for k, v in values.items() if v and k not in CREDENTIAL_KEYS}
 
 
-def read_package_json(root: Path) -> dict:
+def read_package_json(root: Path) -> dict[str, Any]:
     file = root / "package.json"
     if not file.is_file():
         return {}
@@ -184,7 +185,7 @@ def read_package_json(root: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def dependencies_of(package: dict) -> list[dict[str, str]]:
+def dependencies_of(package: dict[str, Any]) -> list[dict[str, str]]:
     deps = package.get("dependencies") or {}
     if not isinstance(deps, dict):
         return []

@@ -40,7 +40,7 @@ CSRF_FIELD = "csrf"
 MAX_FORM_BYTES = 256 * 1024  # plain console forms are tiny; uploads carry the header instead
 
 
-class Session(dict):
+class Session(dict[str, Any]):
     """The cookie's values; any change is written back with the response. `account` is not one
     of them: it is the account of the stored sign-in the cookie's token stands for, if any."""
 
@@ -55,7 +55,7 @@ class Session(dict):
         self.modified = True
         super().__setitem__(key, value)
 
-    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, key: str, *default: Any) -> Any:
         if key in self:
             self.modified = True
         return super().pop(key, *default)

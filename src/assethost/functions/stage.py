@@ -25,7 +25,7 @@ def _check(result: int, what: str) -> None:
         os._exit(126)
 
 
-def _join_cgroup(folder: str, files: list) -> None:
+def _join_cgroup(folder: str, files: list[tuple[str, str, bool]]) -> None:
     """Write the limits, then move this process in: everything it starts is counted there."""
     os.makedirs(folder, exist_ok=True)
     pending = [(name, value) for name, value, required in files if required or os.path.exists(f"{folder}/{name}")]

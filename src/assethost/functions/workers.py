@@ -237,9 +237,9 @@ class Worker:
         for future, _ in list(self.pending.values()):
             if not future.done():
                 future.set_exception(died)
-        for future in list(self.pongs.values()):
-            if not future.done():
-                future.set_exception(died)
+        for pong in list(self.pongs.values()):
+            if not pong.done():
+                pong.set_exception(died)
         if self.ready is not None and not self.ready.done():
             self.ready.set_exception(died)
             self.ready.exception()  # retrieved: nobody may be waiting any more
@@ -287,20 +287,22 @@ class Worker:
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
-        call_id = msg.get("id")
+        raw_id = msg.get("id")
+        # The ids are the ints this side numbered its calls with (from 1): any other id matches none.
+        call_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else 0
         if kind == "result":
-            entry = self.pending.get(call_id)  # type: ignore[arg-type]
-            self.meta.pop(call_id, None)  # type: ignore[arg-type]
+            entry = self.pending.get(call_id)
+            self.meta.pop(call_id, None)
             if entry is not None and not entry[0].done():
                 entry[0].set_result(msg)
         elif kind == "log":
             text = str(msg.get("message", ""))
             if self._too_chatty(len(text)):
                 return
-            meta = self.meta.get(call_id) if call_id is not None else None  # type: ignore[arg-type]
+            meta = self.meta.get(call_id)
             self.on_log(meta or self._only_meta(), str(msg.get("level") or "info"), text)
         elif kind == "pong":
-            future = self.pongs.get(call_id)  # type: ignore[arg-type]
+            future = self.pongs.get(call_id)
             if future is not None and not future.done():
                 future.set_result(None)
         elif kind == "ready" and self.ready is not None and not self.ready.done():

@@ -85,11 +85,11 @@ class Rows(Generic[T]):
         self.t = table
         self.record = record
 
-    def _one(self, q: Select) -> T | None:
+    def _one(self, q: Select[Any]) -> T | None:
         row = self.conn.execute(q).first()
         return None if row is None else self.record(**row._mapping)
 
-    def _all(self, q: Select) -> list[T]:
+    def _all(self, q: Select[Any]) -> list[T]:
         make = self.record
         return [make(**row._mapping) for row in self.conn.execute(q)]
 

@@ -6,6 +6,8 @@ and a `sid` that is the public identity.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -31,25 +33,25 @@ metadata = MetaData(
 )
 
 
-def _id() -> Column:
+def _id() -> Column[Any]:
     return Column("id", Integer, primary_key=True, autoincrement=True)
 
 
-def _sid() -> Column:
+def _sid() -> Column[Any]:
     return Column("sid", String(34), nullable=False, unique=True)
 
 
-def _service_fk() -> Column:
+def _service_fk() -> Column[Any]:
     return Column(
         "service_sid", String(34), ForeignKey("services.sid", ondelete="CASCADE"), nullable=False
     )
 
 
-def _created() -> Column:
+def _created() -> Column[Any]:
     return Column("date_created", DateTime, nullable=False)
 
 
-def _updated() -> Column:
+def _updated() -> Column[Any]:
     return Column("date_updated", DateTime, nullable=False)
 
 

@@ -43,11 +43,11 @@ def promote(service_name: str | None, source: str | None, build_sid: str | None,
     with conn.client() as client:
         service = require_service(client, default_service_name(service_name))
         zs = service["sid"]
-        if source:
-            src = require_environment(client, service, parse_environment(source))
+        src = require_environment(client, service, parse_environment(source)) if source else None
+        if src is not None:
             build_sid = src.get("build_sid")
-            if not build_sid:
-                raise TargetError(f"environment {src['unique_name']} has nothing deployed to promote")
+        if not build_sid:  # only --from's can be missing: --build-sid was checked above
+            raise TargetError(f"environment {src['unique_name'] if src else source} has nothing deployed to promote")
         env = find_environment(client.environments(zs), to)
         created = False
         if env is None:
@@ -55,7 +55,7 @@ def promote(service_name: str | None, source: str | None, build_sid: str | None,
                 raise TargetError(f"service {service['unique_name']} has no environment {to.label!r} "
                                   "(add --create to create it)")
             env, created = client.create_environment(zs, to.unique_name, to.suffix), True
-        result = _activate(client, zs, env, build_sid, created)  # type: ignore[arg-type]
+        result = _activate(client, zs, env, build_sid, created)
     _report(result, as_json, "promoted")
 
 

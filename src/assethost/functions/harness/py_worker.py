@@ -162,7 +162,10 @@ class Asset:
 
     def open(self, mode: str = "r") -> Any:
         """The asset's text (utf-8), like Node's open(); open("rb") gives its bytes."""
-        with open(self.path, mode if "b" in mode else "r", **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        if "b" in mode:
+            with open(self.path, mode) as f:
+                return f.read()
+        with open(self.path, encoding="utf-8") as f:
             return f.read()
 
     def __repr__(self) -> str:
@@ -177,7 +180,7 @@ def get_functions() -> dict[str, dict[str, str]]:
     return {p.lstrip("/"): {"path": os.path.join(BUILD_DIR, fn["file"])} for p, fn in MANIFEST["functions"].items()}
 
 
-class Context(dict):
+class Context(dict[str, Any]):
     """The environment's variables and the DOMAIN_NAME/PATH/… values, as keys and attributes."""
 
     def __getattr__(self, name: str) -> Any:
@@ -196,7 +199,7 @@ class Context(dict):
 
     def get_twilio_client(self) -> Any:
         try:
-            from twilio.rest import Client  # type: ignore[import-not-found]
+            from twilio.rest import Client
         except ImportError:
             raise RuntimeError("get_twilio_client() needs the twilio Python package, which is not installed") from None
         return Client(self.get("ACCOUNT_SID"), self.get("AUTH_TOKEN"))
