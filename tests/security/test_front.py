@@ -160,8 +160,8 @@ def _dropped_within(server, sock: socket.socket, seconds: float) -> float | None
 
 
 def _temporary_files(server) -> list[str]:
-    """The files under the server's blobs/tmp/ that it has open, unlinked ones included."""
-    tmp = os.path.realpath(f"{server.data_dir}/blobs/tmp") + "/"
+    """The files under the server's scratch folder that it has open, unlinked ones included."""
+    tmp = os.path.realpath(f"{server.data_dir}/scratch") + "/"
     fds = f"/proc/{server.pid}/fd"
     found = []
     for fd in os.listdir(fds):

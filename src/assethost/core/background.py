@@ -12,7 +12,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
 
 log = logging.getLogger("assethost")
 
@@ -26,7 +25,7 @@ class Background:
         self._pid = 0
         self._lock = threading.Lock()
 
-    def submit(self, job: Callable[..., Any], *args: Any) -> None:
+    def submit(self, job: Callable[..., object], *args: object) -> None:
         with self._lock:
             if self._executor is None or self._pid != os.getpid():  # threads do not survive a fork
                 self._executor = concurrent.futures.ThreadPoolExecutor(self.threads, "assethost-background")
@@ -34,7 +33,7 @@ class Background:
             self._executor.submit(self._run, job, args)
 
     @staticmethod
-    def _run(job: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def _run(job: Callable[..., object], args: tuple[object, ...]) -> None:
         try:
             job(*args)
         except Exception:

@@ -4,7 +4,7 @@ their Variables."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from assethost.core import clock, lookup, names, services, sids
 from assethost.core.context import Context
@@ -181,7 +181,7 @@ def update_variable(
     ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str,
     key: str | None, value: str | None,
 ) -> Variable:
-    values: dict[str, Any] = {}
+    values: dict[str, str] = {}
     if key is not None:
         values["key"] = names.variable_key(key)
     if value is not None:

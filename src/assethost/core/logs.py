@@ -4,14 +4,13 @@ which the function runner (`assethost.functions.logs`) stores the lines it colle
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from assethost.core import clock, environments, lookup, sids
 from assethost.core.context import Context
 from assethost.core.errors import Invalid
 from assethost.core.model import LogLine
 from assethost.core.paging import Page, PageRequest, fetch
-from assethost.core.ports import MetaStore
+from assethost.core.ports import MetaStore, Value
 
 # (environment SID, build SID) → the deployment that put the build there, as a caller caches it.
 Deployments = dict[tuple[str, str], "str | None"]
@@ -49,13 +48,13 @@ def get(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, 
         return lookup.child(tx.logs, sids.LOG, sid, uri, environment_sid=env.sid)
 
 
-def append(meta: MetaStore, lines: list[dict[str, Any]], deployments: Deployments) -> None:
+def append(meta: MetaStore, lines: list[dict[str, Value]], deployments: Deployments) -> None:
     """Store log lines (the columns of LogLine but `deployment_sid`, which is filled in: the
     latest deployment of the line's build to its environment, looked up once per pair and kept
     in `deployments`)."""
     with meta.write() as tx:
         for line in lines:
-            key = (line["environment_sid"], line["build_sid"])
+            key = (str(line["environment_sid"]), str(line["build_sid"]))
             if key not in deployments:
                 row = tx.deployments.last(environment_sid=key[0], build_sid=key[1])
                 deployments[key] = row.sid if row is not None else None

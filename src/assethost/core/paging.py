@@ -7,11 +7,12 @@ pages stable while rows are added, which plain offsets would not.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from assethost.core.errors import Invalid
-from assethost.core.ports import Rows
+from assethost.core.ports import Rows, Value
 
 
 class Identified(Protocol):
@@ -75,8 +76,8 @@ class Page(Generic[R]):
         return f"PB{self.rows[0].id}"
 
 
-def fetch(table: Rows[R], where: dict[str, Any], req: PageRequest,
-          between: tuple[str, Any, Any] | None = None) -> Page[R]:
+def fetch(table: Rows[R], where: Mapping[str, Value], req: PageRequest,
+          between: tuple[str, Value, Value] | None = None) -> Page[R]:
     rows = table.page(
         where, limit=req.size + 1, offset=req.page * req.size,
         after_id=req.after_id, before_id=req.before_id, between=between,

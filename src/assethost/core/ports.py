@@ -8,14 +8,17 @@ nothing above it changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Generic, Protocol, Self, TypeVar
 
 from assethost.core import model
 
 T = TypeVar("T")
+# What a column holds, as conditions and new values name it.
+Value = str | int | bool | datetime | None
 
 
 class Duplicate(Exception):
@@ -45,53 +48,53 @@ class Rows(Protocol, Generic[T]):
     """One table, inside a transaction. `where` keywords are column = value conditions; lists come
     in creation order (the table's `id`)."""
 
-    def get(self, **where: Any) -> T | None: ...
+    def get(self, **where: Value) -> T | None: ...
 
-    def one(self, **where: Any) -> T:
+    def one(self, **where: Value) -> T:
         """The row, which must exist (one this transaction wrote or found): LookupError if not."""
         ...
 
-    def lock(self, **where: Any) -> T | None:
+    def lock(self, **where: Value) -> T | None:
         """Like get, but holds the row against other writers until the transaction ends."""
         ...
 
-    def select(self, **where: Any) -> list[T]: ...
+    def select(self, **where: Value) -> list[T]: ...
 
-    def select_in(self, column: str, values: list[Any], **where: Any) -> list[T]: ...
+    def select_in(self, column: str, values: Sequence[Value], **where: Value) -> list[T]: ...
 
-    def last(self, **where: Any) -> T | None:
+    def last(self, **where: Value) -> T | None:
         """The newest row matching."""
         ...
 
-    def count(self, **where: Any) -> int: ...
+    def count(self, **where: Value) -> int: ...
 
     def page(
         self,
-        where: dict[str, Any],
+        where: Mapping[str, Value],
         *,
         limit: int,
         offset: int = 0,
         after_id: int | None = None,
         before_id: int | None = None,
-        between: tuple[str, Any, Any] | None = None,
+        between: tuple[str, Value, Value] | None = None,
     ) -> list[T]:
         """Keyset (after/before an id) when a page token gives one, else by offset; `between` =
         (column, low, high) keeps rows whose column lies in [low, high]."""
         ...
 
-    def insert(self, **values: Any) -> None:
+    def insert(self, **values: Value) -> None:
         """Raises Duplicate when a uniqueness rule is broken (the transaction stays usable)."""
         ...
 
-    def insert_many(self, rows: list[dict[str, Any]]) -> None: ...
+    def insert_many(self, rows: Sequence[Mapping[str, Value]]) -> None: ...
 
-    def update(self, where: dict[str, Any], **values: Any) -> int:
+    def update(self, where: Mapping[str, Value], **values: Value) -> int:
         """Returns how many rows changed; raises Duplicate like insert."""
         ...
 
-    def delete(self, **where: Any) -> int: ...
+    def delete(self, **where: Value) -> int: ...
 
-    def delete_before(self, column: str, value: Any) -> int:
+    def delete_before(self, column: str, value: Value) -> int:
         """Delete the rows whose column is below value (e.g. expired ones)."""
         ...
 

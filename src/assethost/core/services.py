@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from assethost.core import clock, names, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, NotFound
 from assethost.core.model import Service
 from assethost.core.paging import Page, PageRequest, fetch
-from assethost.core.ports import Duplicate, Tx
+from assethost.core.ports import Duplicate, Tx, Value
 
 
 def find(tx: Tx, account_sid: str, ref: str, kind: str = "serverless") -> Service:
@@ -70,7 +69,7 @@ def update(
     ctx: Context, account_sid: str, ref: str, friendly_name: str | None,
     include_credentials: str | None, ui_editable: str | None,
 ) -> Service:
-    values: dict[str, Any] = {}
+    values: dict[str, Value] = {}
     if friendly_name is not None:
         values["friendly_name"] = names.friendly_name(friendly_name)
     if include_credentials is not None:

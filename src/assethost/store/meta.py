@@ -7,7 +7,7 @@ no SQL text leaves this module. Rows come back as the frozen records of `core.mo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from assethost.core import model
-from assethost.core.ports import Duplicate
+from assethost.core.ports import Duplicate, Value
 from assethost.store import schema
 
 T = TypeVar("T")
@@ -73,7 +73,7 @@ class MetaStore:
         self.engine.dispose()
 
 
-def _where(table: Table, where: dict[str, Any]) -> list[Any]:
+def _where(table: Table, where: Mapping[str, Value]) -> list[Any]:
     return [table.c[k] == v for k, v in where.items()]
 
 
@@ -93,24 +93,24 @@ class Rows(Generic[T]):
         make = self.record
         return [make(**row._mapping) for row in self.conn.execute(q)]
 
-    def get(self, **where: Any) -> T | None:
+    def get(self, **where: Value) -> T | None:
         return self._one(select(self.t).where(*_where(self.t, where)).limit(1))
 
-    def one(self, **where: Any) -> T:
+    def one(self, **where: Value) -> T:
         found = self.get(**where)
         if found is None:
             raise LookupError(f"no {self.t.name} row where {where}")
         return found
 
-    def lock(self, **where: Any) -> T | None:
+    def lock(self, **where: Value) -> T | None:
         """Like get, but holds the row until the transaction ends (PostgreSQL row lock; SQLite's
         write transaction already excludes other writers)."""
         return self._one(select(self.t).where(*_where(self.t, where)).limit(1).with_for_update())
 
-    def select(self, **where: Any) -> list[T]:
+    def select(self, **where: Value) -> list[T]:
         return self._all(select(self.t).where(*_where(self.t, where)).order_by(*self._order()))
 
-    def select_in(self, column: str, values: list[Any], **where: Any) -> list[T]:
+    def select_in(self, column: str, values: Sequence[Value], **where: Value) -> list[T]:
         rows: list[T] = []
         for start in range(0, len(values), 500):  # stay under bound-parameter limits
             chunk = values[start : start + 500]
@@ -118,23 +118,23 @@ class Rows(Generic[T]):
             rows.extend(self._all(q.order_by(*self._order())))
         return rows
 
-    def last(self, **where: Any) -> T | None:
+    def last(self, **where: Value) -> T | None:
         """The newest row (highest id) matching."""
         return self._one(select(self.t).where(*_where(self.t, where)).order_by(self.t.c.id.desc()).limit(1))
 
-    def count(self, **where: Any) -> int:
+    def count(self, **where: Value) -> int:
         q = select(func.count()).select_from(self.t).where(*_where(self.t, where))
         return int(self.conn.execute(q).scalar() or 0)
 
     def page(
         self,
-        where: dict[str, Any],
+        where: Mapping[str, Value],
         *,
         limit: int,
         offset: int = 0,
         after_id: int | None = None,
         before_id: int | None = None,
-        between: tuple[str, Any, Any] | None = None,
+        between: tuple[str, Value, Value] | None = None,
     ) -> list[T]:
         """Rows in creation order. Keyset (after/before an id) when a page token gives one;
         `between` = (column, low, high) keeps rows whose column lies in [low, high]."""
@@ -152,28 +152,28 @@ class Rows(Generic[T]):
             q = q.offset(offset)
         return self._all(q.order_by(t.c.id).limit(limit))
 
-    def insert(self, **values: Any) -> None:
+    def insert(self, **values: Value) -> None:
         try:
             with self.conn.begin_nested():
                 self.conn.execute(insert(self.t).values(**values))
         except IntegrityError as exc:
             raise Duplicate(str(exc.orig)) from exc
 
-    def insert_many(self, rows: list[dict[str, Any]]) -> None:
+    def insert_many(self, rows: Sequence[Mapping[str, Value]]) -> None:
         if rows:
             self.conn.execute(insert(self.t), rows)
 
-    def update(self, where: dict[str, Any], **values: Any) -> int:
+    def update(self, where: Mapping[str, Value], **values: Value) -> int:
         try:
             with self.conn.begin_nested():
                 return int(self.conn.execute(update(self.t).where(*_where(self.t, where)).values(**values)).rowcount)
         except IntegrityError as exc:
             raise Duplicate(str(exc.orig)) from exc
 
-    def delete(self, **where: Any) -> int:
+    def delete(self, **where: Value) -> int:
         return int(self.conn.execute(sa_delete(self.t).where(*_where(self.t, where))).rowcount)
 
-    def delete_before(self, column: str, value: Any) -> int:
+    def delete_before(self, column: str, value: Value) -> int:
         """Delete the rows whose column is below value (e.g. expired ones)."""
         return int(self.conn.execute(sa_delete(self.t).where(self.t.c[column] < value)).rowcount)
 
