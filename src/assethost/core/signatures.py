@@ -18,7 +18,6 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Iterable
-from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 _DEFAULT_PORT = {"https": 443, "http": 80}
@@ -42,7 +41,7 @@ def compute(token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str
 
 
 @functools.lru_cache(maxsize=4096)
-def _pads(token: str) -> tuple[Any, Any]:
+def _pads(token: str) -> tuple[hashlib._Hash, hashlib._Hash]:
     """HMAC-SHA1 (RFC 2104) with the key's padded blocks hashed once per token. Every request then
     only copies two hash states: with OpenSSL 3, hmac.new/hmac.digest spend most of their time
     looking the algorithm up, several times the cost of the hashing itself (measured 14.6 µs
