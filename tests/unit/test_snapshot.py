@@ -8,7 +8,8 @@ from pathlib import Path
 from worldkit import ACCOUNT_SID, AUTH_TOKEN, deploy, make_context
 
 from assethost.core import builds, environments, resources
-from assethost.edge.snapshot import EdgeOptions, Snapshot, SnapshotLoader
+from assethost.edge.runtime import Edge
+from assethost.edge.snapshot import EdgeOptions, Site, Snapshot, SnapshotLoader
 
 OPTIONS = EdgeOptions(memory_file_limit=10)
 
@@ -72,3 +73,25 @@ def test_a_build_whose_blob_is_gone_is_not_served_and_the_others_are(tmp_path):
     snapshot = SnapshotLoader(ctx, OPTIONS).load(Snapshot())
     assert snapshot.sites[broken.domain].build is None
     assert sorted(snapshot.sites[fine.domain].build.served) == ["/here.bin"]
+
+
+def test_domains_are_completed_with_the_current_base_domain(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"a", "public")})
+    moved = make_context(tmp_path, base_domain="assets.example")  # the same store, restarted
+    snapshot = SnapshotLoader(moved, OPTIONS).load(Snapshot())
+    assert list(snapshot.sites) == [f"{shop.domain_base}-dev.assets.example"]
+    assert snapshot.sites[f"{shop.domain_base}-dev.assets.example"].environment_sid == shop.environment_sid
+
+
+def test_the_edge_claims_the_hosts_its_snapshot_serves_and_subdomains_of_the_base_domain(tmp_path):
+    ctx = make_context(tmp_path)
+    edge = Edge(ctx, "localhost")
+    edge.snapshot = Snapshot(sites={"www.shop.example": Site(
+        domain="www.shop.example", environment_sid="ZE", service_sid="ZS", account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN, build=None)})
+    assert edge.claims("WWW.Shop.Example:8443")  # a domain not under the base domain reaches the edge
+    assert edge.claims("anything.localhost:8080")
+    assert not edge.claims("localhost:8080")
+    assert not edge.claims("127.0.0.1:8080")
+    assert not edge.claims("shop.example")

@@ -46,5 +46,5 @@ def deploy(ctx: Context, name: str, files: dict[str, tuple[bytes, str]], suffix:
     assert builds.finish(ctx, build.sid) == "completed"
     env = environments.create(ctx, ACCOUNT_SID, service.sid, "production", suffix)
     environments.deploy(ctx, ACCOUNT_SID, service.sid, env.sid, build.sid)
-    domain = environments.domain_name(service.domain_base, suffix, ctx.base_domain)
+    domain = environments.domain_name(environments.domain_label(service.domain_base, suffix), ctx.base_domain)
     return Deployed(service.sid, service.domain_base, env.sid, build.sid, domain)

@@ -55,7 +55,7 @@ def _create(ctx: Context, tx: Tx, account_sid: str) -> tuple[Any, Any]:
     )
     tx.insert(
         "environments", sid=env_sid, account_sid=account_sid, service_sid=service_sid, unique_name="legacy",
-        domain_suffix=None, domain_name=environments.domain_name(base, None, ctx.base_domain), build_sid=None,
+        domain_suffix=None, domain_label=environments.domain_label(base, None), build_sid=None,
         date_created=now, date_updated=now,
     )
     return tx.get("services", sid=service_sid), tx.get("environments", sid=env_sid)
@@ -67,7 +67,7 @@ def runtime_domain(ctx: Context, account_sid: str) -> str:
         service, env = _find(tx, account_sid)
         if service is None:
             service, env = _create(ctx, tx, account_sid)
-        return env.domain_name
+        return environments.domain_name(env.domain_label, ctx.base_domain)
 
 
 def files(ctx: Context, account_sid: str, origin: str) -> list[LegacyFile]:

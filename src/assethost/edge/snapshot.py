@@ -15,6 +15,7 @@ from typing import Any
 
 from assethost.core import mediatypes
 from assethost.core.context import Context
+from assethost.core.environments import domain_name
 from assethost.edge.httpparts import http_date
 from assethost.functions.call import FunctionEntry
 from assethost.functions.package import language
@@ -79,7 +80,7 @@ class Site:
 
 @dataclass
 class Snapshot:
-    sites: dict[str, Site] = field(default_factory=dict)
+    sites: dict[str, Site] = field(default_factory=dict)  # by host: the full domain, lower case
     generation: int = -1
 
 
@@ -190,8 +191,10 @@ class SnapshotLoader:
         sites = {}
         for env in environments:
             build = known.get(env.build_sid) if env.build_sid else None
-            sites[env.domain_name] = Site(
-                domain=env.domain_name, environment_sid=env.sid, service_sid=env.service_sid,
+            # Stored without the base domain: the one this server was started with completes it.
+            domain = domain_name(env.domain_label, self.ctx.base_domain)
+            sites[domain] = Site(
+                domain=domain, environment_sid=env.sid, service_sid=env.service_sid,
                 account_sid=env.account_sid, auth_token=tokens.get(env.account_sid, ""), build=build,
                 variables=variables.get(env.sid, {}), include_credentials=credentials.get(env.service_sid, False),
             )
