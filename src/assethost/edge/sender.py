@@ -92,10 +92,10 @@ class FileBody:
             os.close(out)
 
     async def _sendfile(self, conn: FrontProtocol, out: int) -> bool:
-        loop, transport = conn.loop, conn.transport
+        transport = conn.transport
         # What the transport still holds (the head, answers before this one) goes first.
         while transport.get_write_buffer_size() and not transport.is_closing():
-            await _writable(loop, out)
+            await _client_takes_some(conn, out)
             await asyncio.sleep(0)  # the transport's own writer runs on the same readiness
         offset, remaining = self.offset, self.length
         while remaining > 0:
@@ -104,11 +104,7 @@ class FileBody:
             try:
                 sent = os.sendfile(out, self.fd, offset, min(FILE_CHUNK, remaining))
             except BlockingIOError:
-                # The kernel's send queue is full: the client has to take some. The send clock
-                # runs meanwhile, as it does while the transport's buffer is over its mark.
-                conn._writes_paused()
-                await _writable(loop, out)
-                conn._resumed()
+                await _client_takes_some(conn, out)  # the kernel's send queue is full
                 continue
             except OSError:
                 return False  # the client went away (EPIPE, ECONNRESET)
@@ -153,8 +149,16 @@ class FileBody:
             await send({"type": "http.response.body", "body": b""})
 
 
+async def _client_takes_some(conn: FrontProtocol, fd: int) -> None:
+    """Until the socket can take more bytes, i.e. the client acknowledged some of what waits. The
+    send clock runs meanwhile, as it does while the transport's buffer is over its mark: a client
+    that takes nothing is dropped at --send-timeout, and this is cancelled with its connection."""
+    conn._writes_paused()
+    await _writable(conn.loop, fd)
+    conn._resumed()
+
+
 async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    """Until the socket can take more bytes. Cancelled when the connection is lost."""
     ready: asyncio.Future[Any] = loop.create_future()
 
     def wake() -> None:
