@@ -40,7 +40,8 @@ def _store_options(f):  # type: ignore[no-untyped-def]
 )
 @click.option(
     "--base-domain", envvar="ASSETHOST_BASE_DOMAIN", default="localhost", show_default=True,
-    help="Domain under which environments get their domains: {service}-{digits}[-{suffix}].{base-domain}.",
+    help="Domain under which environments get their domains: {service}-{digits}[-{suffix}].{base-domain} "
+         "(not stored: restarting with another one moves every environment to it).",
 )
 @click.option("--max-public-bytes", envvar="ASSETHOST_MAX_PUBLIC_BYTES", type=int, default=Limits.max_public_bytes,
               show_default=True, help="Largest public or protected asset file.")
