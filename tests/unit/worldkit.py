@@ -10,14 +10,14 @@ from assethost.core import accounts, builds, environments, resources, services
 from assethost.core.context import Context
 from assethost.core.limits import Limits
 from assethost.store.blobs import LocalBlobStore
-from assethost.store.meta import MetaStore, sqlite_url
+from assethost.store.meta import MetaStore
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 
 
 def make_context(folder: Path, base_domain: str = "localhost") -> Context:
-    meta = MetaStore(sqlite_url(folder))
+    meta = MetaStore(f"sqlite:///{folder / 'assethost.sqlite3'}")
     meta.migrate()
     accounts.ensure_account(meta, ACCOUNT_SID, AUTH_TOKEN)
     return Context(meta=meta, blobs=LocalBlobStore(folder / "blobs"), limits=Limits(), base_domain=base_domain)
