@@ -218,3 +218,32 @@ def test_a_send_cancelled_when_its_connection_is_lost_lets_go_of_the_socket(blob
         ended, before, after = runner.run(main())
     assert ended
     assert after == before
+
+
+class _TlsTransport:
+    """A transport the kernel cannot send a file on (TLS): only what FileBody asks of it."""
+
+    def __init__(self):
+        self.written = bytearray()
+
+    def get_extra_info(self, name):
+        return object() if name == "sslcontext" else None
+
+    def write(self, data):
+        self.written += data
+
+    def is_closing(self):
+        return False
+
+
+def test_on_tls_the_range_goes_through_the_transport_in_pieces(blob):
+    path, data = blob
+    transport = _TlsTransport()
+
+    async def main():
+        conn = _Conn(asyncio.get_running_loop(), transport)
+        with FileBody(Reply(206, [], file=path, offset=5, length=2 * FILE_CHUNK)) as body:
+            return await body.to_connection(conn)
+
+    assert asyncio.run(main()) is True
+    assert bytes(transport.written) == data[5 : 5 + 2 * FILE_CHUNK]
