@@ -31,8 +31,7 @@ def ctx(tmp_path) -> Iterator[Context]:
     tmp_path. No packagers: builds here hold assets only, whose packaging is the blob check."""
     meta = MetaStore(f"sqlite:///{tmp_path / 'meta.sqlite3'}")
     meta.migrate()
-    context = Context(meta=meta, blobs=open_blob_store(tmp_path / "blobs"), limits=Limits(), scratch_dir=tmp_path)
-    yield context
+    yield Context(meta=meta, blobs=open_blob_store(tmp_path / "blobs"), limits=Limits(), scratch_dir=tmp_path)
     meta.dispose()
 
 
@@ -317,8 +316,8 @@ def test_environments_have_their_own_domains(ctx, account, service):
     assert sids.is_sid(prod.sid, sids.ENVIRONMENT)
     assert (prod.service_sid, prod.unique_name, prod.domain_suffix, prod.build_sid) == (
         service.sid, "production", None, None)
-    assert prod.domain_name == f"{service.domain_base}.localhost"
-    assert dev.domain_name == f"{service.domain_base}-dev.localhost"
+    assert (prod.domain_label, dev.domain_label) == (service.domain_base, f"{service.domain_base}-dev")
+    assert environments.domain_name(dev.domain_label, "example.com") == f"{service.domain_base}-dev.example.com"
 
     duplicate = "Environment with this UniqueName or DomainSuffix already exists."
     with refused(Conflict, 409, 20409, duplicate):
@@ -335,7 +334,7 @@ def test_environments_have_their_own_domains(ctx, account, service):
                                        "was not found"):
         environments.get(ctx, account, service.sid, dev.sid)
     # the deleted environment's suffix is free again
-    assert environments.create(ctx, account, service.sid, "dev", "dev").domain_name == dev.domain_name
+    assert environments.create(ctx, account, service.sid, "dev", "dev").domain_label == dev.domain_label
 
 
 def test_deploy_and_roll_back(ctx, account, service):

@@ -27,10 +27,10 @@ def create_api(ctx: Context, fixed_origin: str | None) -> ASGIApp:
         },
     )
     app.state.ctx = ctx
-    fixed = Renderer(fixed_origin) if fixed_origin else None
+    fixed = Renderer(fixed_origin, ctx.base_domain) if fixed_origin else None
 
     def renderer_for(request: Request) -> Renderer:
-        return fixed or Renderer(f"{request.url.scheme}://{request.url.netloc}")
+        return fixed or Renderer(f"{request.url.scheme}://{request.url.netloc}", ctx.base_domain)
 
     app.state.renderer_for = renderer_for
     return app

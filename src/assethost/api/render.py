@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from assethost.core.environments import domain_name
 from assethost.core.model import (
     Build,
     BuildEntry,
@@ -33,9 +34,10 @@ def date(value: datetime | None) -> str | None:
 
 
 class Renderer:
-    def __init__(self, origin: str) -> None:
+    def __init__(self, origin: str, base_domain: str) -> None:
         self.origin = origin.rstrip("/")
         self.v1 = self.origin + "/v1"
+        self.base_domain = base_domain  # completes every environment's domain
 
     def service_url(self, sid: str) -> str:
         return f"{self.v1}/Services/{sid}"
@@ -187,7 +189,7 @@ class Renderer:
             "build_sid": row.build_sid,
             "unique_name": row.unique_name,
             "domain_suffix": row.domain_suffix,
-            "domain_name": row.domain_name,
+            "domain_name": domain_name(row.domain_label, self.base_domain),
             "date_created": date(row.date_created),
             "date_updated": date(row.date_updated),
             "url": url,

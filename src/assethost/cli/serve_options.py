@@ -92,7 +92,8 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
     ServeOption("--public-url", "public_url",
                 "origin used in every `url`, `links` and paging URL; its scheme is also the one "
                 "protected-asset signatures are checked with", default_text="`http://{host}:{port}`"),
-    ServeOption("--base-domain", "base_domain", "environments get `{domain_base}[-{suffix}].{base-domain}`",
+    ServeOption("--base-domain", "base_domain", "environments get `{domain_base}[-{suffix}].{base-domain}` "
+                "(not stored: a restart with another one moves them all)",
                 callback=_domain),
     ServeOption("--workers", "workers",
                 "processes sharing the port; with more than one, other workers see a deployment within 0.5 s",

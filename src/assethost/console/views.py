@@ -94,6 +94,11 @@ async def _page(request: Request, template: str, context: dict[str, Any], status
     return request.app.state.templates.TemplateResponse(request, template, values, status_code=status)
 
 
+def _domain(request: Request, env: Any) -> str:
+    """An environment's domain under this server's base domain."""
+    return environments.domain_name(env.domain_label, _ctx(request).base_domain)
+
+
 def runtime_origin(request: Request, domain: str) -> str:
     """`scheme://domain[:port]` of a runtime domain served by this server: the scheme and port of
     --public-url if given, otherwise those of the console request itself."""
@@ -196,7 +201,7 @@ class AssetRow:
 
 
 def _asset_rows(request: Request, statuses: list[workspace.AssetStatus], env: Any | None) -> list[AssetRow]:
-    origin = runtime_origin(request, env.domain_name) if env is not None else None
+    origin = runtime_origin(request, _domain(request, env)) if env is not None else None
     rows = []
     for s in statuses:
         v = s.version
@@ -229,7 +234,7 @@ async def service_page(request: Request) -> Response:
     return await _page(request, "service.html", {
         "title": service.friendly_name, "nav": "services", "service": service, "environments": envs,
         "environment": env, "assets": _asset_rows(request, statuses, env), "missing_environments": missing,
-        "origin_of": lambda e: runtime_origin(request, e.domain_name),
+        "origin_of": lambda e: runtime_origin(request, _domain(request, e)),
     })
 
 
@@ -257,7 +262,7 @@ async def environment_create(request: Request) -> Response:
     except AssetHostError as exc:
         session.flash("error", exc.message)
         return _redirect(_service_url(service.sid, None))
-    session.flash("success", f"Environment {env.unique_name} created at {env.domain_name}.")
+    session.flash("success", f"Environment {env.unique_name} created at {_domain(request, env)}.")
     return _redirect(_service_url(service.sid, env.sid))
 
 
@@ -291,7 +296,7 @@ async def deploy_all(request: Request) -> Response:
     if deployment is None:
         session.flash("info", f"Everything is live on {env.unique_name} already.")
     else:
-        session.flash("success", f"Deployed build {deployment.build_sid} to {env.unique_name} ({env.domain_name}).")
+        session.flash("success", f"Deployed build {deployment.build_sid} to {env.unique_name} ({_domain(request, env)}).")
     return _redirect(_service_url(service.sid, env.sid))
 
 

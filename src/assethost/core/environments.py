@@ -17,9 +17,14 @@ T = TypeVar("T", bound=Identified)
 _DUPLICATE = "Environment with this UniqueName or DomainSuffix already exists."
 
 
-def domain_name(domain_base: str, suffix: str | None, base_domain: str) -> str:
-    label = f"{domain_base}-{suffix}" if suffix else domain_base
-    return f"{label}.{base_domain}".lower()
+def domain_label(domain_base: str, suffix: str | None) -> str:
+    """What is stored of an environment's domain: its own part, without the base domain."""
+    return (f"{domain_base}-{suffix}" if suffix else domain_base).lower()
+
+
+def domain_name(label: str, base_domain: str) -> str:
+    """The domain an environment is served at, under the server's current base domain."""
+    return f"{label}.{base_domain}"
 
 
 def find(tx: Tx, account_sid: str, service_ref: str, sid: str) -> tuple[Service, Environment]:
@@ -34,16 +39,16 @@ def create(ctx: Context, account_sid: str, service_ref: str, unique_name: str | 
     sid, now = sids.new(sids.ENVIRONMENT), clock.now()
     with ctx.meta.write() as tx:
         service = services.find(tx, account_sid, service_ref)
-        domain = domain_name(service.domain_base, suffix, ctx.base_domain)
+        label = domain_label(service.domain_base, suffix)
         clash = (
             tx.environments.get(service_sid=service.sid, unique_name=unique)
-            or tx.environments.get(domain_name=domain)
+            or tx.environments.get(domain_label=label)
         )
         if clash is not None:
             raise Conflict(_DUPLICATE)
         try:
             tx.environments.insert(sid=sid, account_sid=account_sid, service_sid=service.sid, unique_name=unique,
-                domain_suffix=suffix, domain_name=domain, build_sid=None, date_created=now, date_updated=now,
+                domain_suffix=suffix, domain_label=label, build_sid=None, date_created=now, date_updated=now,
             )
         except Duplicate:
             raise Conflict(_DUPLICATE) from None

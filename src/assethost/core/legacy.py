@@ -57,7 +57,7 @@ def _create(ctx: Context, tx: Tx, account_sid: str) -> tuple[Service, Environmen
         kind="legacy", date_created=now, date_updated=now,
     )
     tx.environments.insert(sid=env_sid, account_sid=account_sid, service_sid=service_sid, unique_name="legacy",
-        domain_suffix=None, domain_name=environments.domain_name(base, None, ctx.base_domain), build_sid=None,
+        domain_suffix=None, domain_label=environments.domain_label(base, None), build_sid=None,
         date_created=now, date_updated=now,
     )
     return tx.services.one(sid=service_sid), tx.environments.one(sid=env_sid)
@@ -66,7 +66,7 @@ def _create(ctx: Context, tx: Tx, account_sid: str) -> tuple[Service, Environmen
 def runtime_domain(ctx: Context, account_sid: str) -> str:
     """The account's runtime domain, made on first use."""
     with ctx.meta.write() as tx:
-        return _find_or_create(ctx, tx, account_sid)[1].domain_name
+        return environments.domain_name(_find_or_create(ctx, tx, account_sid)[1].domain_label, ctx.base_domain)
 
 
 def files(ctx: Context, account_sid: str, origin: str) -> list[LegacyFile]:

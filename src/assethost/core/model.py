@@ -114,7 +114,7 @@ class Environment:
     service_sid: str
     unique_name: str
     domain_suffix: str | None
-    domain_name: str
+    domain_label: str  # {domain_base}[-{suffix}]: the base domain is the server's, not stored
     build_sid: str | None
     date_created: datetime
     date_updated: datetime

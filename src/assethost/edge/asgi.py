@@ -3,13 +3,11 @@ serves (a connection opened for the API that later asks for an environment's dom
 
 from __future__ import annotations
 
-import os
-
 from starlette.types import Receive, Scope, Send
 
-from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.responder import plain
 from assethost.edge.runtime import Edge
+from assethost.edge.sender import FileBody
 
 
 class EdgeApp:
@@ -40,19 +38,8 @@ class EdgeApp:
             if reply.file is None:
                 await send({"type": "http.response.body", "body": reply.body})
                 return
-            # A piece at a time: uvicorn waits for the transport to drain before each one.
-            with reply.open_file() as source:
-                fd = source.fileno()
-                offset, remaining = reply.offset, reply.length
-                while remaining > 0:
-                    chunk = os.pread(fd, min(FILE_CHUNK, remaining), offset)
-                    if not chunk:
-                        break
-                    offset += len(chunk)
-                    remaining -= len(chunk)
-                    await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
-                if remaining > 0:
-                    await send({"type": "http.response.body", "body": b""})
+            with FileBody(reply) as file:
+                await file.to_asgi(scope, send)
         finally:
             reply.discard()  # a temporary file is let go of even if sending failed before it began
 

@@ -49,30 +49,21 @@ class Compressor:
         self._queue.put((blob_hash, file))
 
     def keep_only(self, live: set[str]) -> None:
-        """Forget variants of blobs no live build serves any more."""
-        for blob_hash in [h for h in self.variants if h not in live]:
-            self.variants.pop(blob_hash, None)
+        """Forget variants of blobs no live build serves any more. Under the lock: the thread
+        adds to the dict this walks (readers on the serving path only `get` from it, which needs
+        no lock)."""
+        with self._lock:
+            for blob_hash in [h for h in self.variants if h not in live]:
+                del self.variants[blob_hash]
 
     def _run(self) -> None:
         while True:
             blob_hash, file = self._queue.get()
             try:
-                self.variants[blob_hash] = _variants(Path(file).read_bytes())
+                variants = _variants(Path(file).read_bytes())
             except Exception:  # a vanished or unreadable blob is served uncompressed
                 log.exception("could not compress %s", blob_hash)
-                self.variants[blob_hash] = {}
-            finally:
-                with self._lock:
-                    self._pending.discard(blob_hash)
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """For tests and benchmarks: wait until everything asked for is compressed."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+                variants = {}
             with self._lock:
-                if not self._pending:
-                    return True
-            time.sleep(0.01)
-        return False
+                self.variants[blob_hash] = variants
+                self._pending.discard(blob_hash)

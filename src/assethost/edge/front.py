@@ -5,7 +5,8 @@ Why not ASGI for the edge too: measured on this 2-core machine, uvicorn's per-re
 machinery (scope dict, a task, two send events) costs more CPU than the whole edge decision, so
 serving deployed assets through it capped out near a third of nginx. Here a request is parsed by
 httptools, answered by the same `Responder` the ASGI edge uses, and written with one
-`transport.write` of pre-serialised headers (two for a large body). The hand-over is the same move uvicorn itself makes
+`transport.write` of pre-serialised headers (two for a large body from memory; a file from disk
+follows by sendfile, see `edge/sender.py`). The hand-over is the same move uvicorn itself makes
 for WebSocket upgrades: start the other protocol on this transport and replay the bytes read.
 
 Every connection is bounded by `FrontLimits` (see `config.py`): the size of a request's head
@@ -18,7 +19,6 @@ the rest of what was read waits unparsed.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import deque
 from typing import Any
 
@@ -40,8 +40,8 @@ from assethost.edge.bounds import (
     refusal,
     simple_response,
 )
-from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.responder import Reply
+from assethost.edge.sender import FileBody
 from assethost.edge.snapshot import serialize
 
 # Bodies up to this size go out in one write with their head (for a 100 KiB file, one copy costs
@@ -69,6 +69,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self.limits = limits
         self.stopped = False
         self.write_ready: asyncio.Event | None = None
+        self.sending: asyncio.Task[None] | None = None  # the file being sent
 
     def _reset_request(self) -> None:
         self.url = b""
@@ -116,6 +117,8 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self._stop_clock()
         if self.write_ready is not None:
             self.write_ready.set()
+        if self.sending is not None:
+            self.sending.cancel()  # a file waiting on the socket: its descriptor is let go of
 
     def pause_writing(self) -> None:
         if self.write_ready is None:
@@ -343,32 +346,29 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         if reply.file is not None:
             self.busy = True
             self._pause_reading()
-            self.loop.create_task(self._send_file(reply, keep_alive))
+            self.sending = self.loop.create_task(self._send_file(reply, keep_alive))
         elif not keep_alive:
             self._close()
 
     async def _send_file(self, reply: Reply, keep_alive: bool) -> None:
-        transport = self.transport
         try:
-            source = reply.open_file()
+            body = FileBody(reply)
         except OSError:
             log.exception("blob %s is missing", reply.file)
             self._close()
             return
-        with source:
-            fd = source.fileno()
-            offset, remaining = reply.offset, reply.length
-            while remaining > 0 and not transport.is_closing():
-                chunk = os.pread(fd, min(FILE_CHUNK, remaining), offset)
-                if not chunk:
-                    self._close()  # the file shrank: never send a short body as complete
-                    return
-                transport.write(chunk)
-                offset += len(chunk)
-                remaining -= len(chunk)
-                if self.write_paused_at is not None and self.write_ready is not None:
-                    await self.write_ready.wait()
+        with body:
+            sent = await body.to_connection(self)
+        self.sending = None
+        if not sent:
+            self._close()  # lost, or the file shrank: never leave a short body looking complete
+            return
         self._done(keep_alive)
+
+    async def drained(self) -> None:
+        """Until the transport's buffer is under its high-water mark (or the connection is lost)."""
+        if self.write_paused_at is not None and self.write_ready is not None:
+            await self.write_ready.wait()
 
     async def _run_function(self, reply: Reply, keep_alive: bool) -> None:
         answer = await self.edge.call(reply)

@@ -28,54 +28,6 @@ def parse_http_date(value: str) -> float | None:
         return None
 
 
-def etag_matches(if_none_match: str, etag: str) -> bool:
-    """Weak comparison, as If-None-Match uses: W/"x" matches "x"."""
-    if if_none_match.strip() == "*":
-        return True
-    bare = etag.removeprefix("W/")
-    for candidate in if_none_match.split(","):
-        candidate = candidate.strip()
-        candidate = candidate.removeprefix("W/")
-        if candidate == bare:
-            return True
-    return False
-
-
-UNSATISFIABLE = (-1, -1)
-
-
-def parse_range(value: str, size: int) -> tuple[int, int] | None:
-    """One byte range as (first, last) inclusive; UNSATISFIABLE; or None to ignore the header
-    (malformed, another unit, or several ranges: then the whole file is sent, as RFC 9110 allows)."""
-    unit, _, spec = value.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    first_s, dash, last_s = spec.strip().partition("-")
-    if not dash:
-        return None
-    first_s, last_s = first_s.strip(), last_s.strip()
-    if not (_digits(first_s) or first_s == "") or not (_digits(last_s) or last_s == ""):
-        return None
-    if first_s == "":
-        if last_s == "":
-            return None
-        length = int(last_s)
-        if length == 0 or size == 0:
-            return UNSATISFIABLE
-        return max(0, size - length), size - 1
-    first = int(first_s)
-    last = int(last_s) if last_s else size - 1
-    if last_s and last < first:
-        return None
-    if first >= size:
-        return UNSATISFIABLE
-    return first, min(last, size - 1)
-
-
-def _digits(value: str) -> bool:
-    return value.isascii() and value.isdigit()  # str.isdigit() also accepts '²' and other scripts
-
-
 _encoding_cache: dict[str, str | None] = {}
 
 

@@ -1,7 +1,8 @@
 """What the edge answers to one request: pure decisions over the in-memory snapshot.
 
 It knows nothing of ASGI or sockets: it takes the request's facts and returns a Reply, so the
-same code serves under any server front and is tested directly.
+same code serves under any server front and is tested directly (tests/unit/test_responder.py).
+Conditional requests and ranges are decided in `edge/conditional.py`.
 """
 
 from __future__ import annotations
@@ -13,14 +14,8 @@ from urllib.parse import unquote
 
 from assethost.core import signatures
 from assethost.edge.compress import ENCODINGS, Compressor
-from assethost.edge.httpparts import (
-    UNSATISFIABLE,
-    choose_encoding,
-    etag_matches,
-    form_params,
-    parse_http_date,
-    parse_range,
-)
+from assethost.edge.conditional import UNSATISFIABLE, byte_range, not_modified
+from assethost.edge.httpparts import choose_encoding, form_params
 from assethost.edge.snapshot import FileEntry, Site, Snapshot
 from assethost.functions.call import FunctionCall, FunctionEntry
 
@@ -175,31 +170,21 @@ class Responder:
         ))
 
     def _file(self, method: str, entry: FileEntry, headers: dict[bytes, bytes]) -> Reply:
-        inm = headers.get(b"if-none-match")
-        if inm is not None:
-            if etag_matches(inm.decode("latin-1"), entry.etag):
-                return Reply(304, entry.headers, raw_head=entry.not_modified_head)
-        else:
-            ims = headers.get(b"if-modified-since")
-            if ims is not None:
-                since = parse_http_date(ims.decode("latin-1"))
-                if since is not None and entry.last_modified <= since:
-                    return Reply(304, entry.headers, raw_head=entry.not_modified_head)
+        if not_modified(headers, entry.etag, entry.last_modified):
+            return Reply(304, entry.headers, raw_head=entry.not_modified_head)
         head = method == "HEAD"
         size = entry.size
-        rng = headers.get(b"range")
-        if rng is not None and self._if_range_ok(headers.get(b"if-range"), entry):
-            span = parse_range(rng.decode("latin-1"), size)
-            if span == UNSATISFIABLE:
-                return plain(416, "Range Not Satisfiable\n", [(b"content-range", f"bytes */{size}".encode())])
-            if span is not None:
-                first, last = span
-                length = last - first + 1
-                hdrs = entry.headers + [
-                    (b"content-range", f"bytes {first}-{last}/{size}".encode()),
-                    (b"content-length", str(length).encode()),
-                ]
-                return self._body(206, hdrs, entry, first, length, head)
+        span = byte_range(headers, entry.etag, entry.last_modified, size)
+        if span == UNSATISFIABLE:
+            return plain(416, "Range Not Satisfiable\n", [(b"content-range", f"bytes */{size}".encode())])
+        if span is not None:
+            first, last = span
+            length = last - first + 1
+            hdrs = entry.headers + [
+                (b"content-range", f"bytes {first}-{last}/{size}".encode()),
+                (b"content-length", str(length).encode()),
+            ]
+            return self._body(206, hdrs, entry, first, length, head)
         if entry.compressible:
             variants = self._compressor.variants.get(entry.blob_hash)
             if variants:
@@ -218,16 +203,6 @@ class Responder:
         reply = self._body(200, entry.ok_headers, entry, 0, size, head)
         reply.raw_head = entry.ok_head
         return reply
-
-    @staticmethod
-    def _if_range_ok(if_range: bytes | None, entry: FileEntry) -> bool:
-        if if_range is None:
-            return True
-        value = if_range.decode("latin-1").strip()
-        if value.startswith(('"', "W/")):
-            return value == entry.etag  # If-Range needs a strong match
-        since = parse_http_date(value)
-        return since is not None and entry.last_modified <= since
 
     @staticmethod
     def _body(status: int, headers: list[tuple[bytes, bytes]], entry: FileEntry, offset: int, length: int,

@@ -91,8 +91,11 @@ class Edge:
         return spill
 
     def claims(self, host: str) -> bool:
-        """Requests for a subdomain of the base domain are the edge's; everything else is the API's."""
-        return hostname(host).endswith(self.suffix)
+        """Requests for a domain the snapshot serves are the edge's (whatever domain that is), and
+        so are those for any other subdomain of the base domain (answered 404 there, as a domain
+        no environment has); everything else is the API's."""
+        name = hostname(host)
+        return name in self.snapshot.sites or name.endswith(self.suffix)
 
     def reload(self) -> None:
         snapshot = self.loader.load(self.snapshot)

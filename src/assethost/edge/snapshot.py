@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from assethost.config import EdgeOptions
 from assethost.core import live, mediatypes
 from assethost.core.context import Context
+from assethost.core.environments import domain_name
 from assethost.core.model import BuildEntry
 from assethost.edge.httpparts import http_date
 from assethost.functions.call import FunctionEntry
@@ -69,7 +70,7 @@ class Site:
 
 @dataclass
 class Snapshot:
-    sites: dict[str, Site] = field(default_factory=dict)
+    sites: dict[str, Site] = field(default_factory=dict)  # by host: the full domain, lower case
     generation: int = -1
 
 
@@ -167,8 +168,10 @@ class SnapshotLoader:
         for found in state.environments:
             env = found.environment
             build = known.get(env.build_sid) if env.build_sid else None
-            sites[env.domain_name] = Site(
-                domain=env.domain_name, environment_sid=env.sid, service_sid=env.service_sid,
+            # Stored without the base domain: the one this server was started with completes it.
+            domain = domain_name(env.domain_label, self.ctx.base_domain)
+            sites[domain] = Site(
+                domain=domain, environment_sid=env.sid, service_sid=env.service_sid,
                 account_sid=env.account_sid, auth_token=found.auth_token, build=build,
                 variables=found.variables, include_credentials=found.include_credentials,
             )

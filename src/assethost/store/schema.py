@@ -176,13 +176,18 @@ environments = Table(
     _service_fk(),
     Column("unique_name", String(100), nullable=False),
     Column("domain_suffix", String(16), nullable=True),
-    Column("domain_name", String(255), nullable=False, unique=True),
+    # The environment's part of its domain (`{domain_base}[-{domain_suffix}]`), without the base
+    # domain: the server's --base-domain completes it wherever it is shown and served, so a
+    # server started with another one serves every environment at the new domain.
+    Column("domain_label", String(255), nullable=False),
     # No foreign key: "a deployed build cannot be deleted" is a rule of core, with its own error.
     Column("build_sid", String(34), nullable=True),
     _created(),
     _updated(),
     UniqueConstraint("service_sid", "unique_name", name="uq_environments_service_unique_name"),
     UniqueConstraint("service_sid", "domain_suffix", name="uq_environments_service_domain_suffix"),
+    # Named for the column it was made on (migration 0008 renamed the column in place).
+    UniqueConstraint("domain_label", name="uq_environments_domain_name"),
 )
 
 deployments = Table(

@@ -1,0 +1,98 @@
+"""SnapshotLoader, in process on SQLite in a temporary folder: what a load holds for each
+environment, and what a reload reuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from worldkit import ACCOUNT_SID, AUTH_TOKEN, deploy, make_context
+
+from assethost.config import EdgeOptions
+from assethost.core import builds, environments, resources
+from assethost.edge.runtime import Edge
+from assethost.edge.snapshot import Site, Snapshot, SnapshotLoader
+
+OPTIONS = EdgeOptions(memory_file_limit=10)
+
+
+def test_a_load_holds_every_environment_and_its_files(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"0123456789", "public"), "/big.bin": (b"x" * 11, "protected"),
+                                "/p.txt": (b"private", "private")})
+    empty = environments.create(ctx, ACCOUNT_SID, shop.service_sid, "staging", "stage")
+    snapshot = SnapshotLoader(ctx, OPTIONS).load(Snapshot())
+    with ctx.meta.read() as tx:
+        generation = tx.generation()
+    assert snapshot.generation == generation
+    site = snapshot.sites[shop.domain]
+    assert (site.environment_sid, site.service_sid, site.account_sid, site.auth_token) == (
+        shop.environment_sid, shop.service_sid, ACCOUNT_SID, AUTH_TOKEN)
+    assert site.build is not None and site.build.build_sid == shop.build_sid
+    assert sorted(site.build.served) == ["/a.txt", "/big.bin"]
+    assert sorted(site.build.private) == ["/p.txt"]
+    small, big = site.build.served["/a.txt"], site.build.served["/big.bin"]
+    assert small.body == b"0123456789"  # at the memory limit: in memory
+    assert big.body is None  # over it: sent from its blob
+    assert Path(big.file).read_bytes() == b"x" * 11
+    assert big.visibility == "protected"
+    assert big.etag == f'"{big.blob_hash[:32]}"'
+    staging = snapshot.sites[f"{shop.domain_base}-stage.localhost"]
+    assert staging.environment_sid == empty.sid and staging.build is None
+
+
+def test_a_reload_reuses_the_files_of_unchanged_versions(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"a" * 20, "public"), "/b.txt": (b"b" * 20, "public")})
+    loader = SnapshotLoader(ctx, OPTIONS)
+    first = loader.load(Snapshot())
+    again = loader.load(first)
+    assert again.sites[shop.domain].build is first.sites[shop.domain].build  # same build: not read again
+
+    old = first.sites[shop.domain].build
+    with ctx.meta.read() as tx:
+        kept = [e.version_sid for e in builds.entries(tx, shop.build_sid) if e.path == "/a.txt"]
+    asset = resources.create(ctx, ACCOUNT_SID, shop.service_sid, "asset", "c")
+    digest, size = ctx.blobs.put(b"c" * 20)
+    added = resources.add_version(ctx, ACCOUNT_SID, shop.service_sid, "asset", asset.sid, "/c.txt", "public",
+                                  digest, size, None)
+    build, _ = builds.create(ctx, ACCOUNT_SID, shop.service_sid, kept + [added.sid], [], None, None)
+    assert builds.finish(ctx, build.sid) == "completed"
+    environments.deploy(ctx, ACCOUNT_SID, shop.service_sid, shop.environment_sid, build.sid)
+    new = loader.load(again).sites[shop.domain].build
+    assert new.build_sid == build.sid
+    assert sorted(new.served) == ["/a.txt", "/c.txt"]
+    assert new.served["/a.txt"] is old.served["/a.txt"]  # the same version: prepared once
+
+
+def test_a_build_whose_blob_is_gone_is_not_served_and_the_others_are(tmp_path):
+    ctx = make_context(tmp_path)
+    broken = deploy(ctx, "broken", {"/gone.bin": (b"g" * 20, "public")})
+    fine = deploy(ctx, "fine", {"/here.bin": (b"h" * 20, "public")})
+    with ctx.meta.read() as tx:
+        gone = builds.entries(tx, broken.build_sid)[0].blob_hash
+    ctx.blobs.local_path(gone).unlink()
+    snapshot = SnapshotLoader(ctx, OPTIONS).load(Snapshot())
+    assert snapshot.sites[broken.domain].build is None
+    assert sorted(snapshot.sites[fine.domain].build.served) == ["/here.bin"]
+
+
+def test_domains_are_completed_with_the_current_base_domain(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"a", "public")})
+    moved = make_context(tmp_path, base_domain="assets.example")  # the same store, restarted
+    snapshot = SnapshotLoader(moved, OPTIONS).load(Snapshot())
+    assert list(snapshot.sites) == [f"{shop.domain_base}-dev.assets.example"]
+    assert snapshot.sites[f"{shop.domain_base}-dev.assets.example"].environment_sid == shop.environment_sid
+
+
+def test_the_edge_claims_the_hosts_its_snapshot_serves_and_subdomains_of_the_base_domain(tmp_path):
+    ctx = make_context(tmp_path)
+    edge = Edge(ctx, "localhost")
+    edge.snapshot = Snapshot(sites={"www.shop.example": Site(
+        domain="www.shop.example", environment_sid="ZE", service_sid="ZS", account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN, build=None)})
+    assert edge.claims("WWW.Shop.Example:8443")  # a domain not under the base domain reaches the edge
+    assert edge.claims("anything.localhost:8080")
+    assert not edge.claims("localhost:8080")
+    assert not edge.claims("127.0.0.1:8080")
+    assert not edge.claims("shop.example")
