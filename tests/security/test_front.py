@@ -346,12 +346,16 @@ def test_a_client_that_never_reads_the_answer_a_connection_ends_with_is_dropped(
     and read none of it. Closing waits for the answer to drain, which never happens: the server
     used to hold every such connection and its unsent bytes for good (10 of 10 after 12 s, +240 MiB
     for 12 MiB answers). Now each is dropped --send-timeout after the client stopped reading, and
-    what it held is given back: a second wave of such clients costs no more memory (the allocator
-    keeps freed memory for reuse, so RSS need not fall)."""
+    what it held is given back: a later wave of such clients costs no more memory (the allocator
+    keeps freed memory for reuse, so RSS need not fall). Three waves, the last one measured: glibc
+    raises its mmap threshold the first time it frees a large block, so which wave's answers come
+    from mmap (given back when freed) and which from the heap (kept for reuse) depends on what the
+    process freed before; from the second wave on, the heap's freed blocks are reused."""
     count = 30
+    waves = 3
     first, request = _last_answer_cases(front, site, fn_site)[case]
     log = _Log(front)
-    for _ in range(2):
+    for _ in range(waves):
         before = _own_rss(front)
         socks = _never_reading(front.port, first, request, count)
         try:
@@ -361,9 +365,9 @@ def test_a_client_that_never_reads_the_answer_a_connection_ends_with_is_dropped(
                 sock.close()
         assert still == 0, f"{still} of {count} clients that read nothing still held after {SEND_TIMEOUT_S + SLACK_S} s"
     growth = _own_rss(front) - before
-    assert growth < MEMORY_BOUND, f"the second wave cost {growth / MiB:.1f} MiB more: the first one's was not given back"
+    assert growth < MEMORY_BOUND, f"the last wave cost {growth / MiB:.1f} MiB more: the earlier ones' was not given back"
     _assert_served(site)
-    assert len([line for line in log.lines() if "read none of its answer" in line]) == 2 * count
+    assert len([line for line in log.lines() if "read none of its answer" in line]) == waves * count
 
 
 BIG_ANSWER = 8 * MiB
