@@ -14,6 +14,7 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import psutil
 import pytest
@@ -161,16 +162,22 @@ def _dropped_within(server, sock: socket.socket, seconds: float) -> float | None
 
 def _temporary_files(server) -> list[str]:
     """The files under the server's scratch folder that it has open, unlinked ones included."""
+    return [target for _, target in _open_temporary_files(server)]
+
+
+def _open_temporary_files(server) -> set[tuple[str, str]]:
+    """(descriptor, file) of each: an unlinked file is named by its inode, which a later file may
+    reuse, but not on the same descriptor while both are open."""
     tmp = os.path.realpath(f"{server.data_dir}/scratch") + "/"
     fds = f"/proc/{server.pid}/fd"
-    found = []
+    found = set()
     for fd in os.listdir(fds):
         try:
             target = os.readlink(f"{fds}/{fd}")
         except FileNotFoundError:
             continue  # closed meanwhile
         if target.startswith(tmp):
-            found.append(target)
+            found.add((fd, target))
     return found
 
 
@@ -303,7 +310,8 @@ def test_pipelined_answers_still_come_in_order_when_read_slowly(front, site):
 # --------------------------------------------------------------------- answers the client never reads
 
 
-def _never_reading(port: int, first: bytes, request: bytes, count: int) -> list[socket.socket]:
+def _never_reading(port: int, first: bytes, request: bytes, count: int,
+                   after_each: Callable[[], None] = lambda: None) -> list[socket.socket]:
     """`count` connections that send `first` and read all of its answer, then send `request` and
     read nothing more, once its answer has begun to arrive. Each has a receive buffer of 4 KiB and
     segments of 536 bytes, set before it connects: the kernel sizes the server's send buffer by
@@ -322,6 +330,7 @@ def _never_reading(port: int, first: bytes, request: bytes, count: int) -> list[
         sock.sendall(request)
         sock.recv(1, socket.MSG_PEEK)  # the server has taken the connection and is answering
         socks.append(sock)
+        after_each()
     return socks
 
 
@@ -388,10 +397,13 @@ def test_clients_that_never_read_a_large_function_answer_cost_bounded_memory(fro
     assert fn_site.get(f"/answer?size={BIG_ANSWER}").status_code == 200  # the workers are up
     first = _api_get(front) if via == "api-connection" else b""
     request = f"GET /answer?size={BIG_ANSWER} HTTP/1.1\r\nHost: {fn_site.host}\r\n\r\n".encode()
+    # Counted as each client is set up: under load, setting up 40 takes about as long as
+    # --send-timeout, so the first may be dropped (and their files gone) before the last is there.
+    seen: set[tuple[str, str]] = set()
     with _Peak(front, own=True) as peak:
-        socks = _never_reading(front.port, first, request, count)
+        socks = _never_reading(front.port, first, request, count, lambda: seen.update(_open_temporary_files(front)))
         try:
-            waiting = len(_temporary_files(front))
+            waiting = len(seen)
             still = _all_dropped_within(front, socks, SEND_TIMEOUT_S + SLACK_S)
         finally:
             for sock in socks:
