@@ -12,7 +12,7 @@ command (process start to exit) and how many files it sent: "uploads" are multip
 versions" what the server's version list grew by (assethost's CLI can also make a version from
 content the server already holds, which sends no bytes). twilio-run 5.0.1 comes from the repo's
 .cache/toolkit (installed there with npm if missing, as the toolkit test does) and reaches the
-server through contrib/twilio-run-preload.js. Every step has a time limit
+server through src/assethost/cli/twilio-run-preload.js. Every step has a time limit
 (--step-timeout). The table is printed and written to bench/out/deploy-latest.md.
 """
 
@@ -37,7 +37,7 @@ REPO = BENCH.parent
 WORK = BENCH / ".work" / "deploy"
 OUT = BENCH / "out" / "deploy-latest.md"
 TOOLKIT = REPO / ".cache" / "toolkit"
-PRELOAD = REPO / "contrib" / "twilio-run-preload.js"
+PRELOAD = REPO / "src" / "assethost" / "cli" / "twilio-run-preload.js"
 TWILIO_RUN_VERSION = "5.0.1"
 ACCOUNT_SID = "AC" + "d3" * 16  # the benchmark's own throwaway account (not a secret)
 AUTH_TOKEN = "7a" * 16

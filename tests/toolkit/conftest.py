@@ -14,7 +14,7 @@ from clikit import REPO, start_server
 
 TWILIO_RUN_VERSION = "5.0.1"
 CACHE = REPO / ".cache" / "toolkit"  # git-ignored
-PRELOAD = REPO / "contrib" / "twilio-run-preload.js"
+PRELOAD = REPO / "src" / "assethost" / "cli" / "twilio-run-preload.js"
 INSTALL_TIMEOUT_S = 600
 
 

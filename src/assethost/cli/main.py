@@ -5,7 +5,7 @@ Commands are imported only when used, so that `assethost deploy` does not load t
 
 * `serve`, `accounts`, `keys` (cli/admin.py) work on the database directly;
 * `deploy`, `list`, `logs`, `promote`, `rollback`, `sign`, `fetch`, `usage` (cli/commands/) talk to a
-  running server over HTTP only.
+  running server over HTTP only; `toolkit` runs Twilio's twilio-run against it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ COMMANDS = {
     "sign": "assethost.cli.commands.signing:sign",
     "fetch": "assethost.cli.commands.signing:fetch",
     "usage": "assethost.cli.commands.usage:usage",
+    "toolkit": "assethost.cli.commands.toolkit:toolkit",
 }
 
 

@@ -3,6 +3,7 @@
  * Points Twilio's Serverless Toolkit (twilio-run, @twilio-labs/serverless-api, the Twilio CLI's
  * serverless plugin) at an assethost instead of Twilio, with no change to the toolkit itself:
  *
+ *   assethost toolkit -- deploy …      (sets both of these, then runs twilio-run)
  *   NODE_OPTIONS="--require /path/to/twilio-run-preload.js" ASSETHOST_API_URL=http://127.0.0.1:8080 twilio-run deploy …
  *
  * The toolkit has no setting for its API's address: it always calls https://serverless.twilio.com
