@@ -246,3 +246,12 @@ def data_files_outside_tmp(data_dir: str | Path) -> set[Path]:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def doc_block(document: Path, name: str) -> str:
+    """The fenced code block right after the marker `<!-- tested: name … -->` in a README or doc:
+    the tests that run the documents' examples take them from there, as a reader would."""
+    found = re.search(rf"<!-- tested: {re.escape(name)}\b[^>]*-->\n```[a-z]*\n(.*?)\n```", document.read_text(),
+                      re.DOTALL)
+    assert found, f"{document.name} has no block marked <!-- tested: {name} -->"
+    return found.group(1)

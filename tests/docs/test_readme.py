@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import doc_block
 from servers import REPO, start_sqlite_server
 
 README = REPO / "README.md"
@@ -21,10 +22,7 @@ AUDIO = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 40  # any bytes
 
 
 def block(name: str) -> str:
-    """The fenced block right after the marker `<!-- tested: name … -->`."""
-    found = re.search(rf"<!-- tested: {re.escape(name)}\b[^>]*-->\n```[a-z]+\n(.*?)\n```", README.read_text(), re.DOTALL)
-    assert found, f"README.md has no block marked <!-- tested: {name} -->"
-    return found.group(1)
+    return doc_block(README, name)
 
 
 @pytest.fixture(scope="module")
