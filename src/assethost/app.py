@@ -34,7 +34,7 @@ def open_context(settings: Settings, migrate: bool = True) -> Context:
         meta.migrate()
     scratch = settings.data_dir / "scratch"
     scratch.mkdir(exist_ok=True)
-    ctx = Context(meta=meta, blobs=open_blob_store(settings.blob_dir), limits=settings.limits,
+    ctx = Context(meta=meta, blobs=open_blob_store(settings.blob_dir, settings.blob_url), limits=settings.limits,
                   scratch_dir=scratch, base_domain=settings.base_domain)
     # A completed build with functions gets its own folder (sources, private assets, npm
     # dependencies) while still `building`; see assethost.functions.package.

@@ -120,6 +120,7 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("assethost-data")
     database_url: str | None = None
+    blob_url: str | None = None  # s3://bucket/prefix: blobs in an object store, --data holding a cache
     public_url: str | None = None
     base_domain: str = "localhost"
     workers: int = 1  # processes sharing the port

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from assethost.config import NETWORKS, KiB, MiB, Settings
+from assethost.store.blobs import parse_url
 
 ENV_PREFIX = "ASSETHOST_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -76,6 +77,15 @@ class ServeOption:
         return text
 
 
+def _blob_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_url(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 def _domain(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     """`--base-domain .Example.com.` means example.com: hosts are compared lowercase."""
     return value.strip(".").lower()
@@ -87,8 +97,13 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
     ServeOption("--data", "data_dir", "folder of the SQLite database and of the blobs",
                 type=click.Path(file_okay=False, path_type=Path)),
     ServeOption("--database-url", "database_url",
-                "PostgreSQL instead: `postgresql+psycopg://user@host/db` (blobs stay in `--data`)",
+                "PostgreSQL instead: `postgresql+psycopg://user@host/db` (blobs stay in `--data` unless `--blob-url`)",
                 default_text="SQLite in `--data`"),
+    ServeOption("--blob-url", "blob_url",
+                "`s3://bucket/prefix`: blobs in an S3-compatible object store (endpoint, region and "
+                "credentials from the standard `AWS_*` variables, `AWS_ENDPOINT_URL` included), `--data` "
+                "keeping uploads in progress and a cache of the blobs served",
+                default_text="the folder `{data}/blobs`", callback=_blob_url),
     ServeOption("--public-url", "public_url",
                 "origin used in every `url`, `links` and paging URL; its scheme is also the one "
                 "protected-asset signatures are checked with", default_text="`http://{host}:{port}`"),

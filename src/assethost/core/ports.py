@@ -180,7 +180,10 @@ class BlobWriter(Protocol):
     """One blob being written: counted and hashed as it goes, stored under its SHA-256 only on
     commit. Leaving the `with` block without commit discards it."""
 
-    size: int
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        ...
 
     def write(self, chunk: bytes) -> None:
         """Raises BlobTooLarge past the writer's limit (the bytes are discarded) and

@@ -17,6 +17,7 @@ from assethost.core import live, mediatypes
 from assethost.core.context import Context
 from assethost.core.environments import domain_name
 from assethost.core.model import BuildEntry
+from assethost.core.ports import StorageError
 from assethost.edge.httpparts import http_date
 from assethost.functions.call import FunctionEntry
 from assethost.functions.package import language
@@ -162,7 +163,7 @@ class SnapshotLoader:
         for build_sid, rows in state.entries.items():
             try:
                 known[build_sid] = _build_files(self.ctx, self.options, build_sid, rows, self._entries)
-            except OSError as exc:
+            except (OSError, StorageError) as exc:  # a blob missing here, or from the object store
                 log.error("build %s cannot be served: %s", build_sid, exc)
         sites = {}
         for found in state.environments:

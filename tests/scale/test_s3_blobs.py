@@ -1,0 +1,97 @@
+"""The S3 blob store against a real S3-compatible server (moto's, on 127.0.0.1): bytes reach the
+bucket before an upload counts, a node with an empty cache fetches what it serves, and an object
+store that refuses or is gone is a StorageError naming no key or credential."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+
+import pytest
+from s3kit import socket_closed
+
+from assethost.core.ports import BlobTooLarge, StorageError
+from assethost.store.blobs import open_blob_store, parse_url
+from assethost.store.blobs.s3 import S3BlobStore
+
+DATA = bytes(range(256)) * 100
+DIGEST = hashlib.sha256(DATA).hexdigest()
+
+
+@pytest.fixture
+def aws_env(object_store, monkeypatch):
+    for key, value in object_store.env().items():
+        monkeypatch.setenv(key, value)
+
+
+def _store(object_store, tmp_path, bucket: str, prefix: str = "blobs") -> S3BlobStore:
+    store = open_blob_store(tmp_path / "cache", f"s3://{bucket}/{prefix}")
+    assert isinstance(store, S3BlobStore)
+    return store
+
+
+def test_parse_url():
+    assert parse_url("s3://b/some/prefix/") == ("b", "some/prefix/")
+    assert parse_url("s3://b") == ("b", "")
+    with pytest.raises(ValueError, match=r"a blob URL looks like s3://bucket/prefix \(got 'http://b/x'\)"):
+        parse_url("http://b/x")
+
+
+def test_a_committed_blob_is_in_the_bucket_and_read_back_by_a_node_without_it(aws_env, object_store, tmp_path):
+    bucket = object_store.bucket(f"b-{uuid.uuid4().hex[:12]}")
+    writer_node = _store(object_store, tmp_path / "one", bucket)
+    with writer_node.writer(len(DATA)) as w:
+        for start in range(0, len(DATA), 4096):
+            w.write(DATA[start:start + 4096])
+        assert w.commit() == (DIGEST, len(DATA))
+    assert object_store.keys(bucket) == [f"blobs/{DIGEST}"]
+    assert writer_node.put(DATA) == (DIGEST, len(DATA))  # stored once
+    assert object_store.keys(bucket) == [f"blobs/{DIGEST}"]
+
+    reader_node = _store(object_store, tmp_path / "two", bucket)
+    assert not (tmp_path / "two" / "cache").joinpath(DIGEST[:2]).exists()
+    assert reader_node.exists(DIGEST) and not reader_node.exists("0" * 64)
+    path = reader_node.local_path(DIGEST)
+    assert path.read_bytes() == DATA and reader_node.read(DIGEST) == DATA
+    assert path.parent.parent.parent == tmp_path / "two" / "cache"
+
+
+def test_an_upload_over_its_limit_or_aborted_leaves_nothing(aws_env, object_store, tmp_path):
+    bucket = object_store.bucket(f"b-{uuid.uuid4().hex[:12]}")
+    store = _store(object_store, tmp_path, bucket)
+    with store.writer(10) as w, pytest.raises(BlobTooLarge):
+        w.write(DATA)
+    with store.writer(len(DATA)) as w:
+        w.write(DATA)
+    assert object_store.keys(bucket) == []
+    assert os.listdir(store.local.tmp_dir) == []
+
+
+def test_a_missing_bucket_and_a_missing_blob_are_storage_errors_that_name_nothing(aws_env, object_store, tmp_path):
+    store = _store(object_store, tmp_path, "no-such-bucket-" + uuid.uuid4().hex[:8])
+    with store.writer(len(DATA)) as w:
+        w.write(DATA)
+        with pytest.raises(StorageError) as caught:
+            w.commit()
+    assert caught.value.full is False
+    assert str(caught.value) == "could not store an upload (object store: NoSuchBucket)"
+
+    bucket = object_store.bucket(f"b-{uuid.uuid4().hex[:12]}")
+    with pytest.raises(StorageError) as missing:
+        _store(object_store, tmp_path / "other", bucket).local_path("1" * 64)
+    assert str(missing.value) == "could not fetch a blob (object store: 404)"
+
+
+def test_an_object_store_that_is_gone_is_a_storage_error(monkeypatch, tmp_path):
+    with socket_closed() as port:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-shown")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        store = open_blob_store(tmp_path, "s3://gone/x")
+        with pytest.raises(StorageError) as caught:
+            store.put(DATA)
+    assert str(caught.value) == "could not store an upload (object store unreachable)"
+    assert "secret-never-shown" not in repr(caught.value)
+
