@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import objectstore
 import psutil
 import pytest
 from twilio.rest import Client
@@ -40,10 +41,19 @@ def _pg_url_for(dbname: str, driver: str = "postgresql") -> str:
 
 
 class Backend:
-    """Database backend for a test session: 'sqlite' (default file in --data) or 'postgres'."""
+    """Where a test server keeps its data: 'sqlite' is the embedded set-up (SQLite and the blobs in
+    --data); 'postgres' the scale-out one (a fresh PostgreSQL database, and the blobs in a bucket of
+    the session's S3-compatible server, tests/objectstore.py, with --data as the node's cache)."""
 
     def __init__(self, name: str):
         self.name = name
+
+    def blob_args(self) -> tuple[list[str], dict[str, str]]:
+        """serve's arguments and environment for the blob store: a new bucket per server."""
+        if self.name != "postgres":
+            return [], {}
+        store = objectstore.shared()
+        return ["--blob-url", f"s3://{store.bucket('blobs')}/assethost"], store.env()
 
     def check(self) -> None:
         if self.name != "postgres":
@@ -98,6 +108,7 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.workdir / "server.log"
         self.extra_env: dict[str, str] = {}  # set before start(): variables of the server's environment
+        self.blob_args: list[str] | None = None  # serve's blob store arguments, chosen at the first start
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -125,8 +136,11 @@ class ServerProcess:
         return args
 
     def start(self) -> ServerProcess:
+        if self.blob_args is None:  # once: a restarted server keeps its bucket
+            self.blob_args, blob_env = self.backend.blob_args()
+            self.extra_env = {**blob_env, **self.extra_env}
         cmd = [sys.executable, "-m", "assethost", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               *self._db_args()]
+               *self._db_args(), *self.blob_args]
         if self.public_url:
             cmd += ["--public-url", self.public_url]
         cmd = self.launcher + cmd + self.extra_args

@@ -39,7 +39,7 @@ def test_parse_url():
 
 
 def test_a_committed_blob_is_in_the_bucket_and_read_back_by_a_node_without_it(aws_env, object_store, tmp_path):
-    bucket = object_store.bucket(f"b-{uuid.uuid4().hex[:12]}")
+    bucket = object_store.bucket("b")
     writer_node = _store(object_store, tmp_path / "one", bucket)
     with writer_node.writer(len(DATA)) as w:
         for start in range(0, len(DATA), 4096):
@@ -58,7 +58,7 @@ def test_a_committed_blob_is_in_the_bucket_and_read_back_by_a_node_without_it(aw
 
 
 def test_an_upload_over_its_limit_or_aborted_leaves_nothing(aws_env, object_store, tmp_path):
-    bucket = object_store.bucket(f"b-{uuid.uuid4().hex[:12]}")
+    bucket = object_store.bucket("b")
     store = _store(object_store, tmp_path, bucket)
     with store.writer(10) as w, pytest.raises(BlobTooLarge):
         w.write(DATA)
@@ -77,7 +77,7 @@ def test_a_missing_bucket_and_a_missing_blob_are_storage_errors_that_name_nothin
     assert caught.value.full is False
     assert str(caught.value) == "could not store an upload (object store: NoSuchBucket)"
 
-    bucket = object_store.bucket(f"b-{uuid.uuid4().hex[:12]}")
+    bucket = object_store.bucket("b")
     with pytest.raises(StorageError) as missing:
         _store(object_store, tmp_path / "other", bucket).local_path("1" * 64)
     assert str(missing.value) == "could not fetch a blob (object store: 404)"

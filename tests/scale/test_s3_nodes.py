@@ -6,7 +6,6 @@ private asset that a function reads."""
 from __future__ import annotations
 
 import time
-import uuid
 
 import httpx
 import pytest
@@ -20,17 +19,16 @@ READER = "exports.handler = (context, event, callback) => callback(null, Runtime
 
 @pytest.fixture
 def nodes(object_store, tmp_path):
-    bucket = object_store.bucket(f"nodes-{uuid.uuid4().hex[:12]}")
+    bucket = object_store.bucket("nodes")
     backend = Backend("postgres")
     backend.check()
-    first = ServerProcess(backend, tmp_path / "one", ["--blob-url", f"s3://{bucket}/blobs"])
-    second = ServerProcess(backend, tmp_path / "two", ["--blob-url", f"s3://{bucket}/blobs"])
+    first, second = ServerProcess(backend, tmp_path / "one"), ServerProcess(backend, tmp_path / "two")
     backend.drop_database(second._dbname)  # the second node shares the first one's database
     second.db_url, second._dbname = first.db_url, None
     second.account_sid, second.auth_token = first.account_sid, first.auth_token
     try:
         for node in (first, second):
-            node.extra_env = object_store.env()
+            node.blob_args, node.extra_env = ["--blob-url", f"s3://{bucket}/blobs"], object_store.env()
             node.start()
         yield bucket, first, second
     finally:
