@@ -140,9 +140,11 @@ def test_twilio_run_logs_prints_the_newest_lines_and_tail_follows_new_ones(twili
                               "  callback(null, 'counted');\n};\n",
         "package.json": json.dumps({"name": name, "version": "1.0.0"}),
     })
-    deployed = _run(twilio_run, server, preload, tmp_path, "deploy", "--service-name", name,
+    deployed = _run(twilio_run, server, preload, tmp_path, "deploy", "--service-name", name, "--runtime", "node20",
                     "--override-existing-project", "-o", "json")
     zs, domain = deployed["serviceSid"], deployed["domain"]
+    with server.http_client() as http:  # the toolkit's --runtime reaches the build
+        assert http.get(f"/v1/Services/{zs}/Builds/{deployed['buildSid']}").json()["runtime"] == "node20"
     assert edge_get(server, domain, f"/count?n={LINES}&tag=early").text == "counted"
     logs_url = f"/v1/Services/{zs}/Environments/{deployed['environmentSid']}/Logs"
 

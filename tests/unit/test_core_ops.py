@@ -325,8 +325,10 @@ def test_builds_refuse_what_they_cannot_hold(ctx, account, service):
         builds.create(ctx, account, service.sid, [a.sid, a_again.sid], [], None, None)
     with refused(Invalid, 400, 20001, f"AssetVersions: {fv.sid} is a function version, not an asset version"):
         builds.create(ctx, account, service.sid, [fv.sid], [], None, None)
-    with refused(Invalid, 400, 20001, "Runtime 'Node 22' is not a runtime name such as node22"):
-        builds.create(ctx, account, service.sid, [a.sid], [], None, "Node 22")
+    accepted = "node8, node10, node12, node14, node16, node18, node20, node22"
+    for runtime in ("Node 22", "node99", "python3", "node22 "):
+        with refused(Invalid, 400, 20001, f"Runtime must be one of {accepted} (got {runtime!r})"):
+            builds.create(ctx, account, service.sid, [a.sid], [], None, runtime)
     other = services.create(ctx, account, "other", "Other", None, None)
     with refused(NotFound, 404, 20404, f"AssetVersions: the version {a.sid} was not found in this service"):
         builds.create(ctx, account, other.sid, [a.sid], [], None, None)
