@@ -59,6 +59,10 @@ def project(fn_server, fn_http):
         "functions/warn.js": "exports.handler = (c, e, cb) => { console.warn('careful'); console.error('bad'); cb(); };\n",
         "functions/py-echo.py": "def handler(context, event):\n"
                                 "    return {'var': context.MY_VAR, 'path': context['PATH'], 'event': event}\n",
+        "functions/py-levels.py": "import logging\n\ndef handler(context, event):\n"
+                                  "    logging.debug('py debug')\n    logging.info('py info')\n"
+                                  "    logging.warning('py careful')\n    logging.error('py bad')\n"
+                                  "    logging.critical('py worse')\n    return 'ok'\n",
         "functions/py-boom.py": "def handler(context, event):\n    raise ValueError('python kaboom')\n",
         "assets/style.css": "body { color: red; }\n",
         "assets/my_file.private.txt": "private text\n",
@@ -181,6 +185,10 @@ def test_log_levels(project, fn_http):
     assert project.site.get("/warn").status_code == 200
     assert project.wait_log(fn_http, "careful")["level"] == "warning"
     assert project.wait_log(fn_http, "bad")["level"] == "error"
+    assert project.site.get("/py-levels").text == "ok"
+    project.wait_log(fn_http, "py worse")
+    levels = {e["message"]: e["level"] for e in project.logs(fn_http, FunctionSid=project.functions["/py-levels"])}
+    assert levels == {"py info": "info", "py careful": "warning", "py bad": "error", "py worse": "error"}
 
 
 def test_runaway_function_is_stopped_and_the_server_keeps_serving(project):

@@ -102,7 +102,7 @@ class _LogStream(io.TextIOBase):
 
 class _LogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        # Twilio's Log levels: info, warning, error (DEBUG is info, CRITICAL error).
+        # Twilio's Log levels: info, warning, error (CRITICAL is error).
         level = "error" if record.levelno >= logging.ERROR else "warning" if record.levelno >= logging.WARNING else "info"
         log(level, self.format(record))
 
