@@ -148,8 +148,8 @@ class Rows(Generic[T]):
             q = q.where(t.c[column] >= low, t.c[column] <= high)
         forward, backward = (t.c.id.desc(), t.c.id) if newest_first else (t.c.id, t.c.id.desc())
         if before_id is not None:
-            earlier = t.c.id > before_id if newest_first else t.c.id < before_id
-            q = q.where(earlier).order_by(backward).limit(limit)
+            preceding = t.c.id > before_id if newest_first else t.c.id < before_id
+            q = q.where(preceding).order_by(backward).limit(limit)
             return list(reversed(self._all(q)))
         if after_id is not None:
             q = q.where(t.c.id < after_id if newest_first else t.c.id > after_id)
