@@ -100,12 +100,26 @@ def test_assets_only_and_functions_only_builds(http, service, versions):
     assert [v["sid"] for v in only_fn["function_versions"]] == [fv["sid"]]
 
 
-def test_runtime_is_stored(http, service, versions):
+@pytest.mark.parametrize("runtime", ["node8", "node18", "node20"])
+def test_runtime_is_stored(http, service, versions, runtime):
     av1, _, _ = versions
-    resp = create_build(http, service["sid"], [av1["sid"]], runtime="node20")
+    resp = create_build(http, service["sid"], [av1["sid"]], runtime=runtime)
     assert resp.status_code == 201, resp.text
-    assert resp.json()["runtime"] == "node20"
-    assert http.get(f"/v1/Services/{service['sid']}/Builds/{resp.json()['sid']}").json()["runtime"] == "node20"
+    assert resp.json()["runtime"] == runtime
+    assert http.get(f"/v1/Services/{service['sid']}/Builds/{resp.json()['sid']}").json()["runtime"] == runtime
+
+
+@pytest.mark.parametrize("runtime", ["node99", "python3", "Node22", "node", "x" * 100])
+def test_a_runtime_twilio_does_not_list_is_refused(client, http, service, versions, runtime):
+    av1, _, _ = versions
+    message = ("Runtime must be one of node8, node10, node12, node14, node16, node18, node20, node22"
+               f" (got {runtime[:40]!r})")
+    exc = expect_twilio_error(400, 20001, client.serverless.v1.services(service["sid"]).builds.create,
+                              asset_versions=[av1["sid"]], runtime=runtime)
+    assert exc.msg == f"Unable to create record: {message}"
+    assert assert_error(create_build(http, service["sid"], [av1["sid"]], runtime=runtime), 400, 20001)["message"] == message
+    builds = http.get(f"/v1/Services/{service['sid']}/Builds").json()["builds"]
+    assert all(b["runtime"] != runtime for b in builds)
 
 
 @pytest.mark.parametrize("deps", [

@@ -30,6 +30,12 @@ PROJECT = {
         "    print('py-line ' + event.get('tag', ''))\n"
         "    return 'py ok from ' + context.PATH\n"
     ),
+    "functions/count.js": (
+        "exports.handler = (context, event, callback) => {\n"
+        "  for (let i = 0; i < 3; i++) console.log(`count ${i} ${event.tag}`);\n"
+        "  callback(null, 'counted');\n"
+        "};\n"
+    ),
     "functions/admin.protected.py": "def handler(context, event):\n    return {'admin': True}\n",
     "functions/helper.private.py": "def handler(context, event):\n    return 'private'\n",
     "assets/index.html": "<h1>home</h1>\n",
@@ -90,6 +96,7 @@ def test_python_functions_are_deployed_with_their_visibility(site):
     files = {f["file"]: f for f in r["files"]}
     assert {k: (f["kind"], f["path"], f["visibility"]) for k, f in files.items()} == {
         "functions/hello.js": ("function", "/hello", "public"),
+        "functions/count.js": ("function", "/count", "public"),
         "functions/api/pyhello.py": ("function", "/api/pyhello", "public"),
         "functions/admin.protected.py": ("function", "/admin", "protected"),
         "functions/helper.private.py": ("function", "/helper", "private"),
@@ -150,6 +157,17 @@ def test_logs_plain_text(site):
     out = site.cli("logs").ok().stdout
     line = next(line for line in out.splitlines() if f"py-line {site.tag}" in line)
     assert "/api/pyhello" in line and " info " in line and line[:4].isdigit() and "Z  " in line
+
+
+def test_logs_print_oldest_first(site):
+    """The API lists newest first; the command turns them round, in JSON and in plain text."""
+    tag = _tag()
+    assert site.call("/count", tag) == "counted"
+    expected = [f"count {i} {tag}" for i in range(3)]
+    entries = site.wait_logs(expected[-1:], "-f", "/count")
+    assert [e["message"] for e in entries if e["message"].endswith(tag)] == expected
+    out = site.cli("logs", "-f", "/count").ok().stdout
+    assert [line.split("  ")[-1] for line in out.splitlines() if line.endswith(tag)] == expected
 
 
 def test_logs_function_filter(site):

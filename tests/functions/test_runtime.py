@@ -54,9 +54,15 @@ def project(fn_server, fn_http):
   callback(null, twiml);
 };
 """,
+        "functions/count.js": "exports.handler = (c, e, cb) => {\n"
+                              "  for (let i = 0; i < Number(e.n); i++) console.log('count ' + i);\n  cb();\n};\n",
         "functions/warn.js": "exports.handler = (c, e, cb) => { console.warn('careful'); console.error('bad'); cb(); };\n",
         "functions/py-echo.py": "def handler(context, event):\n"
                                 "    return {'var': context.MY_VAR, 'path': context['PATH'], 'event': event}\n",
+        "functions/py-levels.py": "import logging\n\ndef handler(context, event):\n"
+                                  "    logging.debug('py debug')\n    logging.info('py info')\n"
+                                  "    logging.warning('py careful')\n    logging.error('py bad')\n"
+                                  "    logging.critical('py worse')\n    return 'ok'\n",
         "functions/py-boom.py": "def handler(context, event):\n    raise ValueError('python kaboom')\n",
         "assets/style.css": "body { color: red; }\n",
         "assets/my_file.private.txt": "private text\n",
@@ -177,8 +183,12 @@ def test_errors_answer_500_and_are_logged(project, fn_http):
 
 def test_log_levels(project, fn_http):
     assert project.site.get("/warn").status_code == 200
-    assert project.wait_log(fn_http, "careful")["level"] == "warn"
+    assert project.wait_log(fn_http, "careful")["level"] == "warning"
     assert project.wait_log(fn_http, "bad")["level"] == "error"
+    assert project.site.get("/py-levels").text == "ok"
+    project.wait_log(fn_http, "py worse")
+    levels = {e["message"]: e["level"] for e in project.logs(fn_http, FunctionSid=project.functions["/py-levels"])}
+    assert levels == {"py info": "info", "py careful": "warning", "py bad": "error", "py worse": "error"}
 
 
 def test_runaway_function_is_stopped_and_the_server_keeps_serving(project):
@@ -257,16 +267,19 @@ def test_dependencies_are_installed_and_shared(fn_server, fn_http):
     assert len(installs) == 1  # one install for the one dependency set
 
 
-def test_logs_resource_pages_and_validates(project, fn_http):
-    for i in range(3):
-        assert project.site.get("/hello", params={"name": str(i)}).status_code == 200
-    project.site.get("/warn")
-    project.wait_log(fn_http, "careful")
+def test_logs_resource_lists_newest_first_and_pages_to_older_lines(project, fn_http):
+    assert project.site.get("/count", params={"n": "5"}).status_code == 200
+    project.wait_log(fn_http, "count 4")
+    newest = [f"count {i}" for i in (4, 3, 2, 1, 0)]
+    zh = project.functions["/count"]
+    assert [e["message"] for e in project.logs(fn_http, FunctionSid=zh)] == newest
     base = f"/v1/Services/{project.site.service_sid}/Environments/{project.site.env_sid}/Logs"
-    page = fn_http.get(base, params={"PageSize": 1}).json()
-    assert len(page["logs"]) == 1 and page["meta"]["key"] == "logs"
-    assert page["meta"]["next_page_url"]
-    nxt = httpx.get(page["meta"]["next_page_url"], auth=fn_http.auth, trust_env=False).json()
-    assert nxt["logs"][0]["sid"] != page["logs"][0]["sid"]
+    pages = [fn_http.get(base, params={"FunctionSid": zh, "PageSize": 2}).json()]
+    while pages[-1]["meta"]["next_page_url"]:
+        pages.append(httpx.get(pages[-1]["meta"]["next_page_url"], auth=fn_http.auth, trust_env=False).json())
+    assert [[e["message"] for e in p["logs"]] for p in pages] == [newest[:2], newest[2:4], newest[4:]]
+    assert pages[0]["meta"]["key"] == "logs" and pages[0]["meta"]["previous_page_url"] is None
+    back = httpx.get(pages[2]["meta"]["previous_page_url"], auth=fn_http.auth, trust_env=False).json()
+    assert [e["message"] for e in back["logs"]] == newest[2:4]
     assert fn_http.get(base, params={"FunctionSid": "nope"}).status_code == 400
     assert fn_http.get(base + "/NO" + "0" * 32).status_code == 404

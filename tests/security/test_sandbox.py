@@ -126,6 +126,14 @@ exports.handler = (context, event, callback) => {
   callback(null, 'still here');
 };
 """,
+    "js_level": """const fs = require('fs');
+// A log line with a level of its own, straight to the message pipe.
+exports.handler = (context, event, callback) => {
+  const line = { type: 'log', id: null, level: event.level, message: 'level ' + event.level.slice(0, 8) };
+  fs.writeSync(Number(process.argv[2]), JSON.stringify(line) + '\\n');
+  callback(null, 'sent');
+};
+""",
     "js_flood": """exports.handler = (context, event, callback) => {
   const line = 'A'.repeat(8000);
   const until = Date.now() + 1200;
@@ -691,4 +699,14 @@ def test_a_worker_writing_to_the_pipe_past_its_harness_is_stopped(sandboxed, att
     resp = attacker.site.get("/js_chatty", params={"kind": kind}, timeout=30)
     assert_error(resp, 500, 82005, "exited before answering")
     assert why in sandboxed.log_tail(100_000)
+    still_served(sandboxed, bystander)
+
+
+def test_a_log_level_a_worker_makes_up_is_stored_as_info(sandboxed, attacker, bystander):
+    """Only Twilio's levels are stored; another (here longer than the column) is info."""
+    for level in ("warning", "x" * 40):
+        assert attacker.site.get("/js_level", params={"level": level}, timeout=30).text == "sent"
+    with sandboxed.http_client() as http:
+        assert attacker.wait_log(http, "level warning")["level"] == "warning"
+        assert attacker.wait_log(http, "level xxxxxxxx")["level"] == "info"
     still_served(sandboxed, bystander)

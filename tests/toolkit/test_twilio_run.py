@@ -1,11 +1,14 @@
-"""The real Twilio Serverless Toolkit (twilio-run 5.0.1, installed with npm) deploys to assethost:
+"""The real Twilio Serverless Toolkit (twilio-run 5.0.1, installed with npm) against assethost:
 deploy, a second deploy of a changed project, list and promote, then every deployed asset is
-fetched from the edge at the URL the toolkit printed (https://domain → http://domain:port)."""
+fetched from the edge at the URL the toolkit printed (https://domain → http://domain:port); and
+`logs` and `logs --tail` of an environment with more lines than the toolkit's one page."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -106,3 +109,78 @@ def test_twilio_run_deploy_list_promote(twilio_run, preload, toolkit_server, tmp
     assert promoted["buildSid"] == second["buildSid"]
     assert promoted["domain"] == second["domain"].replace("-dev.localhost", ".localhost")
     _check_assets(server, tmp_path, second["assets"], domain=promoted["domain"])
+
+
+LINES = 70  # more than the 50 of the toolkit's one page
+TAIL_WAIT_S = 30
+
+
+def _printed(entry: dict) -> str:
+    """A Log as twilio-run prints it (printers/logs.js)."""
+    return f"[{entry['level']}][{entry['date_created']}]: {entry['message']}"
+
+
+def _read_until(proc: subprocess.Popen, lines: list[str], wanted: str) -> None:
+    """Append what proc prints to `lines` until `wanted` is among them (the caller bounds the wait)."""
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        lines.append(raw.rstrip("\n"))
+        if lines[-1] == wanted:
+            return
+    raise AssertionError(f"twilio-run ended without printing {wanted!r}: {lines}")
+
+
+def test_twilio_run_logs_prints_the_newest_lines_and_tail_follows_new_ones(twilio_run, preload, toolkit_server,
+                                                                             tmp_path):
+    server = toolkit_server
+    name = f"tk-logs-{uuid.uuid4().hex[:10]}"
+    write_files(tmp_path, {
+        "functions/count.js": "exports.handler = (context, event, callback) => {\n"
+                              "  for (let i = 0; i < Number(event.n); i++) console.log(`${event.tag} ${i}`);\n"
+                              "  callback(null, 'counted');\n};\n",
+        "package.json": json.dumps({"name": name, "version": "1.0.0"}),
+    })
+    deployed = _run(twilio_run, server, preload, tmp_path, "deploy", "--service-name", name, "--runtime", "node20",
+                    "--override-existing-project", "-o", "json")
+    zs, domain = deployed["serviceSid"], deployed["domain"]
+    with server.http_client() as http:  # the toolkit's --runtime reaches the build
+        assert http.get(f"/v1/Services/{zs}/Builds/{deployed['buildSid']}").json()["runtime"] == "node20"
+    assert edge_get(server, domain, f"/count?n={LINES}&tag=early").text == "counted"
+    logs_url = f"/v1/Services/{zs}/Environments/{deployed['environmentSid']}/Logs"
+
+    def listed(last: str) -> list[dict]:
+        """Every Log of the environment, newest first, once the line `last` is stored."""
+        deadline = time.monotonic() + 10
+        with server.http_client() as http:
+            while True:
+                entries = http.get(logs_url, params={"PageSize": 1000}).json()["logs"]
+                if any(e["message"] == last for e in entries):
+                    return entries
+                assert time.monotonic() < deadline, f"{last!r} was not stored: {entries[:3]}"
+                time.sleep(0.2)
+
+    entries = listed(f"early {LINES - 1}")
+    assert [e["message"] for e in entries] == [f"early {i}" for i in reversed(range(LINES))]
+    # `logs` prints page 1 as it comes: the newest 50, newest first
+    out = _run(twilio_run, server, preload, tmp_path, "logs", "--service-sid", zs, "--environment", "dev")
+    assert out.splitlines() == [_printed(e) for e in entries[:50]]
+
+    # `logs --tail` polls page 1 every second, printing what it has not seen, oldest first
+    cmd = [str(twilio_run), "logs", "--tail", "--service-sid", zs, "--environment", "dev",
+           "--username", server.account_sid, "--password", server.auth_token]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=toolkit_env(server, preload), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    killer = threading.Timer(TAIL_WAIT_S, proc.kill)  # bounds the reading if a line never comes
+    killer.start()
+    try:
+        printed: list[str] = []
+        _read_until(proc, printed, _printed(entries[0]))
+        assert printed == [_printed(e) for e in reversed(entries[:50])]
+        assert edge_get(server, domain, "/count?n=1&tag=late").text == "counted"
+        (late, *_) = listed("late 0")
+        _read_until(proc, printed, _printed(late))
+        assert printed[50:] == [_printed(late)]
+    finally:
+        killer.cancel()
+        proc.kill()
+        proc.wait()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from assethost.config import Limits
-from assethost.core import accounts, builds, environments, resources, services, sids
+from assethost.core import accounts, builds, environments, paging, resources, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import AssetHostError, Conflict, Invalid, NotFound
 from assethost.core.paging import PageRequest
@@ -142,6 +142,32 @@ def test_service_pages_follow_their_tokens(ctx, account):
         PageRequest.parse("0", None, None)
     with refused(Invalid, 400, 20001, "Invalid PageToken 'XX1'"):
         PageRequest.parse(None, None, "XX1")
+
+
+def test_newest_first_pages_follow_their_tokens_to_older_rows(ctx, account):
+    made = [services.create(ctx, account, f"svc-{i}", f"Service {i}", None, None).sid for i in range(5)]
+    newest = made[::-1]
+    where = {"account_sid": account}
+
+    def fetch(size: str, page: str | None, token: str | None) -> paging.Page[Any]:
+        with ctx.meta.read() as tx:
+            return paging.fetch(tx.services, where, PageRequest.parse(size, page, token), newest_first=True)
+
+    first = fetch("2", None, None)
+    assert [r.sid for r in first.rows] == newest[:2]
+    assert first.has_next and first.previous_token is None
+    second = fetch("2", "1", first.next_token)
+    assert [r.sid for r in second.rows] == newest[2:4]
+    third = fetch("2", "2", second.next_token)
+    assert [r.sid for r in third.rows] == newest[4:]
+    assert not third.has_next and third.next_token is None
+    back = fetch("2", "1", third.previous_token)
+    assert [r.sid for r in back.rows] == newest[2:4] and back.has_next
+    assert [r.sid for r in fetch("2", "0", back.previous_token).rows] == newest[:2]
+    assert [r.sid for r in fetch("2", "1", None).rows] == newest[2:4]
+    # a row added while paging comes first on page 0, and does not move the older pages
+    services.create(ctx, account, "svc-new", "New", None, None)
+    assert [r.sid for r in fetch("2", "1", first.next_token).rows] == newest[2:4]
 
 
 # ------------------------------------------------------------------------------------------ resources
@@ -299,8 +325,10 @@ def test_builds_refuse_what_they_cannot_hold(ctx, account, service):
         builds.create(ctx, account, service.sid, [a.sid, a_again.sid], [], None, None)
     with refused(Invalid, 400, 20001, f"AssetVersions: {fv.sid} is a function version, not an asset version"):
         builds.create(ctx, account, service.sid, [fv.sid], [], None, None)
-    with refused(Invalid, 400, 20001, "Runtime 'Node 22' is not a runtime name such as node22"):
-        builds.create(ctx, account, service.sid, [a.sid], [], None, "Node 22")
+    accepted = "node8, node10, node12, node14, node16, node18, node20, node22"
+    for runtime in ("Node 22", "node99", "python3", "node22 "):
+        with refused(Invalid, 400, 20001, f"Runtime must be one of {accepted} (got {runtime!r})"):
+            builds.create(ctx, account, service.sid, [a.sid], [], None, runtime)
     other = services.create(ctx, account, "other", "Other", None, None)
     with refused(NotFound, 404, 20404, f"AssetVersions: the version {a.sid} was not found in this service"):
         builds.create(ctx, account, other.sid, [a.sid], [], None, None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 from assethost.core import clock, dependencies, limits, lookup, services, sids
 from assethost.core.context import Context
@@ -15,12 +14,14 @@ from assethost.core.ports import Tx
 
 log = logging.getLogger("assethost.builds")
 
+# Build `Runtime`: the values of build_enum_runtime in Twilio's OpenAPI description of Serverless
+# v1. A build records the one it was given and answers it back; whichever it names, its functions
+# run on the one Node.js of this server (`serve --node`), and Python functions on its Python.
+RUNTIMES = ("node8", "node10", "node12", "node14", "node16", "node18", "node20", "node22")
 DEFAULT_RUNTIME = "node22"
 # Builds of one account being packaged at once: what one account may keep the packaging threads
 # (core.background), and npm, busy with.
 MAX_BUILDING = 5
-
-_RUNTIME = re.compile(r"^[a-z][a-z0-9.]{1,15}$")
 
 
 def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
@@ -81,8 +82,8 @@ def create(
 ) -> tuple[Build, list[BuildEntry]]:
     deps = parse_dependencies(dependencies)
     runtime = runtime or DEFAULT_RUNTIME
-    if not _RUNTIME.match(runtime):
-        raise Invalid(f"Runtime {runtime!r} is not a runtime name such as node22")
+    if runtime not in RUNTIMES:
+        raise Invalid(f"Runtime must be one of {', '.join(RUNTIMES)} (got {runtime[:40]!r})")
     if not asset_versions and not function_versions:
         raise Invalid("At least one Function Version or Asset Version is required for Build.")
     with ctx.meta.write() as tx:

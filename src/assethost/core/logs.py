@@ -12,6 +12,9 @@ from assethost.core.model import LogLine
 from assethost.core.paging import Page, PageRequest, fetch
 from assethost.core.ports import MetaStore, Value
 
+# The levels of Twilio's Log resource (console.warn and Python's logging.warning are `warning`).
+LEVELS = ("info", "warning", "error")
+
 # (environment SID, build SID) → the deployment that put the build there, as a caller caches it.
 Deployments = dict[tuple[str, str], "str | None"]
 
@@ -30,7 +33,9 @@ def _date(value: str | None, param: str) -> datetime | None:
 
 def page(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, req: PageRequest,
          function_sid: str | None, start: str | None, end: str | None) -> Page[LogLine]:
-    """Oldest first, by default over the last day (as Twilio's StartDate/EndDate defaults)."""
+    """Newest first, as Twilio lists them (the Serverless Toolkit reads page 1 for the latest
+    lines, and `twilio-run logs --tail` polls it for new ones); by default over the last day (as
+    Twilio's StartDate/EndDate defaults). The next page holds older lines."""
     end_at = _date(end, "EndDate") or clock.now()
     start_at = _date(start, "StartDate") or (end_at - min(timedelta(days=1), end_at - datetime.min))
     if function_sid is not None and not sids.is_sid(function_sid, sids.RESOURCE):
@@ -38,7 +43,7 @@ def page(ctx: Context, account_sid: str, service_ref: str, environment_sid: str,
     with ctx.meta.read() as tx:
         _, env = environments.find(tx, account_sid, service_ref, environment_sid)
         where = {"environment_sid": env.sid} | ({"function_sid": function_sid} if function_sid else {})
-        return fetch(tx.logs, where, req, between=("date_created", start_at, end_at))
+        return fetch(tx.logs, where, req, between=("date_created", start_at, end_at), newest_first=True)
 
 
 def get(ctx: Context, account_sid: str, service_ref: str, environment_sid: str, sid: str) -> LogLine:

@@ -1,7 +1,8 @@
 """List paging: PageSize, Page and an opaque PageToken, as Twilio's lists take them.
 
-Tokens are keyset cursors: `PA<id>` means "after row id", `PB<id>` "before row id". They keep
-pages stable while rows are added, which plain offsets would not.
+Tokens are keyset cursors: `PA<id>` means "after row id", `PB<id>` "before row id", in the list's
+own order (oldest first, or newest first for a list that asks so: on one of those, the next page
+holds older rows). They keep pages stable while rows are added, which plain offsets would not.
 """
 
 from __future__ import annotations
@@ -77,13 +78,14 @@ class Page(Generic[R]):
 
 
 def fetch(table: Rows[R], where: Mapping[str, Value], req: PageRequest,
-          between: tuple[str, Value, Value] | None = None) -> Page[R]:
+          between: tuple[str, Value, Value] | None = None, newest_first: bool = False) -> Page[R]:
+    """One page of `table`'s rows matching `where`: in creation order, or newest first."""
     rows = table.page(
         where, limit=req.size + 1, offset=req.page * req.size,
-        after_id=req.after_id, before_id=req.before_id, between=between,
+        after_id=req.after_id, before_id=req.before_id, between=between, newest_first=newest_first,
     )
     if req.before_id is not None:
-        # Going back: the extra row, if any, is the oldest one and belongs to an earlier page.
+        # Going back: the extra row, if any, is the first one and belongs to an earlier page.
         rows = rows[-req.size :]
         return Page(rows=rows, request=req, has_next=True)
     return Page(rows=rows[: req.size], request=req, has_next=len(rows) > req.size)

@@ -77,9 +77,12 @@ class Rows(Protocol, Generic[T]):
         after_id: int | None = None,
         before_id: int | None = None,
         between: tuple[str, Value, Value] | None = None,
+        newest_first: bool = False,
     ) -> list[T]:
-        """Keyset (after/before an id) when a page token gives one, else by offset; `between` =
-        (column, low, high) keeps rows whose column lies in [low, high]."""
+        """Rows in creation order (the reverse with `newest_first`). Keyset when a page token
+        gives one (`after_id`: the rows following that id in this order; `before_id`: the `limit`
+        rows just before it, still in this order), else by offset; `between` = (column, low,
+        high) keeps rows whose column lies in [low, high]."""
         ...
 
     def insert(self, **values: Value) -> None:

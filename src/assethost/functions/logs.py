@@ -61,6 +61,10 @@ class LogSink:
         self.dropped = 0
 
     def add(self, call: CallLog, level: str, message: str) -> None:
+        if level not in core_logs.LEVELS:
+            # The level comes from the worker's pipe, which tenant code can write to; a made-up
+            # one (too long for the column, a batch PostgreSQL refuses) is stored as info.
+            level = "info"
         if len(message) > MESSAGE_LIMIT:
             message = message[:MESSAGE_LIMIT] + "…"
         with self._lock:
@@ -68,7 +72,7 @@ class LogSink:
                 self.dropped += 1
                 if not call.cut:
                     call.cut = True
-                    self._append(call, "warn", f"Log output of this call was cut: more than {CALL_LINES} "
+                    self._append(call, "warning", f"Log output of this call was cut: more than {CALL_LINES} "
                                  f"lines, {CALL_BYTES} bytes, or the account's {ACCOUNT_RATE} bytes a second")
                 return
             self._append(call, level, message)

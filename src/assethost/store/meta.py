@@ -135,22 +135,27 @@ class Rows(Generic[T]):
         after_id: int | None = None,
         before_id: int | None = None,
         between: tuple[str, Value, Value] | None = None,
+        newest_first: bool = False,
     ) -> list[T]:
-        """Rows in creation order. Keyset (after/before an id) when a page token gives one;
-        `between` = (column, low, high) keeps rows whose column lies in [low, high]."""
+        """Rows in creation order, or the reverse with `newest_first`. Keyset when a page token
+        gives one: `after_id` is the rows that follow that id in this order, `before_id` the
+        `limit` rows that come just before it (returned in this order too). `between` = (column,
+        low, high) keeps rows whose column lies in [low, high]."""
         t = self.t
         q = select(t).where(*_where(t, where))
         if between is not None:
             column, low, high = between
             q = q.where(t.c[column] >= low, t.c[column] <= high)
+        forward, backward = (t.c.id.desc(), t.c.id) if newest_first else (t.c.id, t.c.id.desc())
         if before_id is not None:
-            q = q.where(t.c.id < before_id).order_by(t.c.id.desc()).limit(limit)
+            preceding = t.c.id > before_id if newest_first else t.c.id < before_id
+            q = q.where(preceding).order_by(backward).limit(limit)
             return list(reversed(self._all(q)))
         if after_id is not None:
-            q = q.where(t.c.id > after_id)
+            q = q.where(t.c.id < after_id if newest_first else t.c.id > after_id)
         else:
             q = q.offset(offset)
-        return self._all(q.order_by(t.c.id).limit(limit))
+        return self._all(q.order_by(forward).limit(limit))
 
     def insert(self, **values: Value) -> None:
         try:

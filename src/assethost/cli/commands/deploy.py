@@ -26,7 +26,7 @@ from assethost.cli.targets import parse_environment, service_name_for
               help="File (in DIR) whose variables become the environment's Variables; '' for none.")
 @click.option("--assets-folder", default=None, help="Assets folder [default: assets/, else static/].")
 @click.option("--functions-folder", default=None, help="Functions folder [default: functions/, else src/].")
-@click.option("--runtime", default=None, help="Build runtime, e.g. node22 [default: the server's].")
+@click.option("--runtime", default=None, help="Build runtime, one of Twilio's node8 … node22 [default: the server's, node22].")
 @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Parallel uploads.")
 @click.option("--build-timeout", default=300.0, show_default=True, type=float, help="Seconds to wait for the build.")

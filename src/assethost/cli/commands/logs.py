@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -105,9 +104,11 @@ class FunctionNames:
         raise TargetError(f"no function {value!r} in this service (functions: {known})")
 
 
-def fetch(client: Client, zs: str, ze: str, **params: Any) -> Iterator[dict[str, Any]]:
+def fetch(client: Client, zs: str, ze: str, **params: Any) -> list[dict[str, Any]]:
+    """Every line in the window, oldest first: the API lists them newest first (as Twilio does),
+    each next page older, so this reads them all and turns them round."""
     query = {k: v for k, v in params.items() if v is not None}
-    return client.iterate(f"/v1/Services/{zs}/Environments/{ze}/Logs", "logs", **query)
+    return list(reversed(list(client.iterate(f"/v1/Services/{zs}/Environments/{ze}/Logs", "logs", **query))))
 
 
 def _line(entry: dict[str, Any]) -> str:

@@ -78,7 +78,8 @@ function logLine(id, level, message) {
 }
 
 // --- logs: console.* goes to the invocation it was called from -----------------------------
-const LEVELS = { log: 'info', info: 'info', debug: 'info', trace: 'info', warn: 'warn', error: 'error' };
+// Twilio's Log resource names the levels info, warning and error.
+const LEVELS = { log: 'info', info: 'info', debug: 'info', trace: 'info', warn: 'warning', error: 'error' };
 for (const [method, level] of Object.entries(LEVELS)) {
   console[method] = (...args) => {
     logLine(calls.getStore(), level, util.format(...args));

@@ -102,7 +102,8 @@ class _LogStream(io.TextIOBase):
 
 class _LogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        level = "error" if record.levelno >= logging.ERROR else "warn" if record.levelno >= logging.WARNING else "info"
+        # Twilio's Log levels: info, warning, error (CRITICAL is error).
+        level = "error" if record.levelno >= logging.ERROR else "warning" if record.levelno >= logging.WARNING else "info"
         log(level, self.format(record))
 
 
