@@ -209,8 +209,13 @@ class Tx:
 
     def bump_generation(self) -> int:
         t = schema.deploy_state
-        if self.conn.execute(update(t).where(t.c.id == 1).values(generation=t.c.generation + 1)).rowcount == 0:
-            self.conn.execute(insert(t).values(id=1, generation=1))
+        bump = update(t).where(t.c.id == 1).values(generation=t.c.generation + 1)
+        if self.conn.execute(bump).rowcount == 0:
+            try:
+                with self.conn.begin_nested():
+                    self.conn.execute(insert(t).values(id=1, generation=1))
+            except IntegrityError:  # the very first bumps of a database, at once: another one made the row
+                self.conn.execute(bump)
         return self.generation()
 
     def get_or_set(self, key: str, make: Callable[[], str]) -> str:
