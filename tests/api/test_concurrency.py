@@ -52,4 +52,3 @@ def test_parallel_duplicate_environment_creation(server, http):
     codes = sorted(r.status_code for r in responses)
     assert codes == [201] + [409] * (N - 1), [(r.status_code, r.text[:200]) for r in responses]
     assert len(http.get(f"/v1/Services/{svc['sid']}/Environments").json()["environments"]) == 1
-
