@@ -53,6 +53,7 @@ class EdgeOptions:
     """How the edge answers deployed assets."""
 
     memory_file_limit: int = 256 * KiB  # files up to this size are served from memory
+    memory_budget: int = 512 * MiB  # ... while all of them together, per process, stay within this
     public_cache_control: str = "public, max-age=0, must-revalidate"
     # Protected responses must never be kept by a shared cache: it would hand them to anyone.
     protected_cache_control: str = "private, no-cache"

@@ -96,3 +96,29 @@ def test_the_edge_claims_the_hosts_its_snapshot_serves_and_subdomains_of_the_bas
     assert not edge.claims("localhost:8080")
     assert not edge.claims("127.0.0.1:8080")
     assert not edge.claims("shop.example")
+
+
+def test_files_beyond_the_memory_budget_are_served_from_disk_and_a_dropped_build_gives_its_share_back(tmp_path):
+    ctx = make_context(tmp_path)
+    files = {f"/{name}.txt": (name.encode() * 100, "public") for name in ("a", "b", "c")}  # 100 bytes each
+    shop = deploy(ctx, "shop", files)
+    loader = SnapshotLoader(ctx, EdgeOptions(memory_file_limit=1000, memory_budget=250))
+    first = loader.load(Snapshot())
+    served = first.sites[shop.domain].build.served
+    in_memory = sorted(path for path, entry in served.items() if entry.body is not None)
+    assert len(in_memory) == 2  # 200 of the 250 bytes; a third file would pass the budget
+    (on_disk,) = sorted(set(served) - set(in_memory))
+    assert served[on_disk].body is None and Path(served[on_disk].file).read_bytes() == files[on_disk][0]
+    edge = Edge(ctx, "localhost", EdgeOptions(memory_file_limit=1000, memory_budget=250))
+    edge.snapshot = first
+    for path, (data, _) in files.items():
+        reply = edge.responder.answer("GET", "http", path, "", {b"host": shop.domain.encode()}, None)
+        assert reply.status == 200
+        assert (Path(reply.file).read_bytes() if reply.file is not None else reply.body) == data
+
+    # Another service's build replaces nothing here, but when shop's build is undeployed its
+    # memory is free again for the next load.
+    environments.deploy(ctx, ACCOUNT_SID, shop.service_sid, shop.environment_sid, None)
+    other = deploy(ctx, "other", {f"/{n}.txt": (n.encode() * 100, "public") for n in ("x", "y")})
+    second = loader.load(first)
+    assert all(e.body is not None for e in second.sites[other.domain].build.served.values())

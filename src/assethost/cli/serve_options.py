@@ -121,6 +121,10 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
     ServeOption("--memory-file-limit", "edge.memory_file_limit",
                 "files up to this size are served from memory, larger ones from disk",
                 type=click.IntRange(min=0), size=True),
+    ServeOption("--memory-budget", "edge.memory_budget",
+                "most bytes of files one process holds in memory, every live build together; past it, "
+                "small files too are served from disk (where the page cache keeps them)",
+                type=click.IntRange(min=0), size=True),
     ServeOption("--compress-limit", "edge.compress_limit",
                 "text files (HTML, CSS, JavaScript, JSON…) up to this size are also sent brotli- or "
                 "gzip-compressed, kept in memory, to clients that accept it; larger ones only as they are",

@@ -75,10 +75,23 @@ class Snapshot:
     generation: int = -1
 
 
-def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry) -> FileEntry:
+class _Budget:
+    """Bytes of file bodies a load may still put in memory (`--memory-budget`)."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def take(self, size: int) -> bool:
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
+
+
+def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry, budget: _Budget) -> FileEntry:
     blob = ctx.blobs.local_path(row.blob_hash)
     body = None
-    if row.size <= options.memory_file_limit:
+    if row.size <= options.memory_file_limit and budget.take(row.size):
         body = blob.read_bytes()
         head = body[:SNIFF_BYTES]
     else:
@@ -116,6 +129,7 @@ def serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
 
 def _build_files(
     ctx: Context, options: EdgeOptions, build_sid: str, rows: list[BuildEntry], known: dict[str, FileEntry],
+    budget: _Budget,
 ) -> BuildFiles:
     """known: entries already prepared, by version SID (a version never changes), so a new build
     that differs from the last in one file reads one file."""
@@ -131,7 +145,7 @@ def _build_files(
             continue
         entry = known.get(row.version_sid)
         if entry is None:
-            entry = known[row.version_sid] = _entry(ctx, options, row)
+            entry = known[row.version_sid] = _entry(ctx, options, row, budget)
         (private if row.visibility == "private" else served)[row.path] = entry
     root = served.get("/")
     if root is None:
@@ -160,9 +174,10 @@ class SnapshotLoader:
             if site.build is not None:
                 known[site.build.build_sid] = site.build
         state = live.read(self.ctx.meta, set(known))
+        budget = _Budget(self.options.memory_budget - self._held(known, state))
         for build_sid, rows in state.entries.items():
             try:
-                known[build_sid] = _build_files(self.ctx, self.options, build_sid, rows, self._entries)
+                known[build_sid] = _build_files(self.ctx, self.options, build_sid, rows, self._entries, budget)
             except (OSError, StorageError) as exc:  # a blob missing here, or from the object store
                 log.error("build %s cannot be served: %s", build_sid, exc)
         sites = {}
@@ -181,3 +196,12 @@ class SnapshotLoader:
             e.version_sid: e for b in deployed.values() for e in (*b.served.values(), *b.private.values())
         }
         return Snapshot(sites=sites, generation=state.generation)
+
+    @staticmethod
+    def _held(known: dict[str, BuildFiles], state: live.LiveState) -> int:
+        """Bytes in memory of the loaded builds that stay deployed (each version counted once):
+        what the builds this load drops held is given back."""
+        staying = {sid for e in state.environments if (sid := e.environment.build_sid) in known}
+        bodies = {entry.version_sid: len(entry.body) for sid in staying
+                  for entry in (*known[sid].served.values(), *known[sid].private.values()) if entry.body is not None}
+        return sum(bodies.values())
