@@ -27,7 +27,9 @@ T = TypeVar("T")
 def serve(**values: Any) -> None:
     """Run the API (and the runtime edge) on one port."""
     import os
+    import sys
 
+    from assethost import startup
     from assethost.app import prepare
     from assethost.server import run
 
@@ -37,6 +39,11 @@ def serve(**values: Any) -> None:
         account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
         auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,
     )
+    try:
+        sock = startup.check(settings)
+    except startup.StartupError as exc:
+        click.echo(f"assethost: {exc}", err=True)
+        sys.exit(exc.code)
     notes = prepare(settings)
     host, port = settings.host, settings.port
     origin = settings.fixed_origin or f"http://<request host>:{port}"
@@ -54,7 +61,7 @@ def serve(**values: Any) -> None:
     click.echo(f"  functions: {'cannot run: ' + problem if problem else how}")
     for line in notes:
         click.echo(line)
-    run(settings)
+    run(settings, sock)
 
 
 @click.group()
