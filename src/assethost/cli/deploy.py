@@ -43,7 +43,15 @@ POLL_FIRST_S, POLL_MAX_S = 0.1, 1.0
 
 
 class DeployError(Exception):
-    pass
+    """A deploy that cannot go on; `status` and `code` are those of the server's refusal behind
+    it, if one is (for --json)."""
+
+    def __init__(self, message: str, refusal: ApiError | None = None) -> None:
+        super().__init__(message)
+        self.status: int | None = None
+        self.code: int | None = None
+        if refusal is not None and refusal.status:  # status 0: no answer came
+            self.status, self.code = refusal.status, refusal.code
 
 
 @dataclass
@@ -222,7 +230,7 @@ class Deployer:
             again = find_service(self.client, self.service_name)  # created meanwhile by another deploy?
             if again is not None:
                 return again
-            raise DeployError(f"cannot create service {self.service_name!r}: {exc}") from None
+            raise DeployError(f"cannot create service {self.service_name!r}: {exc}", exc) from None
 
     def _environment(self, zs: str) -> tuple[dict[str, Any], bool]:
         envs = self.client.environments(zs)
@@ -241,7 +249,7 @@ class Deployer:
             env = find_environment(self.client.environments(zs), self.target)
             if env is not None:
                 return env, False
-            raise DeployError(f"cannot create environment {self.target.label!r}: {exc}") from None
+            raise DeployError(f"cannot create environment {self.target.label!r}: {exc}", exc) from None
 
     def _live_build(self, zs: str, env: dict[str, Any]) -> dict[str, Any] | None:
         return self.client.build(zs, env["build_sid"]) if env.get("build_sid") else None
@@ -338,7 +346,7 @@ class Deployer:
                     exc = future.exception()
                     assert exc is not None
                     if isinstance(exc, ApiError):
-                        raise DeployError(describe(item, exc)) from None
+                        raise DeployError(describe(item, exc), exc) from None
                     raise exc
             return [f.result() for f in futures]
 
@@ -357,7 +365,7 @@ class Deployer:
                 try:
                     self.client.set_variable(zs, env["sid"], key, value, have["sid"] if have else None)
                 except ApiError as exc:
-                    raise DeployError(f".env: cannot set variable {key}: {exc}") from None
+                    raise DeployError(f".env: cannot set variable {key}: {exc}", exc) from None
 
     # ------------------------------------------------------------------ build and deployment
     def _build_and_deploy(self, zs: str, env: dict[str, Any], plan: list[Planned]) -> str:
@@ -370,7 +378,7 @@ class Deployer:
             build = self.client.create_build(zs, assets, functions, self.project.dependencies,
                                              self.runtime)
         except ApiError as exc:
-            raise DeployError(f"the server refused the build of {len(plan)} files: {exc}") from None
+            raise DeployError(f"the server refused the build of {len(plan)} files: {exc}", exc) from None
         zb = build["sid"]
         with self.reporter.building(f"building {zb}"):
             status = build.get("status", "building")
@@ -388,7 +396,7 @@ class Deployer:
         try:
             self.client.deploy(zs, env["sid"], zb)
         except ApiError as exc:
-            raise DeployError(f"cannot deploy build {zb}: {exc}") from None
+            raise DeployError(f"cannot deploy build {zb}: {exc}", exc) from None
         return zb
 
 

@@ -4,8 +4,8 @@ Commands are imported only when used, so that `assethost deploy` does not load t
 `assethost serve` does not load the deploy client):
 
 * `serve`, `accounts`, `keys` (cli/admin.py) work on the database directly;
-* `deploy`, `list`, `logs`, `promote`, `rollback`, `sign`, `fetch`, `usage` (cli/commands/) talk to a
-  running server over HTTP only.
+* `deploy`, `list`, `logs`, `promote`, `rollback`, `sign`, `fetch`, `usage`, `login` (cli/commands/)
+  talk to a running server over HTTP only; `logout` forgets what `login` saved.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ COMMANDS = {
     "sign": "assethost.cli.commands.signing:sign",
     "fetch": "assethost.cli.commands.signing:fetch",
     "usage": "assethost.cli.commands.usage:usage",
+    "login": "assethost.cli.commands.login:login",
+    "logout": "assethost.cli.commands.login:logout",
 }
 
 
@@ -41,7 +43,8 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
 
-@click.group(cls=LazyGroup)
+# Every command inherits the context settings of the group: `-h` is `--help` everywhere.
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="assethost")
 def main() -> None:
     """assethost: a self-hosted, Twilio-compatible Assets service."""
