@@ -160,6 +160,7 @@ class Deployer:
         self.client, self.project, self.service_name, self.target = client, project, service_name, target
         self.reporter, self.dry_run, self.workers = reporter, dry_run, workers
         self.build_timeout, self.runtime = build_timeout, runtime
+        self.deploying: str | None = None  # the build whose deployment was asked for, once it is
 
     # ------------------------------------------------------------------ the whole run
     def run(self) -> DeployResult:
@@ -335,8 +336,12 @@ class Deployer:
     def _parallel(self, items: list[Planned], fn: Callable[[Planned], Any],
                   describe: Callable[[Planned, Exception], str]) -> list[Any]:
         """fn over items on the thread pool; the first failure stops the rest and is raised as a
-        DeployError described by `describe` (already created versions are reused by a rerun)."""
-        with ThreadPoolExecutor(self.workers) as pool:
+        DeployError described by `describe` (already created versions are reused by a rerun).
+        On Ctrl-C the requests in flight are not waited for: the command exits at once
+        (commands/deploy.py), and the server keeps nothing of a cut upload."""
+        pool = ThreadPoolExecutor(self.workers)
+        interrupted = False
+        try:
             futures = [pool.submit(fn, item) for item in items]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for item, future in zip(items, futures, strict=True):
@@ -349,6 +354,11 @@ class Deployer:
                         raise DeployError(describe(item, exc), exc) from None
                     raise exc
             return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
 
     # ------------------------------------------------------------------ variables
     def _variables(self, zs: str, env: dict[str, Any], result: DeployResult) -> None:
@@ -393,6 +403,7 @@ class Deployer:
         if status != "completed":
             raise DeployError(f"build {zb} failed")
         self.reporter.step(f"deploying {zb} to {env.get('domain_name')}")
+        self.deploying = zb
         try:
             self.client.deploy(zs, env["sid"], zb)
         except ApiError as exc:

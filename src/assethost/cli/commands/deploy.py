@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -48,12 +51,31 @@ def deploy(directory: Path, service_name: str | None, environment: str, producti
     reporter = reporter_for(quiet=as_json)
     # Like twilio-run, the env file's ACCOUNT_SID and AUTH_TOKEN are credentials too.
     with conn.client(directory / env_file if env_file else None) as client:
-        result = Deployer(client, project, name, target, reporter, dry_run=dry_run, workers=workers,
-                          build_timeout=build_timeout, runtime=runtime).run()
+        deployer = Deployer(client, project, name, target, reporter, dry_run=dry_run, workers=workers,
+                            build_timeout=build_timeout, runtime=runtime)
+        try:
+            result = deployer.run()
+        except KeyboardInterrupt:
+            _interrupted(deployer.deploying)
     if as_json:
         emit_json(result.to_json())
     else:
         _print(result)
+
+
+def _interrupted(deploying: str | None) -> NoReturn:
+    """Ctrl-C: leave now, with the shell's code for SIGINT (128 + 2). Uploads still running on
+    other threads are cut rather than waited for (a normal exit would join them); the build is
+    created only after every upload and deployed only after that, so none is half made or live."""
+    if deploying:
+        click.echo(f"\nInterrupted while deploying build {deploying}: `assethost list` shows whether it is live",
+                   err=True)
+    else:
+        click.echo("\nInterrupted: no new build was deployed (what was already uploaded is reused by the next "
+                   "deploy)", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def _print(r: DeployResult) -> None:
