@@ -1,5 +1,6 @@
 """What `assethost serve` checks before it creates anything: the account variables, the database
-URL, the port, the data folder and the database server, in that order (cheapest first).
+URL, the port, the data folder and the database server, in that order (cheapest first). The admin
+commands (`accounts`, `keys`) check the last two the same way.
 
 Each failure is a `StartupError` with one line for the person who started the server and the exit
 code documented in the README ("Exit codes of `assethost serve`"). Nothing here creates a file, a
@@ -39,19 +40,25 @@ def check(settings: Settings) -> socket.socket:
     """Everything a start needs that can be known without creating anything. Returns the
     listening socket (so that the port is ours from now on); raises StartupError."""
     _check_account(settings)
-    db_url = _parse_database_url(settings)
-    sock = listen(settings.host, settings.port)
+    _parse_database_url(settings)
+    sock = _listen(settings.host, settings.port)
     try:
-        _check_data_folder(settings.data_dir)
-        if not db_url.drivername.startswith("sqlite"):
-            _check_database(settings.db_url, db_url.drivername)
+        check_store(settings)
     except BaseException:
         sock.close()
         raise
     return sock
 
 
-def listen(host: str, port: int) -> socket.socket:
+def check_store(settings: Settings) -> None:
+    """The data folder and the database (what the admin commands need as well)."""
+    db_url = _parse_database_url(settings)
+    _check_data_folder(settings.data_dir)
+    if not db_url.drivername.startswith("sqlite"):
+        _check_database(settings.db_url, db_url.drivername)
+
+
+def _listen(host: str, port: int) -> socket.socket:
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)

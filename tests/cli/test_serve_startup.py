@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from clikit import REPO
+from servers import PG_ADMIN_URL
+from sqlalchemy.engine import make_url
 
 VALID_SID = "AC" + "0" * 32
 
@@ -59,12 +61,13 @@ def test_database_that_refuses(tmp_path):
 
 
 def test_database_that_does_not_exist(tmp_path):
-    result = _serve(tmp_path, "--port", "0", "--data", "data",
-                    "--database-url", "postgresql+psycopg://postgres@127.0.0.1:5432/assethost_no_such_db")
+    # The test PostgreSQL server, asked for a database it does not have.
+    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/assethost_no_such_db"
+    result = _serve(tmp_path, "--port", "0", "--data", "data", "--database-url", url)
     assert (result.returncode, result.stdout) == (5, "")
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith(
-        "assethost: cannot connect to the database postgresql+psycopg://postgres@127.0.0.1:5432/assethost_no_such_db: ")
+    shown = make_url(url).render_as_string(hide_password=True)
+    assert result.stderr.startswith(f"assethost: cannot connect to the database {shown}: ")
     assert 'database "assethost_no_such_db" does not exist' in result.stderr
     assert not (tmp_path / "data").exists()
 
@@ -125,3 +128,18 @@ def test_data_folder_on_a_read_only_file_system(tmp_path):
     assert result.stderr.startswith("assethost: cannot use the data folder /proc/assethost-data: /proc: ")
     assert result.stderr.count("\n") == 1
     assert not Path("/proc/assethost-data").exists()
+
+
+def test_admin_commands_check_the_database_the_same_way(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "ASSETHOST_"))}
+    env["PYTHONPATH"] = str(REPO / "src")
+    result = subprocess.run(
+        [sys.executable, "-m", "assethost", "accounts", "create", "--data", "data",
+         "--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/x"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert (result.returncode, result.stdout) == (5, "")
+    assert result.stderr == (
+        "assethost: cannot connect to the database postgresql+psycopg://nobody@127.0.0.1:1/x: "
+        'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused\n')
+    assert not (tmp_path / "data").exists()
