@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from clikit import REPO, run_cli, write_files
+from twilio.request_validator import RequestValidator
 
 WRONG_TOKEN = "0" * 32
 
@@ -57,14 +58,24 @@ def test_login_saves_a_private_file_that_later_commands_use(cli_server, home, tm
     # No flag and no variable: the server's address and the credentials come from the login.
     usage = run_cli(cli_server, "usage", "--json", env=env, cwd=tmp_path).ok()
     assert usage.json()["account_sid"] == cli_server.account_sid
+    # An Account SID's saved token also signs.
+    url = "http://site-1234-dev.localhost:8080/admin.html"
+    signed = run_cli(cli_server, "sign", url, env=env, cwd=tmp_path).ok()
+    assert signed.stdout == RequestValidator(cli_server.auth_token).compute_signature(url, {}) + "\n"
 
     out = run_cli(cli_server, "logout", env=env, cwd=tmp_path).ok()
     assert (out.stdout, path.exists()) == (f"Logged out: removed {path}\n", False)
-    again = run_cli(cli_server, "logout", env=env, cwd=tmp_path).ok()
-    assert again.stdout == f"Not logged in (no {path})\n"
-    refused = run_cli(cli_server, "usage", "--api-url", cli_server.base_url, env=env, cwd=tmp_path)
+    again = run_cli(cli_server, "logout", "--json", env=env, cwd=tmp_path).ok()
+    assert again.json() == {"path": str(path), "removed": False}
+    refused = run_cli(cli_server, "usage", "--api-url", cli_server.base_url, "--json", env=env, cwd=tmp_path)
     assert refused.returncode == 2
     assert "Error: No credentials: run `assethost login`" in refused.stderr
+    assert refused.json()["error"].startswith("No credentials: run `assethost login`")
+    assert (refused.json()["status"], refused.json()["code"]) == (None, None)
+
+    as_json = run_cli(cli_server, "login", "--api-url", cli_server.base_url, "--account-sid", cli_server.account_sid,
+                      "--auth-token", cli_server.auth_token, "--json", env=env, cwd=tmp_path).ok()
+    assert as_json.json() == {"api_url": cli_server.base_url, "username": cli_server.account_sid, "path": str(path)}
 
 
 def test_login_without_xdg_config_home_writes_under_home_and_asks_what_is_missing(cli_server, home, tmp_path):
