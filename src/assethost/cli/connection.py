@@ -83,23 +83,7 @@ class Connection:
     password: str | None
 
     def credentials(self, env_file: Path | None = Path(".env")) -> Credentials:
-        """env_file: the project's .env (None: do not read one)."""
-        env = os.environ
-        login = read_login()
-        url = (self.api_url or env.get("ASSETHOST_API_URL") or login.get("api_url") or DEFAULT_API_URL).rstrip("/")
-        if self.username:
-            return Credentials(url, self.username, self.password, "--username/--password")
-        for user_var, secret_var in (("TWILIO_API_KEY", "TWILIO_API_SECRET"),
-                                     ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")):
-            if env.get(user_var) and (self.password or env.get(secret_var)):
-                return Credentials(url, env[user_var], self.password or env[secret_var], f"{user_var}/{secret_var}")
-        dotenv = _dotenv_credentials(env_file)
-        if dotenv:
-            return Credentials(url, dotenv[0], self.password or dotenv[1], f"ACCOUNT_SID/AUTH_TOKEN in {env_file}")
-        if login.get("username") and login.get("password"):
-            return Credentials(url, login["username"], self.password or login["password"],
-                               f"the saved login ({login_path()})")
-        return Credentials(url, None, None, "none")
+        return resolve(self.api_url, self.username, self.password, env_file)
 
     def client(self, env_file: Path | None = Path(".env")) -> Client:
         creds = self.credentials(env_file)
@@ -123,6 +107,28 @@ class Connection:
                 "pass --auth-token or set TWILIO_AUTH_TOKEN."
             )
         return token
+
+
+def resolve(api_url: str | None, username: str | None, password: str | None,
+            env_file: Path | None = Path(".env")) -> Credentials:
+    """The connection options as given, completed from the other sources in the module's order.
+    env_file: the project's .env (None: do not read one)."""
+    env = os.environ
+    login = read_login()
+    url = (api_url or env.get("ASSETHOST_API_URL") or login.get("api_url") or DEFAULT_API_URL).rstrip("/")
+    if username:
+        return Credentials(url, username, password, "--username/--password")
+    for user_var, secret_var in (("TWILIO_API_KEY", "TWILIO_API_SECRET"),
+                                 ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")):
+        if env.get(user_var) and (password or env.get(secret_var)):
+            return Credentials(url, env[user_var], password or env[secret_var], f"{user_var}/{secret_var}")
+    dotenv = _dotenv_credentials(env_file)
+    if dotenv:
+        return Credentials(url, dotenv[0], password or dotenv[1], f"ACCOUNT_SID/AUTH_TOKEN in {env_file}")
+    if login.get("username") and login.get("password"):
+        return Credentials(url, login["username"], password or login["password"],
+                           f"the saved login ({login_path()})")
+    return Credentials(url, None, None, "none")
 
 
 def _dotenv_credentials(env_file: Path | None) -> tuple[str, str] | None:
