@@ -56,6 +56,8 @@ def check_store(settings: Settings) -> None:
     _check_data_folder(settings.data_dir)
     if not db_url.drivername.startswith("sqlite"):
         _check_database(settings.db_url, db_url.drivername)
+    elif settings.database_url and db_url.database and db_url.database != ":memory:":
+        _check_sqlite_folder(settings.database_url, Path(db_url.database).parent)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -112,6 +114,18 @@ def _check_data_folder(data_dir: Path) -> None:
     except OSError as exc:
         raise StartupError(f"cannot use the data folder {data_dir}: {existing}: {_reason(exc)}",
                            NO_DATA_FOLDER) from None
+
+
+def _check_sqlite_folder(url: str, folder: Path) -> None:
+    """SQLite creates its file but not the folder it goes in (the default file's is the data
+    folder, which the start creates)."""
+    if not folder.is_dir():
+        raise StartupError(f"cannot use the database {url}: no folder {folder}", NO_DATABASE)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise StartupError(f"cannot use the database {url}: {folder}: {_reason(exc)}", NO_DATABASE) from None
 
 
 def _check_database(url: str, driver: str) -> None:

@@ -88,6 +88,14 @@ def test_database_url_of_an_unknown_kind(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+def test_sqlite_file_in_a_folder_that_does_not_exist(tmp_path):
+    url = f"sqlite:///{tmp_path}/missing/assethost.sqlite3"
+    result = _serve(tmp_path, "--port", "0", "--data", "data", "--database-url", url)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        5, "", f"assethost: cannot use the database {url}: no folder {tmp_path / 'missing'}\n")
+    assert sorted(tmp_path.iterdir()) == []
+
+
 def test_malformed_account_sid(tmp_path):
     result = _serve(tmp_path, "--port", "0", "--data", "data",
                     TWILIO_ACCOUNT_SID="ACnot-a-sid", TWILIO_AUTH_TOKEN="token")
