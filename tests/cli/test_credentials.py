@@ -107,6 +107,28 @@ def test_login_with_a_wrong_token_saves_nothing(cli_server, home, tmp_path):
     assert not (tmp_path / "xdg").exists()
 
 
+def test_login_over_an_existing_file_makes_it_private(cli_server, home, tmp_path):
+    path = tmp_path / "xdg" / "assethost" / "login.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{}")
+    path.chmod(0o644)
+    env = bare_env(home, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    run_cli(cli_server, "login", "--api-url", cli_server.base_url, "--account-sid", cli_server.account_sid,
+            "--auth-token", cli_server.auth_token, env=env, cwd=tmp_path).ok()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["password"] == cli_server.auth_token
+
+
+def test_login_to_no_server_saves_nothing(cli_server, home, tmp_path):
+    url = f"http://127.0.0.1:{_free_port()}"
+    env = bare_env(home, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    result = run_cli(cli_server, "login", "--api-url", url, "--account-sid", cli_server.account_sid,
+                     "--auth-token", cli_server.auth_token, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: nothing was saved: cannot reach {url} (")
+    assert not (tmp_path / "xdg").exists()
+
+
 def _usage_refusal(cli_server, env: dict[str, str], cwd: Path) -> str:
     result = run_cli(cli_server, "usage", "--api-url", cli_server.base_url, env=env, cwd=cwd)
     assert result.returncode == 1, result.stderr

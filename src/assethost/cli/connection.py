@@ -55,14 +55,16 @@ def read_login() -> dict[str, str]:
 
 
 def save_login(api_url: str, username: str, password: str) -> Path:
-    """Write the login readable only by this user (the folder too: it names the account)."""
+    """Write the login readable only by this user (and the folder, when it is made here: it
+    names the account)."""
     path = login_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # O_CREAT's mode does not change a file that was already there: narrow it before writing.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump({"api_url": api_url, "username": username, "password": password}, f, indent=2)
         f.write("\n")
-    os.chmod(path, 0o600)  # O_CREAT's mode does not change a file that was already there
     return path
 
 

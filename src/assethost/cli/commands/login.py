@@ -29,7 +29,8 @@ def login(api_url: str | None, account_sid: str | None, auth_token: str | None, 
             # The cheapest request that needs valid credentials.
             client.get("/v1/Services", PageSize=1)
         except ApiError as exc:
-            exc.message = f"{url} did not accept them, nothing was saved: {exc.message}"
+            refused = f"{url} did not accept them, " if exc.status == 401 else ""
+            exc.message = f"{refused}nothing was saved: {exc.message}"
             raise
     path = save_login(url, sid, token)
     if as_json:
