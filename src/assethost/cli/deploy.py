@@ -19,8 +19,9 @@ import hashlib
 import io
 import mimetypes
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +150,22 @@ class _CountingFile(io.FileIO):
         return data
 
 
+@contextmanager
+def _pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that is not waited for on Ctrl-C: the command exits at once
+    (commands/deploy.py) with its threads' requests cut, and the server keeps nothing of a cut
+    upload. Otherwise, as `with ThreadPoolExecutor`, it waits for what is running."""
+    pool = ThreadPoolExecutor(workers)
+    interrupted = False
+    try:
+        yield pool
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
+
+
 def _describe(f: ProjectFile) -> str:
     return f"{f.rel} ({f.visibility} {f.kind} {f.path}, {f.size} bytes)"
 
@@ -172,7 +189,7 @@ class Deployer:
                 "in functions/ (or src/)"
             )
         self.reporter.step(f"hashing {len(files)} files")
-        with ThreadPoolExecutor(self.workers) as pool:
+        with _pool(self.workers) as pool:
             hashes = list(pool.map(lambda f: sha256_of(f.abs_path), files))
         plan = [Planned(f, h) for f, h in zip(files, hashes, strict=True)]
 
@@ -336,12 +353,8 @@ class Deployer:
     def _parallel(self, items: list[Planned], fn: Callable[[Planned], Any],
                   describe: Callable[[Planned, Exception], str]) -> list[Any]:
         """fn over items on the thread pool; the first failure stops the rest and is raised as a
-        DeployError described by `describe` (already created versions are reused by a rerun).
-        On Ctrl-C the requests in flight are not waited for: the command exits at once
-        (commands/deploy.py), and the server keeps nothing of a cut upload."""
-        pool = ThreadPoolExecutor(self.workers)
-        interrupted = False
-        try:
+        DeployError described by `describe` (already created versions are reused by a rerun)."""
+        with _pool(self.workers) as pool:
             futures = [pool.submit(fn, item) for item in items]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for item, future in zip(items, futures, strict=True):
@@ -354,11 +367,6 @@ class Deployer:
                         raise DeployError(describe(item, exc), exc) from None
                     raise exc
             return [f.result() for f in futures]
-        except KeyboardInterrupt:
-            interrupted = True
-            raise
-        finally:
-            pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
 
     # ------------------------------------------------------------------ variables
     def _variables(self, zs: str, env: dict[str, Any], result: DeployResult) -> None:
