@@ -222,3 +222,16 @@ def test_dash_h_is_help(cli_server, home, tmp_path, command):
     assert short.stdout == long.stdout
     assert short.stdout.startswith("Usage: ")
     assert "-h, --help" in short.stdout
+
+
+def test_a_broken_saved_login_matters_only_when_it_is_needed(cli_server, home, tmp_path):
+    path = tmp_path / "xdg" / "assethost" / "login.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    env = bare_env(home, XDG_CONFIG_HOME=str(tmp_path / "xdg"), ASSETHOST_API_URL=cli_server.base_url,
+                   TWILIO_ACCOUNT_SID=cli_server.account_sid, TWILIO_AUTH_TOKEN=cli_server.auth_token)
+    run_cli(cli_server, "usage", env=env, cwd=tmp_path).ok()
+    del env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"]
+    broken = run_cli(cli_server, "usage", env=env, cwd=tmp_path)
+    assert broken.returncode == 2
+    assert broken.stderr.splitlines()[-1].startswith(f"Error: cannot read the saved login {path}: ")

@@ -116,8 +116,8 @@ def resolve(api_url: str | None, username: str | None, password: str | None,
     """The connection options as given, completed from the other sources in the module's order.
     env_file: the project's .env (None: do not read one)."""
     env = os.environ
-    login = read_login()
-    url = (api_url or env.get("ASSETHOST_API_URL") or login.get("api_url") or DEFAULT_API_URL).rstrip("/")
+    # The saved login is read only when it is needed, so a broken one stands in nobody's way.
+    url = (api_url or env.get("ASSETHOST_API_URL") or read_login().get("api_url") or DEFAULT_API_URL).rstrip("/")
     if username:
         return Credentials(url, username, password, "--username/--password")
     for user_var, secret_var in (("TWILIO_API_KEY", "TWILIO_API_SECRET"),
@@ -127,6 +127,7 @@ def resolve(api_url: str | None, username: str | None, password: str | None,
     dotenv = _dotenv_credentials(env_file)
     if dotenv:
         return Credentials(url, dotenv[0], password or dotenv[1], f"ACCOUNT_SID/AUTH_TOKEN in {env_file}")
+    login = read_login()
     if login.get("username") and login.get("password"):
         return Credentials(url, login["username"], password or login["password"],
                            f"the saved login ({login_path()})")
