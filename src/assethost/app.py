@@ -56,9 +56,7 @@ def write_credentials(data_dir: Path, creds: accounts.Credentials) -> str:
 def bootstrap_account(settings: Settings, ctx: Context) -> list[str]:
     """The account this server serves: the TWILIO_* one if given, otherwise the first one,
     created with a random token on the first run."""
-    if settings.account_sid or settings.auth_token:
-        if not (settings.account_sid and settings.auth_token):
-            raise SystemExit("Set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither.")
+    if settings.account_sid and settings.auth_token:  # both or neither: startup.check saw to it
         created = accounts.ensure_account(ctx.meta, settings.account_sid, settings.auth_token)
         how = "created" if created else "existing"
         return [f"Account {settings.account_sid} ({how}; Auth Token from TWILIO_AUTH_TOKEN)"]

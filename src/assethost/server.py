@@ -27,16 +27,6 @@ from assethost.edge.front import FrontProtocol
 log = logging.getLogger("assethost")
 
 
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 def serve_worker(settings: Settings, sock: socket.socket) -> None:
     assembly = assemble(settings)
     # No WebSocket protocol: nothing here serves one, and an upgrade is answered as plain HTTP.
@@ -58,8 +48,8 @@ def _log_config(log_level: str) -> dict[str, Any]:
     return config
 
 
-def run(settings: Settings) -> None:
-    sock = bind(settings.host, settings.port)
+def run(settings: Settings, sock: socket.socket) -> None:
+    """Serve on `sock`, the listening socket `startup.check` bound before anything was created."""
     if settings.workers <= 1:
         serve_worker(settings, sock)
         return

@@ -327,6 +327,7 @@ def test_too_many_files_for_a_build(limited, tmp_path):
     assert res.returncode == 1
     assert "at most 3 public asset versions" in res.stderr and "this one has 4" in res.stderr
     assert "at most 3 public asset versions" in res.json()["error"]
+    assert (res.json()["status"], res.json()["code"]) == (400, 20001)
 
 
 def test_invalid_path_fails_before_any_request(cli_server, tmp_path):
@@ -349,7 +350,8 @@ def test_empty_project_and_bad_credentials(cli_server, tmp_path):
     assert res.returncode == 1 and "401" in res.stderr
     env = cli_env(cli_server)
     del env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"]
-    res = run_cli(cli_server, "list", env=env)
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "no-login")  # not this user's saved login either
+    res = run_cli(cli_server, "list", env=env, cwd=tmp_path)
     assert res.returncode == 2 and "No credentials" in res.stderr
 
 

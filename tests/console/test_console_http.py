@@ -54,3 +54,21 @@ def test_behind_https_proxy_cookie_is_secure_and_urls_are_https(proxied_server):
         assert resp.status_code == 303
         html = http.get(resp.headers["location"]).text
         assert re.search(rf'<span class="domain">https://{unique}-\d{{4}}-dev\.localhost</span>', html), html
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_root_of_the_api_origin_redirects_to_the_console(console_server, method):
+    with httpx.Client(trust_env=False, timeout=10) as http:
+        resp = http.request(method, f"{console_server.base_url}/", headers={"Accept": "text/html"})
+        assert (resp.status_code, resp.headers["location"]) == (302, "/console")
+        # Whatever the client accepts: no Twilio client asks for `/`.
+        resp = http.get(f"{console_server.base_url}/", headers={"Accept": "application/json"})
+        assert (resp.status_code, resp.headers["location"]) == (302, "/console")
+
+
+def test_other_methods_on_the_root_stay_the_apis_404(console_server):
+    with httpx.Client(trust_env=False, timeout=10) as http:
+        resp = http.post(f"{console_server.base_url}/", data={"a": "b"})
+        assert resp.status_code == 404
+        assert resp.json()["status"] == 404
+        assert "location" not in resp.headers

@@ -28,6 +28,7 @@ def serve(**values: Any) -> None:
     """Run the API (and the runtime edge) on one port."""
     import os
 
+    from assethost import startup
     from assethost.app import prepare
     from assethost.server import run
 
@@ -37,6 +38,7 @@ def serve(**values: Any) -> None:
         account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
         auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,
     )
+    sock = _checked(startup.check, settings)
     notes = prepare(settings)
     host, port = settings.host, settings.port
     origin = settings.fixed_origin or f"http://<request host>:{port}"
@@ -54,7 +56,7 @@ def serve(**values: Any) -> None:
     click.echo(f"  functions: {'cannot run: ' + problem if problem else how}")
     for line in notes:
         click.echo(line)
-    run(settings)
+    run(settings, sock)
 
 
 @click.group()
@@ -175,9 +177,25 @@ def _update_credentials_file(data_dir: Path, creds: Credentials) -> None:
 
 
 def _open(data_dir: Path, database_url: str | None) -> Context:
+    from assethost import startup
     from assethost.app import open_context
 
-    return open_context(Settings(data_dir=data_dir, database_url=database_url))
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    _checked(startup.check_store, settings)
+    return open_context(settings)
+
+
+def _checked(check: Callable[[Settings], T], settings: Settings) -> T:
+    """Run a startup check; a failure is one line on stderr and its documented exit code."""
+    import sys
+
+    from assethost.startup import StartupError
+
+    try:
+        return check(settings)
+    except StartupError as exc:
+        click.echo(f"assethost: {exc}", err=True)
+        sys.exit(exc.code)
 
 
 def _version() -> str:

@@ -25,6 +25,8 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.method, self.url = status, code, message, method, url
 
     def __str__(self) -> str:
+        if not self.status:  # no answer came: there is no status to show
+            return self.message
         code = f", code {self.code}" if self.code is not None and self.code != self.status else ""
         return f"{self.message} (HTTP {self.status}{code})"
 
@@ -43,9 +45,11 @@ def _error_from(resp: httpx.Response) -> ApiError:
 
 class Client:
     def __init__(self, api_url: str, username: str, password: str, timeout: float = 120.0,
-                 max_connections: int = 16) -> None:
+                 max_connections: int = 16, source: str = "--username/--password") -> None:
+        """source: where the credentials came from (connection.py), named when they are refused."""
         self.api_url = api_url.rstrip("/")
         self.username = username
+        self.source = source
         self.http = httpx.Client(
             base_url=self.api_url, auth=(username, password), timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -69,7 +73,9 @@ class Client:
                 resp = self.http.request(method, url, **kw)
             except httpx.TransportError as exc:
                 if method != "GET" or attempt == MAX_RETRIES:
-                    raise ApiError(0, None, f"cannot reach {self.api_url}: {exc}", method, url) from None
+                    raise ApiError(0, None, f"cannot reach {self.api_url} ({exc}): is the server running "
+                                   "(assethost serve), and is that its address (--api-url, ASSETHOST_API_URL)?",
+                                   method, url) from None
                 time.sleep(0.2 * (attempt + 1))
                 continue
             if resp.status_code in RETRY_STATUSES and attempt < MAX_RETRIES:
@@ -78,7 +84,10 @@ class Client:
                     rewind()
                 continue
             if resp.status_code >= 400:
-                raise _error_from(resp)
+                error = _error_from(resp)
+                if resp.status_code == 401:
+                    error.message += f": the server refused {self.username} (from {self.source})"
+                raise error
             if resp.status_code == 204 or not resp.content:
                 return None
             try:

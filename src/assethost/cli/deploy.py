@@ -19,8 +19,9 @@ import hashlib
 import io
 import mimetypes
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,15 @@ POLL_FIRST_S, POLL_MAX_S = 0.1, 1.0
 
 
 class DeployError(Exception):
-    pass
+    """A deploy that cannot go on; `status` and `code` are those of the server's refusal behind
+    it, if one is (for --json)."""
+
+    def __init__(self, message: str, refusal: ApiError | None = None) -> None:
+        super().__init__(message)
+        self.status: int | None = None
+        self.code: int | None = None
+        if refusal is not None and refusal.status:  # status 0: no answer came
+            self.status, self.code = refusal.status, refusal.code
 
 
 @dataclass
@@ -141,6 +150,22 @@ class _CountingFile(io.FileIO):
         return data
 
 
+@contextmanager
+def _pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that is not waited for on Ctrl-C: the command exits at once
+    (commands/deploy.py) with its threads' requests cut, and the server keeps nothing of a cut
+    upload. Otherwise, as `with ThreadPoolExecutor`, it waits for what is running."""
+    pool = ThreadPoolExecutor(workers)
+    interrupted = False
+    try:
+        yield pool
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
+
+
 def _describe(f: ProjectFile) -> str:
     return f"{f.rel} ({f.visibility} {f.kind} {f.path}, {f.size} bytes)"
 
@@ -152,6 +177,7 @@ class Deployer:
         self.client, self.project, self.service_name, self.target = client, project, service_name, target
         self.reporter, self.dry_run, self.workers = reporter, dry_run, workers
         self.build_timeout, self.runtime = build_timeout, runtime
+        self.deploying: str | None = None  # the build whose deployment was asked for, once it is
 
     # ------------------------------------------------------------------ the whole run
     def run(self) -> DeployResult:
@@ -163,7 +189,7 @@ class Deployer:
                 "in functions/ (or src/)"
             )
         self.reporter.step(f"hashing {len(files)} files")
-        with ThreadPoolExecutor(self.workers) as pool:
+        with _pool(self.workers) as pool:
             hashes = list(pool.map(lambda f: sha256_of(f.abs_path), files))
         plan = [Planned(f, h) for f, h in zip(files, hashes, strict=True)]
 
@@ -222,7 +248,7 @@ class Deployer:
             again = find_service(self.client, self.service_name)  # created meanwhile by another deploy?
             if again is not None:
                 return again
-            raise DeployError(f"cannot create service {self.service_name!r}: {exc}") from None
+            raise DeployError(f"cannot create service {self.service_name!r}: {exc}", exc) from None
 
     def _environment(self, zs: str) -> tuple[dict[str, Any], bool]:
         envs = self.client.environments(zs)
@@ -241,7 +267,7 @@ class Deployer:
             env = find_environment(self.client.environments(zs), self.target)
             if env is not None:
                 return env, False
-            raise DeployError(f"cannot create environment {self.target.label!r}: {exc}") from None
+            raise DeployError(f"cannot create environment {self.target.label!r}: {exc}", exc) from None
 
     def _live_build(self, zs: str, env: dict[str, Any]) -> dict[str, Any] | None:
         return self.client.build(zs, env["build_sid"]) if env.get("build_sid") else None
@@ -328,7 +354,7 @@ class Deployer:
                   describe: Callable[[Planned, Exception], str]) -> list[Any]:
         """fn over items on the thread pool; the first failure stops the rest and is raised as a
         DeployError described by `describe` (already created versions are reused by a rerun)."""
-        with ThreadPoolExecutor(self.workers) as pool:
+        with _pool(self.workers) as pool:
             futures = [pool.submit(fn, item) for item in items]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for item, future in zip(items, futures, strict=True):
@@ -338,7 +364,7 @@ class Deployer:
                     exc = future.exception()
                     assert exc is not None
                     if isinstance(exc, ApiError):
-                        raise DeployError(describe(item, exc)) from None
+                        raise DeployError(describe(item, exc), exc) from None
                     raise exc
             return [f.result() for f in futures]
 
@@ -357,7 +383,7 @@ class Deployer:
                 try:
                     self.client.set_variable(zs, env["sid"], key, value, have["sid"] if have else None)
                 except ApiError as exc:
-                    raise DeployError(f".env: cannot set variable {key}: {exc}") from None
+                    raise DeployError(f".env: cannot set variable {key}: {exc}", exc) from None
 
     # ------------------------------------------------------------------ build and deployment
     def _build_and_deploy(self, zs: str, env: dict[str, Any], plan: list[Planned]) -> str:
@@ -370,7 +396,7 @@ class Deployer:
             build = self.client.create_build(zs, assets, functions, self.project.dependencies,
                                              self.runtime)
         except ApiError as exc:
-            raise DeployError(f"the server refused the build of {len(plan)} files: {exc}") from None
+            raise DeployError(f"the server refused the build of {len(plan)} files: {exc}", exc) from None
         zb = build["sid"]
         with self.reporter.building(f"building {zb}"):
             status = build.get("status", "building")
@@ -385,10 +411,11 @@ class Deployer:
         if status != "completed":
             raise DeployError(f"build {zb} failed")
         self.reporter.step(f"deploying {zb} to {env.get('domain_name')}")
+        self.deploying = zb
         try:
             self.client.deploy(zs, env["sid"], zb)
         except ApiError as exc:
-            raise DeployError(f"cannot deploy build {zb}: {exc}") from None
+            raise DeployError(f"cannot deploy build {zb}: {exc}", exc) from None
         return zb
 
 

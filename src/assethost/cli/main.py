@@ -4,8 +4,9 @@ Commands are imported only when used, so that `assethost deploy` does not load t
 `assethost serve` does not load the deploy client):
 
 * `serve`, `accounts`, `keys` (cli/admin.py) work on the database directly;
-* `deploy`, `list`, `logs`, `promote`, `rollback`, `sign`, `fetch`, `usage` (cli/commands/) talk to a
-  running server over HTTP only; `toolkit` runs Twilio's twilio-run against it.
+* `deploy`, `list`, `logs`, `promote`, `rollback`, `sign`, `fetch`, `usage`, `login` (cli/commands/)
+  talk to a running server over HTTP only; `logout` forgets what `login` saved; `toolkit` runs
+  Twilio's twilio-run against the server.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ COMMANDS = {
     "fetch": "assethost.cli.commands.signing:fetch",
     "usage": "assethost.cli.commands.usage:usage",
     "toolkit": "assethost.cli.commands.toolkit:toolkit",
+    "login": "assethost.cli.commands.login:login",
+    "logout": "assethost.cli.commands.login:logout",
 }
 
 
@@ -42,7 +45,8 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
 
-@click.group(cls=LazyGroup)
+# Every command inherits the context settings of the group: `-h` is `--help` everywhere.
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="assethost")
 def main() -> None:
     """assethost: a self-hosted, Twilio-compatible Assets service."""

@@ -24,7 +24,10 @@ def emit_json(value: Any) -> None:
 
 
 def handles_errors(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Turns the CLI's expected failures into `Error: …` on stderr and exit code 1."""
+    """Turns the CLI's expected failures into `Error: …` on stderr and exit code 1; a wrong
+    command line or missing credentials stay click's (exit code 2). With --json, either also
+    prints {"error", "status", "code"} on stdout: the HTTP status and Twilio code of the server's
+    refusal, both null when no answer came or nothing was asked of the server."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kw: Any) -> Any:
@@ -32,14 +35,21 @@ def handles_errors(f: Callable[..., Any]) -> Callable[..., Any]:
             return f(*args, **kw)
         except EXPECTED_ERRORS as exc:
             if kw.get("as_json"):
-                body: dict[str, Any] = {"error": str(exc)}
-                if isinstance(exc, ApiError):
-                    body |= {"status": exc.status, "code": exc.code}
-                emit_json(body)
+                emit_json(error_json(str(exc), exc))
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)
+        except click.ClickException as exc:
+            if kw.get("as_json"):
+                emit_json(error_json(exc.format_message(), exc))
+            raise
 
     return wrapper
+
+
+def error_json(message: str, exc: Exception) -> dict[str, Any]:
+    # ApiError (status 0: no answer came) and DeployError carry them; other failures are local.
+    status = getattr(exc, "status", None) or None
+    return {"error": message, "status": status, "code": getattr(exc, "code", None) if status else None}
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,7 +1,8 @@
 """The web console as a Starlette application, served under `/console` on the API origin.
 
 `with_console(api, console)` puts it in front of the API: requests whose path is `/console` or
-starts with `/console/` go to the console, everything else to the API unchanged. Asset domains
+starts with `/console/` go to the console, a browser opening `/` is redirected to `/console`,
+everything else goes to the API unchanged. Asset domains
 never reach it: the host dispatcher sends those to the edge first.
 """
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from starlette.applications import Starlette
+from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -22,6 +24,8 @@ from assethost.core.context import Context
 from assethost.core.errors import AssetHostError
 
 PREFIX = "/console"
+# 302, not 301: a browser must not remember it, in case `/` means something else one day.
+ROOT_REDIRECT = RedirectResponse(PREFIX, status_code=302)
 HERE = Path(__file__).parent
 
 
@@ -97,7 +101,11 @@ class SecurityHeaders:
 
 
 class ConsoleDispatch:
-    """`/console…` to the console, anything else to the API."""
+    """`/console…` to the console, a GET or HEAD of `/` redirected there, anything else to the API.
+
+    Twilio's clients never ask for `/` (every API path starts with `/v1` or `/assethost/v1`), so
+    the only one who opens the bare origin is a person with a browser, who is better served by the
+    console than by a JSON 404. The redirect is relative, so it works behind a proxy as well."""
 
     def __init__(self, api: ASGIApp, console: ASGIApp) -> None:
         self.api = api
@@ -108,6 +116,8 @@ class ConsoleDispatch:
             path = scope["path"]
             if path == PREFIX or path.startswith(PREFIX + "/"):
                 return await self.console(scope, receive, send)
+            if path == "/" and scope["method"] in ("GET", "HEAD"):
+                return await ROOT_REDIRECT(scope, receive, send)
         await self.api(scope, receive, send)
 
 

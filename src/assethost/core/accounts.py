@@ -34,13 +34,21 @@ def _new_token() -> str:
     return secrets.token_hex(16)
 
 
+def credentials_problem(account_sid: str, auth_token: str) -> str | None:
+    """What is wrong with an account SID and token given by TWILIO_* variables, if anything."""
+    if not sids.is_sid(account_sid, sids.ACCOUNT):
+        return f"TWILIO_ACCOUNT_SID must be AC followed by 32 lower-case hex digits (got {account_sid!r})"
+    if not auth_token:
+        return "TWILIO_AUTH_TOKEN is empty"
+    return None
+
+
 def ensure_account(meta: MetaStore, account_sid: str, auth_token: str) -> bool:
     """Make sure the account exists with this token (as given by TWILIO_* variables).
     Returns True when it was created."""
-    if not sids.is_sid(account_sid, sids.ACCOUNT):
-        raise Invalid(f"TWILIO_ACCOUNT_SID must be AC followed by 32 lower-case hex digits (got {account_sid!r})")
-    if not auth_token:
-        raise Invalid("TWILIO_AUTH_TOKEN is empty")
+    problem = credentials_problem(account_sid, auth_token)
+    if problem:
+        raise Invalid(problem)
     with meta.write() as tx:
         row = tx.accounts.get(sid=account_sid)
         if row is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -22,8 +25,9 @@ from assethost.cli.targets import parse_environment, service_name_for
               help="Environment domain suffix; production, prod or '' mean no suffix.")
 @click.option("--production", is_flag=True, help="Deploy to the production environment (no domain suffix).")
 @click.option("--dry-run", is_flag=True, help="Show what would be created, uploaded, reused and removed; change nothing.")
-@click.option("--env", "env_file", default=".env", show_default=True,
-              help="File (in DIR) whose variables become the environment's Variables; '' for none.")
+@click.option("--env", "env_file", default=None,
+              help="File (in DIR) whose variables become the environment's Variables; '' for none "
+                   "[default: .env, if there is one].")
 @click.option("--assets-folder", default=None, help="Assets folder [default: assets/, else static/].")
 @click.option("--functions-folder", default=None, help="Functions folder [default: functions/, else src/].")
 @click.option("--runtime", default=None, help="Build runtime, one of Twilio's node8 … node22 [default: the server's, node22].")
@@ -34,20 +38,44 @@ from assethost.cli.targets import parse_environment, service_name_for
 @connection_options
 @handles_errors
 def deploy(directory: Path, service_name: str | None, environment: str, production: bool, dry_run: bool,
-           env_file: str, assets_folder: str | None, functions_folder: str | None, runtime: str | None,
+           env_file: str | None, assets_folder: str | None, functions_folder: str | None, runtime: str | None,
            workers: int, build_timeout: float, as_json: bool, conn: Connection) -> None:
     """Deploy the project in DIRECTORY (default: here) to an environment, uploading only what changed."""
+    if env_file and not (directory / env_file).is_file():
+        raise click.BadParameter(f"no file {directory / env_file}", param_hint="--env")
+    if env_file is None:
+        env_file = ".env"
     project = projects.scan(directory, env_file or None, assets_folder, functions_folder)
     name = service_name or service_name_for(project.root, project.package_name)
     target = parse_environment(environment, production)
     reporter = reporter_for(quiet=as_json)
-    with conn.client() as client:
-        result = Deployer(client, project, name, target, reporter, dry_run=dry_run, workers=workers,
-                          build_timeout=build_timeout, runtime=runtime).run()
+    # Like twilio-run, the env file's ACCOUNT_SID and AUTH_TOKEN are credentials too.
+    with conn.client(directory / env_file if env_file else None) as client:
+        deployer = Deployer(client, project, name, target, reporter, dry_run=dry_run, workers=workers,
+                            build_timeout=build_timeout, runtime=runtime)
+        try:
+            result = deployer.run()
+        except KeyboardInterrupt:
+            _interrupted(deployer.deploying)
     if as_json:
         emit_json(result.to_json())
     else:
         _print(result)
+
+
+def _interrupted(deploying: str | None) -> NoReturn:
+    """Ctrl-C: leave now, with the shell's code for SIGINT (128 + 2). Uploads still running on
+    other threads are cut rather than waited for (a normal exit would join them); the build is
+    created only after every upload and deployed only after that, so none is half made or live."""
+    if deploying:
+        click.echo(f"\nInterrupted while deploying build {deploying}: `assethost list` shows whether it is live",
+                   err=True)
+    else:
+        click.echo("\nInterrupted: no new build was deployed (what was already uploaded is reused by the next "
+                   "deploy)", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def _print(r: DeployResult) -> None:

@@ -25,7 +25,8 @@ def _params(values: tuple[str, ...]) -> list[tuple[str, str]]:
 _PARAM = click.option("--param", "-d", "params", multiple=True, metavar="KEY=VALUE",
                       help="A POST parameter (repeatable); it is part of the signature.")
 _TOKEN = click.option("--auth-token", default=None,
-                      help="Auth Token to sign with [default: TWILIO_AUTH_TOKEN, or --password for an AC… user].")
+                      help="Auth Token to sign with [default: TWILIO_AUTH_TOKEN, or the password of an AC… user from "
+                           "--password, .env or the saved login].")
 
 
 @click.command()
