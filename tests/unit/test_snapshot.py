@@ -122,3 +122,29 @@ def test_files_beyond_the_memory_budget_are_served_from_disk_and_a_dropped_build
     other = deploy(ctx, "other", {f"/{n}.txt": (n.encode() * 100, "public") for n in ("x", "y")})
     second = loader.load(first)
     assert all(e.body is not None for e in second.sites[other.domain].build.served.values())
+
+
+def test_redeploys_that_keep_files_stay_within_the_memory_budget(tmp_path):
+    """Each redeploy keeps every file and adds one: the reused bodies count against the budget too
+    (they used to be free once their first build was no longer deployed: 600 bytes held of 150)."""
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/f0.txt": (b"0" * 100, "public")})
+    loader = SnapshotLoader(ctx, EdgeOptions(memory_file_limit=1000, memory_budget=150))
+    snapshot = loader.load(Snapshot())
+    build_sid = shop.build_sid
+    for i in range(1, 6):
+        with ctx.meta.read() as tx:
+            kept = [e.version_sid for e in builds.entries(tx, build_sid)]
+        asset = resources.create(ctx, ACCOUNT_SID, shop.service_sid, "asset", f"f{i}")
+        digest, size = ctx.blobs.put(str(i).encode() * 100)
+        added = resources.add_version(ctx, ACCOUNT_SID, shop.service_sid, "asset", asset.sid, f"/f{i}.txt",
+                                      "public", digest, size, None)
+        build, _ = builds.create(ctx, ACCOUNT_SID, shop.service_sid, kept + [added.sid], [], None, None)
+        assert builds.finish(ctx, build.sid) == "completed"
+        environments.deploy(ctx, ACCOUNT_SID, shop.service_sid, shop.environment_sid, build.sid)
+        build_sid = build.sid
+        snapshot = loader.load(snapshot)
+        served = snapshot.sites[shop.domain].build.served
+        assert sum(len(e.body) for e in served.values() if e.body is not None) == 100  # one body fits in 150
+        assert sorted(served) == [f"/f{n}.txt" for n in range(i + 1)]
+        assert all(Path(e.file).read_bytes() == str(n).encode() * 100 for n, e in enumerate(served.values()))

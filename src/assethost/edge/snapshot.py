@@ -76,22 +76,27 @@ class Snapshot:
 
 
 class _Budget:
-    """Bytes of file bodies a load may still put in memory (`--memory-budget`)."""
+    """The file bodies one snapshot holds in memory, at most `--memory-budget` bytes in all; each
+    version counts once, however many builds share its entry."""
 
-    def __init__(self, left: int) -> None:
-        self.left = left
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.held: set[str] = set()  # version SIDs whose bodies are counted
 
-    def take(self, size: int) -> bool:
+    def take(self, version_sid: str, size: int) -> bool:
+        if version_sid in self.held:
+            return True
         if size > self.left:
             return False
         self.left -= size
+        self.held.add(version_sid)
         return True
 
 
 def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry, budget: _Budget) -> FileEntry:
     blob = ctx.blobs.local_path(row.blob_hash)
     body = None
-    if row.size <= options.memory_file_limit and budget.take(row.size):
+    if row.size <= options.memory_file_limit and budget.take(row.version_sid, row.size):
         body = blob.read_bytes()
         head = body[:SNIFF_BYTES]
     else:
@@ -144,6 +149,8 @@ def _build_files(
         if row.kind != "asset":
             continue
         entry = known.get(row.version_sid)
+        if entry is not None and entry.body is not None and not budget.take(row.version_sid, len(entry.body)):
+            entry = None  # kept from an earlier build, but this snapshot has no room for its body
         if entry is None:
             entry = known[row.version_sid] = _entry(ctx, options, row, budget)
         (private if row.visibility == "private" else served)[row.path] = entry
@@ -174,7 +181,7 @@ class SnapshotLoader:
             if site.build is not None:
                 known[site.build.build_sid] = site.build
         state = live.read(self.ctx.meta, set(known))
-        budget = _Budget(self.options.memory_budget - self._held(known, state))
+        budget = self._budget(known, state)
         for build_sid, rows in state.entries.items():
             try:
                 known[build_sid] = _build_files(self.ctx, self.options, build_sid, rows, self._entries, budget)
@@ -197,11 +204,13 @@ class SnapshotLoader:
         }
         return Snapshot(sites=sites, generation=state.generation)
 
-    @staticmethod
-    def _held(known: dict[str, BuildFiles], state: live.LiveState) -> int:
-        """Bytes in memory of the loaded builds that stay deployed (each version counted once):
-        what the builds this load drops held is given back."""
+    def _budget(self, known: dict[str, BuildFiles], state: live.LiveState) -> _Budget:
+        """The budget of this load, charged first with the bodies of the loaded builds that stay
+        deployed: what the builds it drops held is given back, unless a new build reuses it."""
+        budget = _Budget(self.options.memory_budget)
         staying = {sid for e in state.environments if (sid := e.environment.build_sid) in known}
-        bodies = {entry.version_sid: len(entry.body) for sid in staying
-                  for entry in (*known[sid].served.values(), *known[sid].private.values()) if entry.body is not None}
-        return sum(bodies.values())
+        for sid in staying:
+            for entry in (*known[sid].served.values(), *known[sid].private.values()):
+                if entry.body is not None:
+                    budget.take(entry.version_sid, len(entry.body))
+        return budget
