@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -161,3 +162,12 @@ class Settings:
     def public_scheme(self) -> str | None:
         """The scheme clients use, when a --public-url says (e.g. TLS ends at a proxy)."""
         return self.public_url.split("://", 1)[0].lower() if self.public_url else None
+
+
+def parse_blob_url(url: str) -> tuple[str, str]:
+    """`--blob-url s3://bucket/prefix` → (bucket, prefix ending in "/", or empty)."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"a blob URL looks like s3://bucket/prefix (got {url!r})")
+    prefix = parts.path.strip("/")
+    return parts.netloc, f"{prefix}/" if prefix else ""

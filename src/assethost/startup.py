@@ -1,5 +1,6 @@
 """What `assethost serve` checks before it creates anything: the account variables, the database
-URL, the port, the data folder and the database server, in that order (cheapest first). The admin
+URL, the port, the data folder, the database server and the object store's bucket (with
+`--blob-url`), in that order (cheapest first). The admin
 commands (`accounts`, `keys`) check the last two the same way.
 
 Each failure is a `StartupError` with one line for the person who started the server and the exit
@@ -25,6 +26,7 @@ BAD_SETTING = 2  # the same code as click's for a wrong command line
 CANNOT_LISTEN = 3
 NO_DATA_FOLDER = 4
 NO_DATABASE = 5
+NO_BLOB_STORE = 6
 
 # A database server that neither answers nor refuses must not hold the start for minutes.
 DB_CONNECT_TIMEOUT_S = 10
@@ -44,10 +46,22 @@ def check(settings: Settings) -> socket.socket:
     sock = _listen(settings.host, settings.port)
     try:
         check_store(settings)
+        if settings.blob_url:
+            _check_bucket(settings.blob_url)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def _check_bucket(url: str) -> None:
+    from assethost.core.ports import StorageError
+    from assethost.store.blobs.s3 import check_bucket  # boto3 loads only when it is used
+
+    try:
+        check_bucket(url)
+    except StorageError as exc:
+        raise StartupError(f"cannot use the blob store {url}: {exc}", NO_BLOB_STORE) from None
 
 
 def check_store(settings: Settings) -> None:

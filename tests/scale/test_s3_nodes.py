@@ -5,6 +5,9 @@ private asset that a function reads."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import httpx
@@ -66,26 +69,43 @@ def test_a_file_uploaded_through_one_node_is_served_by_the_other(nodes, object_s
         k.removeprefix("blobs/") for k in keys)
 
 
-def test_an_upload_to_an_object_store_that_is_gone_is_refused_with_503_and_stores_nothing(tmp_path):
-    with socket_closed() as port:
-        node = ServerProcess(Backend("sqlite"), tmp_path, ["--blob-url", "s3://gone/blobs"])
-        node.extra_env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-                          "AWS_SECRET_ACCESS_KEY": "never-shown", "AWS_DEFAULT_REGION": "us-east-1"}
-        try:
-            node.start()
-            with node.http_client() as http:
-                service = http.post("/v1/Services", data={"UniqueName": "gone", "FriendlyName": "Gone"}).json()
-                asset = http.post(f"/v1/Services/{service['sid']}/Assets", data={"FriendlyName": "a"}).json()
-                answer = http.post(f"/v1/Services/{service['sid']}/Assets/{asset['sid']}/Versions",
-                                   data={"Path": "/a.txt", "Visibility": "public"},
-                                   files={"Content": ("a.txt", b"bytes", "text/plain")})
-                versions = http.get(f"/v1/Services/{service['sid']}/Assets/{asset['sid']}/Versions").json()
-        finally:
-            node.stop()
+
+def test_an_upload_when_the_bucket_is_gone_is_refused_with_503_and_stores_nothing(object_store, tmp_path):
+    bucket = object_store.bucket("gone")
+    node = ServerProcess(Backend("sqlite"), tmp_path)
+    node.blob_args, node.extra_env = ["--blob-url", f"s3://{bucket}/blobs"], object_store.env()
+    try:
+        node.start()
+        object_store.client().delete_bucket(Bucket=bucket)  # the object store loses it under a running node
+        with node.http_client() as http:
+            service = http.post("/v1/Services", data={"UniqueName": "gone", "FriendlyName": "Gone"}).json()
+            asset = http.post(f"/v1/Services/{service['sid']}/Assets", data={"FriendlyName": "a"}).json()
+            answer = http.post(f"/v1/Services/{service['sid']}/Assets/{asset['sid']}/Versions",
+                               data={"Path": "/a.txt", "Visibility": "public"},
+                               files={"Content": ("a.txt", b"bytes", "text/plain")})
+            versions = http.get(f"/v1/Services/{service['sid']}/Assets/{asset['sid']}/Versions").json()
+    finally:
+        node.stop()
     assert answer.status_code == 503
     assert answer.json() == {
         "code": 20503, "status": 503, "more_info": "https://www.twilio.com/docs/errors/20503",
         "message": "The server cannot store uploads right now: the upload was not stored. Try again later",
     }
-    assert "never-shown" not in answer.text
+    assert "testing" not in answer.text
     assert versions["asset_versions"] == []
+
+
+@pytest.mark.parametrize("case", ["no such bucket", "unreachable"])
+def test_serve_without_its_bucket_says_so_in_one_line_and_creates_nothing(object_store, tmp_path, case):
+    env = {**os.environ, **object_store.env(), "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32}
+    with socket_closed() as port:
+        if case == "unreachable":
+            env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        data = tmp_path / "data"
+        done = subprocess.run([sys.executable, "-m", "assethost", "serve", "--port", "0", "--data", str(data),
+                               "--blob-url", "s3://missing-bucket-for-test/x"], env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+    reason = "object store: 404" if case == "no such bucket" else "object store unreachable"
+    assert (done.returncode, done.stderr) == (
+        6, f"assethost: cannot use the blob store s3://missing-bucket-for-test/x: could not reach the bucket ({reason})\n")
+    assert not data.exists()

@@ -126,3 +126,21 @@ def test_a_legacy_file_is_live_at_once(ctx, account):
     assert (listed.version.sid, listed.url) == (version.sid, f"http://{domain}/assets/ahoy.wav")
     with pytest.raises(Invalid):
         ingest.store(ctx, ingest.LegacyFile(account), _received(ctx, "a/b.wav"))
+
+
+def test_a_legacy_file_past_the_count_limit_is_refused_before_its_bytes_are_stored(tmp_path):
+    ctx = open_context(Settings(data_dir=tmp_path, limits=Limits(max_private_versions=1)))
+    try:
+        account = accounts.create_account(ctx.meta).account_sid
+        ingest.store(ctx, ingest.LegacyFile(account), _received(ctx, "one.wav", "private"))
+        second = DATA + b"second"
+        with pytest.raises(Invalid) as caught:
+            ingest.store(ctx, ingest.LegacyFile(account), _received(ctx, "two.wav", "private", second))
+        assert caught.value.message == ("/assets/two.wav cannot be added: Assets (Legacy) holds at most 1 private "
+                                        "files; there are 1 already")
+        assert not ctx.blobs.exists(hashlib.sha256(second).hexdigest())
+        # replacing the one private file is no new file: it fits
+        replaced = ingest.store(ctx, ingest.LegacyFile(account), _received(ctx, "one.wav", "private", second))
+        assert replaced.blob_hash == hashlib.sha256(second).hexdigest()
+    finally:
+        ctx.meta.dispose()

@@ -13,8 +13,7 @@ from typing import Any
 
 import click
 
-from assethost.config import NETWORKS, KiB, MiB, Settings
-from assethost.store.blobs import parse_url
+from assethost.config import NETWORKS, KiB, MiB, Settings, parse_blob_url
 
 ENV_PREFIX = "ASSETHOST_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -80,7 +79,7 @@ class ServeOption:
 def _blob_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
         try:
-            parse_url(value)
+            parse_blob_url(value)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
     return value

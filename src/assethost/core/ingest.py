@@ -5,7 +5,10 @@ names where the file goes and has it `locate`d, so that a wrong address fails be
 read; then it streams the body into an uncommitted blob writer (`web/multipart.py`) and hands the
 result to `store`, which checks the fields against the destination's rules, commits the bytes
 and adds the version. Bytes are committed only once every check has passed: a refused upload,
-like a failed one, leaves nothing stored.
+like a failed one, leaves nothing stored. (The checks that depend on other uploads are repeated
+when the version is added, in its transaction: one that a concurrent upload makes fail there
+leaves its blob unreferenced, which costs its bytes and nothing else: blobs are named by their
+content, and the next upload of the same bytes uses it.)
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ class LegacyFile:
         return self
 
     def check(self, ctx: Context, path: str | None, visibility: str | None, size: int) -> tuple[str, str]:
-        return legacy.check_upload(ctx, path, visibility, size)
+        return legacy.check_upload(ctx, self.account_sid, path, visibility, size)
 
     def add(self, ctx: Context, path: str, visibility: str, blob_hash: str, size: int,
             declared_type: str | None) -> Version:

@@ -104,33 +104,49 @@ def _check_counts(ctx: Context, tx: Tx, service_sid: str, replacing: str | None,
                       f"there are {count} already")
 
 
-def check_upload(ctx: Context, filename: str | None, visibility: str | None, size: int) -> tuple[str, str]:
-    """Check a file before its bytes are stored. Returns (filename, visibility)."""
+def check_upload(
+    ctx: Context, account_sid: str, filename: str | None, visibility: str | None, size: int,
+) -> tuple[str, str]:
+    """Check a file before its bytes are stored, its room among the account's files included.
+    Returns (filename, visibility)."""
     filename = check_filename(filename)
     visibility = names.visibility(visibility)
     limits.check_file(ctx.limits, "asset", visibility, PREFIX + filename, size)
+    with ctx.meta.read() as tx:
+        found = _find(tx, account_sid)
+        if found is not None:
+            _check_room(ctx, tx, found[0].sid, filename, visibility)
     return filename, visibility
+
+
+def _check_room(ctx: Context, tx: Tx, service_sid: str, filename: str, visibility: str) -> str | None:
+    """Refuses a file past the count limit; returns the SID of the asset it replaces, if any."""
+    existing = next((r for r in tx.resources.select(service_sid=service_sid, kind="asset")
+                     if r.friendly_name == filename), None)
+    _check_counts(ctx, tx, service_sid, existing.sid if existing else None, visibility, PREFIX + filename)
+    return existing.sid if existing else None
 
 
 def upload(
     ctx: Context, account_sid: str, filename: str, visibility: str | None, blob_hash: str, size: int,
     declared_type: str | None,
 ) -> Version:
-    """Add (or replace) a file and make it live at once. The blob must already be stored."""
-    filename, visibility = check_upload(ctx, filename, visibility, size)
+    """Add (or replace) a file and make it live at once. The blob must already be stored (and
+    `check_upload` passed: the room is checked again here, against uploads made meanwhile)."""
+    filename = check_filename(filename)
+    visibility = names.visibility(visibility)
+    limits.check_file(ctx.limits, "asset", visibility, PREFIX + filename, size)
     path = PREFIX + filename
     with ctx.meta.write() as tx:
         service, _ = _find_or_create(ctx, tx, account_sid)
-        existing = next((r for r in tx.resources.select(service_sid=service.sid, kind="asset")
-                         if r.friendly_name == filename), None)
-        _check_counts(ctx, tx, service.sid, existing.sid if existing else None, visibility, path)
+        existing = _check_room(ctx, tx, service.sid, filename, visibility)
         now = clock.now()
         if existing is None:
             asset_sid = sids.new(sids.RESOURCE)
             tx.resources.insert(sid=asset_sid, account_sid=account_sid, service_sid=service.sid, kind="asset",
                       friendly_name=filename, date_created=now, date_updated=now)
         else:
-            asset_sid = existing.sid
+            asset_sid = existing
         version_sid = sids.new(sids.VERSION)
         tx.versions.insert(sid=version_sid, account_sid=account_sid, service_sid=service.sid, resource_sid=asset_sid,
             kind="asset", path=path, visibility=visibility, blob_hash=blob_hash, size=size,

@@ -38,7 +38,7 @@ TMP_SWEEP_AGE_S = 600  # a temporary file this old whose writer holds no lock is
 
 
 @contextlib.contextmanager
-def _storage_errors(action: str) -> Iterator[None]:
+def disk_errors(action: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
@@ -53,7 +53,7 @@ class BlobWriter:
         self._store = store
         self._limit = limit
         self._tmp = store.tmp_dir / f"upload-{secrets.token_hex(8)}"
-        with _storage_errors("create a temporary file"):
+        with disk_errors("create a temporary file"):
             fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)  # "still being written": sweep leaves it alone
@@ -72,7 +72,7 @@ class BlobWriter:
             raise BlobTooLarge(self._limit)
         self._sha.update(chunk)
         view = memoryview(chunk)
-        with _storage_errors("write an upload"):
+        with disk_errors("write an upload"):
             while view:
                 written = os.write(self._fd, view)  # type: ignore[arg-type]
                 view = view[written:]
@@ -83,7 +83,7 @@ class BlobWriter:
         assert self._fd is not None, "writer already closed"
         digest = self._sha.hexdigest()
         final = self._store.local_path(digest)
-        with _storage_errors("store an upload"):
+        with disk_errors("store an upload"):
             os.fsync(self._fd)
             if final.exists():
                 self._tmp.unlink(missing_ok=True)  # the same bytes are already stored

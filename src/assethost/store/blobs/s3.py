@@ -31,12 +31,11 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from assethost.config import parse_blob_url
 from assethost.core.ports import BlobWriter, StorageError
-from assethost.store.blobs import parse_url
-from assethost.store.blobs.local import LocalBlobStore
+from assethost.store.blobs.local import LocalBlobStore, disk_errors
 
 log = logging.getLogger("assethost.blobs")
-_NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
 # Bounded waits: a store that does not answer fails the request instead of holding it.
 _CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
 _TRANSFER = TransferConfig(multipart_threshold=16 * 1024 * 1024, max_concurrency=4)
@@ -55,6 +54,18 @@ def _store_errors(action: str) -> Iterator[None]:
     except BotoCoreError as exc:
         log.error("object store: could not %s: %s", action, exc)
         raise StorageError(False, f"could not {action} (object store unreachable)") from exc
+
+
+def check_bucket(url: str) -> None:
+    """Raises StorageError unless the bucket of `url` answers. For the start-up checks, whose one
+    line says it all: nothing is logged."""
+    bucket, _ = parse_blob_url(url)
+    try:
+        boto3.client("s3", config=_CLIENT_CONFIG).head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        raise StorageError(False, f"could not reach the bucket (object store: {_code(exc)})") from exc
+    except BotoCoreError as exc:
+        raise StorageError(False, "could not reach the bucket (object store unreachable)") from exc
 
 
 class _Writer:
@@ -88,7 +99,7 @@ class _Writer:
 
 class S3BlobStore:
     def __init__(self, url: str, cache_dir: Path, client: Any | None = None) -> None:
-        self.bucket, self.prefix = parse_url(url)
+        self.bucket, self.prefix = parse_blob_url(url)
         self.local = LocalBlobStore(cache_dir)
         self.client = client or boto3.client("s3", config=_CLIENT_CONFIG)
 
@@ -112,11 +123,13 @@ class S3BlobStore:
                                     Config=_TRANSFER)
 
     def _in_bucket(self, digest: str, action: str = "look up a blob") -> bool:
+        # A ranged GET rather than HEAD: a HEAD's error has no body, so a missing bucket and a
+        # missing key are the same bare 404; a GET's says NoSuchKey or NoSuchBucket.
         with _store_errors(action):
             try:
-                self.client.head_object(Bucket=self.bucket, Key=self._key(digest))
+                self.client.get_object(Bucket=self.bucket, Key=self._key(digest), Range="bytes=0-0")["Body"].close()
             except ClientError as exc:
-                if _code(exc) in _NOT_FOUND:
+                if _code(exc) == "NoSuchKey":
                     return False
                 raise
         return True
@@ -135,12 +148,12 @@ class S3BlobStore:
             return path
         tmp = self.local.tmp_dir / f"fetch-{secrets.token_hex(8)}"
         try:
-            with _store_errors("fetch a blob"):
+            with _store_errors("fetch a blob"), disk_errors("keep a fetched blob"):
                 self.client.download_file(self.bucket, self._key(digest), str(tmp), Config=_TRANSFER)
-            if _sha256(tmp) != digest:
-                raise StorageError(False, "could not fetch a blob (its bytes do not match its name)")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, path)
+                if _sha256(tmp) != digest:
+                    raise StorageError(False, "could not fetch a blob (its bytes do not match its name)")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         return path
