@@ -18,6 +18,8 @@ KiB = 1024
 MiB = 1024 * KiB
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 NETWORKS = ("none", "public")
+LOG_FORMATS = ("text", "json")
+ACCESS_LOG_FORMATS = ("off", "common", "json")
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class Settings:
     base_domain: str = "localhost"
     workers: int = 1  # processes sharing the port
     log_level: str = "info"
+    log_format: str = "text"  # one of LOG_FORMATS
+    access_log: str = "off"  # one of ACCESS_LOG_FORMATS: a line per request, to stderr
     limits: Limits = field(default_factory=Limits)
     edge: EdgeOptions = field(default_factory=EdgeOptions)
     front: FrontLimits = field(default_factory=FrontLimits)  # what one client connection may cost
