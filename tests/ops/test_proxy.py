@@ -45,7 +45,7 @@ def _nginx() -> str:
 
 
 def _documented_config() -> str:
-    blocks = re.findall(r"```nginx\n(.*?)```", DOC.read_text(), re.S)
+    blocks = re.findall(r"```nginx\n(.*?)```", DOC.read_text(), re.DOTALL)
     assert len(blocks) == 1, "docs/operations.md should hold exactly one nginx block"
     return blocks[0]
 
