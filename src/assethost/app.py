@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +134,8 @@ def prepare(settings: Settings) -> list[str]:
     """Once per server, before any worker starts: migrate, make sure of the account, finish
     builds a stop interrupted. Returns what to tell the person who started it."""
     ctx = open_context(settings)
+    if settings.metrics_dir is not None:  # the counts of the workers of a previous run
+        shutil.rmtree(settings.metrics_dir, ignore_errors=True)
     try:
         ctx.blobs.sweep()
         notes = bootstrap_account(settings, ctx)
@@ -155,7 +158,7 @@ def assemble(settings: Settings) -> Assembly:
     if not settings.edge_only:  # the console sits on the API origin, in front of the API
         api = Counted(CatchAll(with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url)),
                       edge.traffic, _api_role, edge.access)
-    ops = Counted(Ops(ctx, edge), edge.traffic, lambda _path: "ops", edge.access)
+    ops = Counted(Ops(ctx, edge, settings.metrics_dir), edge.traffic, lambda _path: "ops", edge.access)
     return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api, ops))
 
 

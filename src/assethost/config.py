@@ -11,6 +11,7 @@ import it. What a setting means for a request is checked where the request is ha
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,6 +148,15 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def metrics_dir(self) -> Path | None:
+        """Where the workers of `--workers N` leave their counts for each other's /metrics (one
+        folder per host and port: servers sharing a data folder keep theirs apart); None with
+        one worker."""
+        if self.workers <= 1:
+            return None
+        return self.data_dir / "metrics" / f"{socket.gethostname()}-{self.port}"
 
     @property
     def fixed_origin(self) -> str | None:

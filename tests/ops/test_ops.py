@@ -7,13 +7,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 from edgekit import Deployer, FileSpec
 from prometheus_client.parser import text_string_to_metric_families
 from servers import PG_ADMIN_URL, Backend, ServerProcess
+
+from assethost.web.traffic import Traffic
 
 HELLO = b"hello operator\n"
 READY = {"status": "ready", "checks": {"database": "ok", "blobs": "ok", "snapshot": "ok"}}
@@ -204,6 +209,47 @@ def test_the_compression_cache_is_reported(started):
     assert _value(samples, "assethost_compression_cache_blobs") == 1
     gzip_size = len(site.raw_get("/style.css", "gzip").raw_body)
     assert _value(samples, "assethost_compression_cache_bytes") == len(encoded.raw_body) + gzip_size
+
+
+def test_metrics_add_up_every_worker(tmp_path):
+    """With --workers 2 any worker's scrape reports both workers' counts (the others' as of their
+    last flush, every 2 s); what a previous run left in the metrics folder is not counted."""
+    srv = ServerProcess(Backend("sqlite"), tmp_path, ["--workers", "2"])
+    stale = Path(srv.data_dir) / "metrics" / f"{socket.gethostname()}-{srv.port}"
+    stale.mkdir(parents=True)
+    traffic = Traffic()
+    traffic.edge.add(200, 0.001, 1000)
+    (stale / "1-00000000.json").write_text(json.dumps(traffic.state()))
+    srv.start()
+    try:
+        site = _site(srv, [FileSpec("/hello.txt", HELLO)])
+
+        def fetch(_):
+            with httpx.Client(base_url=srv.base_url, trust_env=False, headers={"Host": site.host}) as c:
+                return c.get("/hello.txt")  # a connection each: the kernel spreads them
+
+        # The worker that took the deployment serves it at once, the other within 0.5 s: until
+        # then it answers 404, which is counted too.
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(fetch, range(40)))
+        found = [r for r in answers if r.status_code == 200]
+        assert all(r.content == HELLO for r in found)
+        missing = [r for r in answers if r.status_code == 404]
+        assert len(found) + len(missing) == 40
+        expected = (len(found), len(missing), sum(len(r.content) for r in answers))
+
+        def edge_count():
+            samples = _scrape(srv)
+            return (_value(samples, "assethost_requests_total", role="edge", status="2xx"),
+                    _value(samples, "assethost_requests_total", role="edge", status="4xx"),
+                    _value(samples, "assethost_response_body_bytes_total", role="edge"))
+
+        assert _until(lambda: edge_count() == expected, 6.0), (edge_count(), expected)
+        time.sleep(2.5)  # another flush of each worker: still the same
+        assert edge_count() == expected
+        assert len(list(stale.glob("*.json"))) == 2  # the two workers', the stale one gone
+    finally:
+        srv.stop()
 
 
 # --------------------------------------------------------------------------------------- logs

@@ -8,6 +8,7 @@ import logging
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -62,6 +63,8 @@ class Edge:
         self.traffic = Traffic()
         self.figures = SnapshotFigures()
         self.access: AccessLog | None = None  # set by the assembly when the access log is on
+        # Called after each flush of the request meter (every flush_interval, and at stop).
+        self.after_flush: list[Callable[[], None]] = []
         self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add, public_scheme,
                                    trust_forwarded)
         self.poll_interval = poll_interval
@@ -178,6 +181,11 @@ class Edge:
             self.meter.flush(self.ctx.meta)
         except Exception:
             log.exception("could not flush request counts; they are kept for the next try")
+        for hook in self.after_flush:
+            try:
+                hook()
+            except Exception:
+                log.exception("a periodic task after the meter's flush failed; it runs again at the next")
 
     def _poll(self) -> None:
         """Notice deployments and Auth Token changes made by other processes sharing the database;

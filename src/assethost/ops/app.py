@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -14,9 +16,9 @@ from assethost.web.traffic import OPERATOR_PATHS
 
 
 class Ops:
-    def __init__(self, ctx: Context, edge: Edge) -> None:
+    def __init__(self, ctx: Context, edge: Edge, metrics_folder: Path | None = None) -> None:
         self.routes: dict[str, ASGIApp] = {"/healthz": healthz, "/readyz": Readiness(ctx, edge),
-                                           "/metrics": Metrics(edge)}
+                                           "/metrics": Metrics(edge, metrics_folder)}
         assert set(self.routes) == OPERATOR_PATHS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -70,6 +71,35 @@ class Traffic:
         self.function_calls = 0
         self.function_errors = 0  # the call failed, or its function answered a 5xx
         self.propagation = Histogram(PROPAGATION_BUCKETS)
+
+    def state(self) -> dict[str, Any]:
+        """The counts as JSON data, for the scrapes other workers answer (ops/metrics.py)."""
+        return {
+            "roles": {role: {"statuses": t.statuses, "latency": t.latency.counts, "latency_sum": t.latency.total,
+                             "body_bytes": t.body_bytes} for role, t in self.roles.items()},
+            "function_calls": self.function_calls, "function_errors": self.function_errors,
+            "propagation": self.propagation.counts, "propagation_sum": self.propagation.total,
+        }
+
+    def add(self, state: dict[str, Any]) -> None:
+        """Add counts of `state()`'s form to these (what another worker has counted)."""
+        for role, counts in state["roles"].items():
+            tally = self.roles[role]
+            _add_to(tally.statuses, counts["statuses"])
+            _add_to(tally.latency.counts, counts["latency"])
+            tally.latency.total += counts["latency_sum"]
+            tally.body_bytes += counts["body_bytes"]
+        self.function_calls += state["function_calls"]
+        self.function_errors += state["function_errors"]
+        _add_to(self.propagation.counts, state["propagation"])
+        self.propagation.total += state["propagation_sum"]
+
+
+def _add_to(counts: list[int], more: list[int]) -> None:
+    if len(more) != len(counts):
+        raise ValueError("counts of other buckets")  # written by another version: not comparable
+    for index, value in enumerate(more):
+        counts[index] += value
 
 
 # Writes one access log line: role, client address, method, request target, Host, status, body
