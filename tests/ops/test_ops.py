@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from edgekit import Deployer, FileSpec
+from fnkit import deploy_project
 from prometheus_client.parser import text_string_to_metric_families
 from servers import PG_ADMIN_URL, Backend, ServerProcess
 
@@ -197,6 +198,28 @@ def test_metrics_count_the_requests_made(started):
     assert 0 <= _value(after, "assethost_deploy_propagation_seconds_sum") <= 2
     assert _value(after, "assethost_function_calls_total") == 0
     assert "process_cpu_seconds_total" in {name for name, _ in after}
+
+
+def test_function_calls_and_errors_are_counted(started):
+    srv = started()
+    with srv.http_client() as c:
+        project = deploy_project(srv, c, {
+            "functions/ok.js": "exports.handler = (c, e, cb) => cb(null, 'fine');\n",
+            "functions/fail.js": "exports.handler = (c, e, cb) => cb(new Error('told to fail'));\n",
+        })
+    before = _scrape(srv)
+    assert [project.site.get("/ok").text for _ in range(2)] == ["fine", "fine"]
+    assert project.site.get("/fail").status_code == 500
+    after = _scrape(srv)
+
+    def delta(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert delta("assethost_function_calls_total") == 3
+    assert delta("assethost_function_errors_total") == 1
+    assert delta("assethost_requests_total", role="edge", status="2xx") == 2
+    assert delta("assethost_requests_total", role="edge", status="5xx") == 1
+    assert delta("assethost_request_duration_seconds_count", role="edge") == 3
 
 
 def test_the_compression_cache_is_reported(started):
