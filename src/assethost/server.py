@@ -54,16 +54,11 @@ def serve_worker(settings: Settings, sock: socket.socket) -> None:
 def _log_config(log_level: str, log_format: str = "text") -> dict[str, Any]:
     """uvicorn's logging, with our own loggers written the same way at the same level (without
     this only their warnings would show, through Python's last-resort handler); in JSON with
-    `--log-format json`. The access log (ops/logs.py) has its own handler: its lines are written as
-    they are, at any log level."""
+    `--log-format json` (the access log is written apart: ops/logs.py)."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["assethost"] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
     if log_format == "json":
         config["formatters"]["default"] = {"()": "assethost.ops.logs.JsonFormatter"}
-    config["formatters"]["assethost_access"] = {"format": "%(message)s"}
-    config["handlers"]["assethost_access"] = {"formatter": "assethost_access", "class": "logging.StreamHandler",
-                                              "stream": "ext://sys.stderr"}
-    config["loggers"]["assethost.access"] = {"handlers": ["assethost_access"], "level": "INFO", "propagate": False}
     return config
 
 
