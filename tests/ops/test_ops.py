@@ -25,10 +25,14 @@ HELLO = b"hello operator\n"
 READY = {"status": "ready", "checks": {"database": "ok", "blobs": "ok", "snapshot": "ok"}}
 
 
-def _start(tmp_path, *args: str, backend: str = "sqlite") -> ServerProcess:
+# Started through this, a server's stdout is thrown away: what its log file has came on stderr.
+STDERR_ONLY = ("sh", "-c", 'exec "$@" >/dev/null', "sh")
+
+
+def _start(tmp_path, *args: str, backend: str = "sqlite", launcher=()) -> ServerProcess:
     b = Backend(backend)
     b.check()
-    srv = ServerProcess(b, tmp_path, args)
+    srv = ServerProcess(b, tmp_path, args, launcher=launcher)
     try:
         return srv.start()
     except BaseException:
@@ -40,8 +44,8 @@ def _start(tmp_path, *args: str, backend: str = "sqlite") -> ServerProcess:
 def started(tmp_path):
     servers: list[ServerProcess] = []
 
-    def start(*args: str, backend: str = "sqlite") -> ServerProcess:
-        srv = _start(tmp_path / f"s{len(servers)}", *args, backend=backend)
+    def start(*args: str, backend: str = "sqlite", launcher=()) -> ServerProcess:
+        srv = _start(tmp_path / f"s{len(servers)}", *args, backend=backend, launcher=launcher)
         servers.append(srv)
         return srv
 
@@ -301,7 +305,7 @@ def test_access_log_is_off_by_default(started):
 
 
 def test_common_access_log(started):
-    srv = started("--access-log", "common")
+    srv = started("--access-log", "common", launcher=STDERR_ONLY)
     site = _site(srv, [FileSpec("/hello.txt", HELLO)])
     mark = len(srv.log_path.read_text().splitlines())
     assert site.get("/hello.txt").status_code == 200
@@ -317,10 +321,11 @@ def test_common_access_log(started):
         ("GET /healthz", "200", "18"),
     ]
     assert int(matches[2].group(3)) > 0
+    assert "listening on" not in srv.log_path.read_text()  # the banner (stdout) was thrown away
 
 
 def test_json_access_log_and_json_server_logs(started):
-    srv = started("--access-log", "json", "--log-format", "json")
+    srv = started("--access-log", "json", "--log-format", "json", launcher=STDERR_ONLY)
     site = _site(srv, [FileSpec("/hello.txt", HELLO)])
     assert site.get("/hello.txt", headers={"X-Mark": "1"}).status_code == 200
     with srv.http_client() as c:
