@@ -157,8 +157,9 @@ def assemble(settings: Settings) -> Assembly:
     api = None
     if not settings.edge_only:  # the console sits on the API origin, in front of the API
         api = Counted(CatchAll(with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url)),
-                      edge.traffic, _api_role, edge.access)
-    ops = Counted(Ops(ctx, edge, settings.metrics_dir), edge.traffic, lambda _path: "ops", edge.access)
+                      edge.traffic, _api_role, edge.access, settings.trust_forwarded)
+    ops = Counted(Ops(ctx, edge, settings.metrics_dir), edge.traffic, lambda _path: "ops", edge.access,
+                  settings.trust_forwarded)
     return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api, ops))
 
 

@@ -4,6 +4,7 @@ asset's signature over the https URL the client used is accepted."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -72,7 +73,8 @@ def proxied(tmp_path):
     cert, key = _certificate(tmp_path)
     proxy_port = _free_port()
     srv = ServerProcess(Backend("sqlite"), tmp_path / "assethost", [
-        "--base-domain", BASE_DOMAIN, "--trust-forwarded", "--public-url", f"https://{BASE_DOMAIN}:{proxy_port}"])
+        "--base-domain", BASE_DOMAIN, "--trust-forwarded", "--public-url", f"https://{BASE_DOMAIN}:{proxy_port}",
+        "--access-log", "json"])
     srv.start()
     try:
         config = _documented_config()
@@ -121,10 +123,18 @@ http {{
         srv.stop()
 
 
-def _via(proxy_port: int, host: str, path: str, headers: dict | None = None) -> httpx.Response:
-    with httpx.Client(base_url=f"https://127.0.0.1:{proxy_port}", verify=False, trust_env=False,
+def _via(proxy_port: int, host: str, path: str, headers: dict | None = None, source: str = "127.0.0.1",
+         ) -> httpx.Response:
+    """A GET through nginx, from the loopback address `source` (nginx listens on 127.0.0.1)."""
+    transport = httpx.HTTPTransport(local_address=source, verify=False)
+    with httpx.Client(base_url=f"https://127.0.0.1:{proxy_port}", transport=transport, trust_env=False,
                       timeout=10.0) as c:
         return c.get(path, headers={"Host": host, **(headers or {})})
+
+
+def _access_lines(srv: ServerProcess, target: str) -> list[dict]:
+    return [json.loads(line) for line in srv.log_path.read_text().splitlines()
+            if line.startswith("{") and json.loads(line).get("target") == target]
 
 
 def test_a_signed_protected_asset_through_the_documented_nginx(proxied):
@@ -134,8 +144,16 @@ def test_a_signed_protected_asset_through_the_documented_nginx(proxied):
     host = f"{site.domain}:{proxy_port}"
     assert site.domain.endswith("." + BASE_DOMAIN)
     url = f"https://{host}/p.txt"  # what the client asked for, and what Twilio signs
-    signed = _via(proxy_port, host, "/p.txt", {"X-Twilio-Signature": twilio_signature(srv.auth_token, url)})
+    # From another loopback address than nginx's own, with a forged X-Forwarded-For.
+    signed = _via(proxy_port, host, "/p.txt", {"X-Twilio-Signature": twilio_signature(srv.auth_token, url),
+                                               "X-Forwarded-For": "203.0.113.9"}, source="127.0.0.2")
     assert (signed.status_code, signed.content) == (200, PROTECTED)
+    deadline = time.monotonic() + 5
+    while not _access_lines(srv, "/p.txt") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = _access_lines(srv, "/p.txt")[0]
+    # The client nginx saw, not nginx (127.0.0.1) nor what the client claimed.
+    assert (line["client"], line["status"], line["host"], line["role"]) == ("127.0.0.2", 200, site.domain, "edge")
     assert _via(proxy_port, host, "/p.txt").status_code == 403
     # Signed over the URL nginx itself requests (plain http): not what the client used.
     plain = twilio_signature(srv.auth_token, f"http://{host}/p.txt")
@@ -152,4 +170,5 @@ def test_the_api_origin_through_the_documented_nginx(proxied):
     assert services.json()["meta"]["url"].startswith(f"https://{origin}/v1/Services")
     ready = _via(proxy_port, origin, "/readyz")
     assert (ready.status_code, ready.json()["status"]) == (200, "ready")
-    assert _via(proxy_port, origin, "/metrics").status_code == 200  # the test's client is 127.0.0.1
+    assert _via(proxy_port, origin, "/metrics").status_code == 200  # from 127.0.0.1: allowed
+    assert _via(proxy_port, origin, "/metrics", source="127.0.0.2").status_code == 403

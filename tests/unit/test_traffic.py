@@ -9,7 +9,7 @@ import re
 
 from assethost.ops.logs import AccessWriter, common_line, json_line
 from assethost.ops.metrics import _buckets
-from assethost.web.traffic import LATENCY_BUCKETS, Histogram, Traffic
+from assethost.web.traffic import LATENCY_BUCKETS, Histogram, Traffic, client_address
 
 
 def test_a_value_on_a_bound_is_in_that_bound_s_bucket():
@@ -66,3 +66,10 @@ def test_the_lines_of_one_loop_turn_go_out_in_one_write():
 
     asyncio.run(main())
     assert (stream.getvalue(), stream.writes) == ("/0\n/1\n/2\n/3\n", 2)
+
+
+def test_the_client_behind_a_trusted_proxy():
+    assert client_address("10.0.0.5", b"203.0.113.9, 198.51.100.7", True) == "198.51.100.7"
+    assert client_address("10.0.0.5", b"203.0.113.9, 198.51.100.7", False) == "10.0.0.5"
+    assert client_address("10.0.0.5", None, True) == "10.0.0.5"
+    assert client_address("10.0.0.5", b" ", True) == "10.0.0.5"

@@ -10,6 +10,7 @@ from starlette.types import Receive, Scope, Send
 from assethost.edge.responder import Reply, plain
 from assethost.edge.runtime import Edge
 from assethost.edge.sender import FileBody
+from assethost.web.traffic import client_address
 
 
 class EdgeApp:
@@ -55,8 +56,10 @@ class EdgeApp:
             target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
             if scope["query_string"]:
                 target += "?" + scope["query_string"].decode("latin-1")
-            self.edge.access("edge", client[0] if client else "-", scope["method"], target,
-                             headers.get(b"host", b"").decode("latin-1"), reply.status, size, seconds)
+            peer = client_address(client[0] if client else "-", headers.get(b"x-forwarded-for"),
+                                  self.edge.trust_forwarded)
+            self.edge.access("edge", peer, scope["method"], target, headers.get(b"host", b"").decode("latin-1"),
+                             reply.status, size, seconds)
 
 
 async def _too_large(send: Send) -> None:

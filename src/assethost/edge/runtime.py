@@ -63,6 +63,7 @@ class Edge:
         self.traffic = Traffic()
         self.figures = SnapshotFigures()
         self.access: AccessLog | None = None  # set by the assembly when the access log is on
+        self.trust_forwarded = trust_forwarded
         # Called after each flush of the request meter (every flush_interval, and at stop).
         self.after_flush: list[Callable[[], None]] = []
         self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add, public_scheme,

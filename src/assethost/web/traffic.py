@@ -107,17 +107,27 @@ def _add_to(counts: list[int], more: list[int]) -> None:
 AccessLog = Callable[[str, str, str, str, str, int, int, float], None]
 
 
+def client_address(peer: str, forwarded_for: bytes | None, trust_forwarded: bool) -> str:
+    """The client an access line names: the connection's peer or, behind a proxy trusted with
+    --trust-forwarded, the last address of X-Forwarded-For (the one that proxy added; those before
+    it are whatever the client sent)."""
+    if trust_forwarded and forwarded_for:
+        return forwarded_for.decode("latin-1").rsplit(",", 1)[-1].strip() or peer
+    return peer
+
+
 class Counted:
     """Counts (and, with an access log, writes a line for) each request an ASGI application
     answers. The count is made just before the last body message is sent, so a client that has
     its whole answer finds it counted."""
 
     def __init__(self, app: ASGIApp, traffic: Traffic, role_of: Callable[[str], str],
-                 access: AccessLog | None) -> None:
+                 access: AccessLog | None, trust_forwarded: bool = False) -> None:
         self.app = app
         self.traffic = traffic
         self.role_of = role_of
         self.access = access
+        self.trust_forwarded = trust_forwarded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,6 +157,8 @@ class Counted:
             target = scope.get("raw_path") or scope["path"].encode()
             if scope["query_string"]:
                 target += b"?" + scope["query_string"]
-            host = next((v for k, v in scope["headers"] if k == b"host"), b"")
-            self.access(role, client[0] if client else "-", scope["method"], target.decode("latin-1"),
-                        host.decode("latin-1"), status, sent, seconds)
+            headers = dict(scope["headers"])
+            peer = client_address(client[0] if client else "-", headers.get(b"x-forwarded-for"),
+                                  self.trust_forwarded)
+            self.access(role, peer, scope["method"], target.decode("latin-1"),
+                        headers.get(b"host", b"").decode("latin-1"), status, sent, seconds)
