@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,14 +15,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assethost.api.app import CatchAll, create_api
 from assethost.config import Settings
+from assethost.console.app import PREFIX as CONSOLE_PREFIX
 from assethost.console.app import with_console
 from assethost.core import accounts, builds
 from assethost.core.context import Context
 from assethost.edge.asgi import EdgeApp
 from assethost.edge.runtime import Edge
 from assethost.functions.package import Packager
+from assethost.ops.app import Ops
+from assethost.ops.logs import access_writer
 from assethost.store.blobs import open_blob_store
 from assethost.store.meta import MetaStore
+from assethost.web.traffic import OPERATOR_PATHS, Counted
 
 log = logging.getLogger("assethost")
 CREDENTIALS_FILE = "credentials.json"
@@ -76,12 +81,14 @@ def bootstrap_account(settings: Settings, ctx: Context) -> list[str]:
 
 class HostDispatch:
     """One port for everything: subdomains of the base domain are environments (the edge), any
-    other host is the API. Also runs the edge's background work over the ASGI lifespan."""
+    other host is the API, and on it `OPERATOR_PATHS` are the operator's (`ops`; with --edge-only
+    too). Also runs the edge's background work over the ASGI lifespan."""
 
-    def __init__(self, edge: Edge, edge_app: ASGIApp, api: ASGIApp | None) -> None:
+    def __init__(self, edge: Edge, edge_app: ASGIApp, api: ASGIApp | None, ops: ASGIApp | None = None) -> None:
         self.edge = edge
         self.edge_app = edge_app
         self.api = api
+        self.ops = ops
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -91,6 +98,8 @@ class HostDispatch:
                     if self.edge.claims(value.decode("latin-1")):
                         return await self.edge_app(scope, receive, send)
                     break
+            if self.ops is not None and scope["path"] in OPERATOR_PATHS:
+                return await self.ops(scope, receive, send)
             if self.api is not None:
                 return await self.api(scope, receive, send)
             return await self.edge_app(scope, receive, send)  # edge-only: unknown hosts get its 404
@@ -123,6 +132,8 @@ def prepare(settings: Settings) -> list[str]:
     """Once per server, before any worker starts: migrate, make sure of the account, finish
     builds a stop interrupted. Returns what to tell the person who started it."""
     ctx = open_context(settings)
+    if settings.metrics_dir is not None:  # the counts of the workers of a previous run
+        shutil.rmtree(settings.metrics_dir, ignore_errors=True)
     try:
         ctx.blobs.sweep()
         notes = bootstrap_account(settings, ctx)
@@ -139,8 +150,16 @@ def assemble(settings: Settings) -> Assembly:
     assert isinstance(packager, Packager)
     edge = Edge(ctx, settings.base_domain, settings.edge, packager=packager, function_options=settings.functions,
                 public_scheme=settings.public_scheme, trust_forwarded=settings.trust_forwarded)
+    edge.access = access_writer(settings.access_log)
     edge_app = EdgeApp(edge, settings.front.max_body_bytes)
     api = None
     if not settings.edge_only:  # the console sits on the API origin, in front of the API
-        api = CatchAll(with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url))
-    return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api))
+        api = Counted(CatchAll(with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url)),
+                      edge.traffic, _api_role, edge.access, settings.trust_forwarded)
+    ops = Counted(Ops(ctx, edge, settings.metrics_dir), edge.traffic, lambda _path: "ops", edge.access,
+                  settings.trust_forwarded)
+    return Assembly(ctx=ctx, edge=edge, app=HostDispatch(edge, edge_app, api, ops))
+
+
+def _api_role(path: str) -> str:
+    return "console" if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/") else "api"

@@ -11,6 +11,7 @@ import it. What a setting means for a request is checked where the request is ha
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +20,8 @@ KiB = 1024
 MiB = 1024 * KiB
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 NETWORKS = ("none", "public")
+LOG_FORMATS = ("text", "json")
+ACCESS_LOG_FORMATS = ("off", "common", "json")
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class Settings:
     base_domain: str = "localhost"
     workers: int = 1  # processes sharing the port
     log_level: str = "info"
+    log_format: str = "text"  # one of LOG_FORMATS
+    access_log: str = "off"  # one of ACCESS_LOG_FORMATS: a line per request, to stderr
     limits: Limits = field(default_factory=Limits)
     edge: EdgeOptions = field(default_factory=EdgeOptions)
     front: FrontLimits = field(default_factory=FrontLimits)  # what one client connection may cost
@@ -146,6 +151,15 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def metrics_dir(self) -> Path | None:
+        """Where the workers of `--workers N` leave their counts for each other's /metrics (one
+        folder per host and port: servers sharing a data folder keep theirs apart); None with
+        one worker."""
+        if self.workers <= 1:
+            return None
+        return self.data_dir / "metrics" / f"{socket.gethostname()}-{self.port}"
 
     @property
     def fixed_origin(self) -> str | None:

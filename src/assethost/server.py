@@ -34,17 +34,21 @@ def serve_worker(settings: Settings, sock: socket.socket) -> None:
         # uvicorn calls `http` as the protocol factory; its annotation names only classes.
         assembly.app, http=functools.partial(FrontProtocol, limits=settings.front),  # type: ignore[arg-type]
         ws="none", lifespan="on",
-        log_level=settings.log_level, log_config=_log_config(settings.log_level), access_log=False,
+        log_level=settings.log_level, log_config=_log_config(settings.log_level, settings.log_format),
+        access_log=False,
         server_header=False, proxy_headers=False, timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _log_config(log_level: str) -> dict[str, Any]:
+def _log_config(log_level: str, log_format: str = "text") -> dict[str, Any]:
     """uvicorn's logging, with our own loggers written the same way at the same level (without
-    this only their warnings would show, through Python's last-resort handler)."""
+    this only their warnings would show, through Python's last-resort handler); in JSON with
+    `--log-format json` (the access log is written apart: ops/logs.py)."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["assethost"] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
+    if log_format == "json":
+        config["formatters"]["default"] = {"()": "assethost.ops.logs.JsonFormatter"}
     return config
 
 

@@ -101,3 +101,13 @@ def test_an_object_store_that_is_gone_is_a_storage_error(monkeypatch, tmp_path):
     assert str(caught.value) == "could not store an upload (object store unreachable)"
     assert "secret-never-shown" not in repr(caught.value)
 
+
+
+def test_the_readiness_check_asks_the_bucket(aws_env, object_store, tmp_path):
+    bucket = object_store.bucket("ready")
+    store = _store(object_store, tmp_path, bucket)
+    store.check()  # the local folder takes files and the bucket answers
+    object_store.client().delete_bucket(Bucket=bucket)
+    with pytest.raises(StorageError) as caught:
+        store.check()
+    assert str(caught.value) == "the bucket does not answer (object store: 404)"

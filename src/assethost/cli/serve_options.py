@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from assethost.config import NETWORKS, KiB, MiB, Settings, parse_blob_url
+from assethost.config import ACCESS_LOG_FORMATS, LOG_FORMATS, NETWORKS, KiB, MiB, Settings, parse_blob_url
 
 ENV_PREFIX = "ASSETHOST_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -223,6 +223,13 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
                 "open connections per worker process; more are answered 503 and closed at once",
                 type=click.IntRange(min=1)),
     ServeOption("--log-level", "log_level", "server log level", type=click.Choice(LOG_LEVELS)),
+    ServeOption("--log-format", "log_format",
+                "`text`: server log lines as uvicorn writes them; `json`: one JSON object a line (`time`, "
+                "`level`, `logger`, `message`, `exception`)", type=click.Choice(LOG_FORMATS)),
+    ServeOption("--access-log", "access_log",
+                "a line per request on stderr, whatever the log level: `common` (Common Log Format) or `json` "
+                "(`time`, `role`, `client`, `method`, `target`, `host`, `status`, `bytes`, `duration_ms`)",
+                type=click.Choice(ACCESS_LOG_FORMATS)),
 )
 
 # Read by `serve` itself, not through the table: the names the Twilio tools use, so that the

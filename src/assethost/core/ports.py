@@ -231,3 +231,8 @@ class BlobStore(Protocol):
         bytes) removed. Called now and then by every process."""
         ...
 
+    def check(self) -> None:
+        """Whether the store can take and give blobs now, cheaply (for /readyz, called at each
+        probe): raises StorageError saying what is wrong, without a path."""
+        ...
+

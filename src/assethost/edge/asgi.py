@@ -3,11 +3,14 @@ serves (a connection opened for the API that later asks for an environment's dom
 
 from __future__ import annotations
 
+import time
+
 from starlette.types import Receive, Scope, Send
 
-from assethost.edge.responder import plain
+from assethost.edge.responder import Reply, plain
 from assethost.edge.runtime import Edge
 from assethost.edge.sender import FileBody
+from assethost.web.traffic import client_address
 
 
 class EdgeApp:
@@ -16,6 +19,7 @@ class EdgeApp:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.monotonic()
         headers = dict(scope["headers"])
         method = scope["method"]
         body = None
@@ -33,6 +37,7 @@ class EdgeApp:
         )
         if reply.call is not None:
             reply = await self.edge.call(reply)
+        self._count(scope, headers, reply, time.monotonic() - started)
         try:
             await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
             if reply.file is None:
@@ -42,6 +47,19 @@ class EdgeApp:
                 await file.to_asgi(scope, send)
         finally:
             reply.discard()  # a temporary file is let go of even if sending failed before it began
+
+    def _count(self, scope: Scope, headers: dict[bytes, bytes], reply: Reply, seconds: float) -> None:
+        size = len(reply.body) + (reply.length if reply.file is not None else 0)
+        self.edge.traffic.edge.add(reply.status, seconds, size)
+        if self.edge.access is not None:
+            client = scope.get("client")
+            target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+            if scope["query_string"]:
+                target += "?" + scope["query_string"].decode("latin-1")
+            peer = client_address(client[0] if client else "-", headers.get(b"x-forwarded-for"),
+                                  self.edge.trust_forwarded)
+            self.edge.access("edge", peer, scope["method"], target, headers.get(b"host", b"").decode("latin-1"),
+                             reply.status, size, seconds)
 
 
 async def _too_large(send: Send) -> None:

@@ -56,6 +56,11 @@ class Compressor:
             for blob_hash in [h for h in self.variants if h not in live]:
                 del self.variants[blob_hash]
 
+    def figures(self) -> tuple[int, int]:
+        """(blobs, bytes) of the variants held, for /metrics."""
+        with self._lock:
+            return len(self.variants), sum(len(b) for v in self.variants.values() for b in v.values())
+
     def _run(self) -> None:
         while True:
             blob_hash, file = self._queue.get()

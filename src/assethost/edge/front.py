@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from time import perf_counter
 from typing import Any
 
 import httptools
@@ -43,6 +44,8 @@ from assethost.edge.bounds import (
 from assethost.edge.responder import Reply
 from assethost.edge.sender import FileBody
 from assethost.edge.snapshot import serialize
+from assethost.functions.call import FunctionCall
+from assethost.web.traffic import OPERATOR_PATHS, client_address
 
 # Bodies up to this size go out in one write with their head (for a 100 KiB file, one copy costs
 # less than a second system call: 34 against 39 µs a request, bench s3); larger ones (a file
@@ -108,6 +111,7 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         self.reading = True
         self.busy = False  # a file or a function is being answered; later replies wait in `queue`
         self.queue: deque[tuple[Reply, bool]] = deque()
+        self.began = perf_counter()  # when the request being read began (for a refusal before any)
         self._reset_request()
         self._start_clock()
 
@@ -229,6 +233,8 @@ class FrontProtocol(Bounded, asyncio.Protocol):
     # httptools callbacks -----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        # For the latency metric: the loop's clock (uvloop's) moves once per loop turn, in milliseconds.
+        self.began = perf_counter()
         self.phase = HEAD
         self.head_since = self.last_read
         self.head_bytes = 0
@@ -271,7 +277,9 @@ class FrontProtocol(Bounded, asyncio.Protocol):
                          f"malformed request target {self.url[:80]!r}")
             raise Stop() from None
         host = self.headers.get(b"host", b"").decode("latin-1")
-        if not (self.edge_only or self.edge.claims(host)):
+        # With --edge-only there is no API, but the operator's paths are still served (by ASGI).
+        if (not self.edge_only or (self.target.path or b"").decode("latin-1") in OPERATOR_PATHS) \
+                and not self.edge.claims(host):
             self._hand_over()
         self.replay = None  # answered here: a later request in these bytes cannot be handed over
         length = self.headers.get(b"content-length")
@@ -304,6 +312,8 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         if not keep_alive:
             self.stopped = True
         reply = self._respond()
+        if reply.call is None:  # a function's answer is counted when it comes (_run_function)
+            self._count(reply, perf_counter() - self.began, None)
         if self.busy or self.write_paused_at is not None or self.queue:
             self._wait(reply, keep_alive)
         else:
@@ -317,6 +327,30 @@ class FrontProtocol(Bounded, asyncio.Protocol):
             self.parser.get_method().decode("ascii"), self.scheme, (target.path or b"/").decode("latin-1"),
             (target.query or b"").decode("latin-1"), self.headers, bytes(self.body) if self.body is not None else None,
         )
+
+    def _count(self, reply: Reply, seconds: float, call: FunctionCall | None) -> None:
+        """Count an answer of the edge (plain increments: this runs for every request), and log
+        it when the access log is on. `call`: the function call it answers, whose request it
+        names, since the parser may have read later requests meanwhile."""
+        size = len(reply.body) + (reply.length if reply.file is not None else 0)
+        self.edge.traffic.edge.add(reply.status, seconds, size)
+        if self.edge.access is not None:
+            if call is not None:
+                method, target = call.method, call.path + (f"?{call.query}" if call.query else "")
+                host, headers = call.host, call.headers
+            else:
+                method = self.parser.get_method().decode("ascii", "replace")
+                target = self.url.decode("latin-1")
+                headers = self.headers
+                host = headers.get(b"host", b"").decode("latin-1")
+            self._access("edge", method, target, host, headers, reply.status, size, seconds)
+
+    def _access(self, role: str, method: str, target: str, host: str, headers: dict[bytes, bytes], status: int,
+                size: int, seconds: float) -> None:
+        assert self.edge.access is not None
+        peer = self.transport.get_extra_info("peername")
+        client = client_address(peer[0] if peer else "-", headers.get(b"x-forwarded-for"), self.edge.trust_forwarded)
+        self.edge.access(role, client, method, target, host, status, size, seconds)
 
     def _wait(self, reply: Reply, keep_alive: bool) -> None:
         """Queue an answer behind those still owed, and read no more requests meanwhile."""
@@ -371,7 +405,9 @@ class FrontProtocol(Bounded, asyncio.Protocol):
             await self.write_ready.wait()
 
     async def _run_function(self, reply: Reply, keep_alive: bool) -> None:
+        started = perf_counter()
         answer = await self.edge.call(reply)
+        self._count(answer, perf_counter() - started, reply.call)
         self.busy = False
         self._write(answer, keep_alive)
         if not self.busy:
@@ -421,10 +457,17 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         return host is not None and not self.edge_only and not self.edge.claims(host.decode("latin-1"))
 
     def _last_answer(self, status: int, text: str) -> None:
-        content_type, body = refusal(status, text, self._api_client())
+        api = self._api_client()
+        content_type, body = refusal(status, text, api)
         headers = [(b"content-type", content_type), (b"x-content-type-options", b"nosniff"),
                    (b"cache-control", b"no-cache"), (b"content-length", str(len(body)).encode())]
         reply = Reply(status, headers, body)
+        seconds = perf_counter() - self.began
+        self.edge.traffic.roles["api" if api else "edge"].add(status, seconds, len(body))
+        if self.edge.access is not None:
+            host = self.headers.get(b"host", b"").decode("latin-1")
+            self._access("api" if api else "edge", "-", self.url.decode("latin-1") or "-", host, self.headers,
+                         status, len(body), seconds)
         # After any answers still owed, in order: queued like them, and the connection ends with it.
         if self.busy or self.write_paused_at is not None or self.queue:
             self._wait(reply, False)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import calendar
 import logging
 import tempfile
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from assethost.config import EdgeOptions, FunctionOptions
@@ -17,10 +21,30 @@ from assethost.edge.responder import NOT_FOUND, Reply, Responder, hostname, plai
 from assethost.edge.snapshot import Snapshot, SnapshotLoader
 from assethost.functions.package import Packager
 from assethost.functions.runner import FunctionRunner
+from assethost.web.traffic import AccessLog, Traffic
 
 log = logging.getLogger("assethost.edge")
 SWEEP_EVERY = 120  # polls between sweeps of deleted builds' folders (a minute at 0.5 s)
 TMP_SWEEP_EVERY = 20  # polls between sweeps of interrupted uploads' temporary files (10 s): one listing
+
+
+@dataclass(frozen=True)
+class SnapshotFigures:
+    """The size of the snapshot being served, worked out at each reload (not at each scrape)."""
+
+    sites: int = 0
+    builds: int = 0
+    files: int = 0  # served and private assets of the deployed builds, each version once
+    memory_bytes: int = 0  # of those, the bytes held in memory (files up to --memory-file-limit)
+    loaded_at: float = 0.0  # time.time() of the reload; 0: none yet
+
+
+def _figures(snapshot: Snapshot) -> SnapshotFigures:
+    builds = {site.build.build_sid: site.build for site in snapshot.sites.values() if site.build is not None}
+    entries = {e.version_sid: e for b in builds.values() for e in (*b.served.values(), *b.private.values())}
+    memory = sum(len(e.body) for e in entries.values() if e.body is not None)
+    return SnapshotFigures(sites=len(snapshot.sites), builds=len(builds), files=len(entries), memory_bytes=memory,
+                           loaded_at=time.time())
 
 
 class Edge:
@@ -36,6 +60,12 @@ class Edge:
         self.loader = SnapshotLoader(ctx, self.options)
         self.compressor = Compressor()
         self.meter = ctx.meter
+        self.traffic = Traffic()
+        self.figures = SnapshotFigures()
+        self.access: AccessLog | None = None  # set by the assembly when the access log is on
+        self.trust_forwarded = trust_forwarded
+        # Called after each flush of the request meter (every flush_interval, and at stop).
+        self.after_flush: list[Callable[[], None]] = []
         self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add, public_scheme,
                                    trust_forwarded)
         self.poll_interval = poll_interval
@@ -62,11 +92,15 @@ class Edge:
         assert reply.call is not None
         if self.functions is None:  # an edge without a function runner: nothing is there
             return plain(404, NOT_FOUND)
+        self.traffic.function_calls += 1
         try:
             result = await self.functions.invoke(reply.call)
         except Exception:
+            self.traffic.function_errors += 1
             log.exception("function call failed")
             return plain(500, "Internal Server Error\n")
+        if result.status >= 500:
+            self.traffic.function_errors += 1
         size = len(result.body)
         if size <= FILE_CHUNK:
             return Reply(result.status, result.headers, result.body)
@@ -98,8 +132,12 @@ class Edge:
         return name in self.snapshot.sites or name.endswith(self.suffix)
 
     def reload(self) -> None:
-        snapshot = self.loader.load(self.snapshot)
+        previous = self.snapshot
+        snapshot = self.loader.load(previous)
         self.snapshot = snapshot
+        self.figures = _figures(snapshot)
+        if previous.generation >= 0:  # what was deployed before this process started is no deployment of its
+            self._observe_propagation(previous, snapshot)
         blobs: set[str] = set()
         for site in snapshot.sites.values():
             if site.build is not None:
@@ -108,6 +146,19 @@ class Edge:
                     if entry.compressible:
                         self.compressor.want(entry.blob_hash, entry.file)
         self.compressor.keep_only(blobs)
+
+    def _observe_propagation(self, previous: Snapshot, snapshot: Snapshot) -> None:
+        """For each environment this reload switched to another build: how long after the
+        deployment was recorded (whole seconds, so up to a second more than it took)."""
+        before = {site.environment_sid: site.build for site in previous.sites.values()}
+        now = time.time()
+        for site in snapshot.sites.values():
+            if site.build is None or site.deployed is None:
+                continue
+            old = before.get(site.environment_sid)
+            if old is None or old.build_sid != site.build.build_sid:
+                deployed = calendar.timegm(site.deployed.timetuple())
+                self.traffic.propagation.observe(max(0.0, now - deployed))
 
     def start(self) -> None:
         self.reload()
@@ -131,6 +182,11 @@ class Edge:
             self.meter.flush(self.ctx.meta)
         except Exception:
             log.exception("could not flush request counts; they are kept for the next try")
+        for hook in self.after_flush:
+            try:
+                hook()
+            except Exception:
+                log.exception("a periodic task after the meter's flush failed; it runs again at the next")
 
     def _poll(self) -> None:
         """Notice deployments and Auth Token changes made by other processes sharing the database;

@@ -11,6 +11,7 @@ import calendar
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from assethost.config import EdgeOptions
 from assethost.core import live, mediatypes
@@ -67,6 +68,7 @@ class Site:
     # What this environment's functions get in `context` (read at each reload, i.e. deployment).
     variables: dict[str, str] = field(default_factory=dict)
     include_credentials: bool = False
+    deployed: datetime | None = None  # when its build was deployed (UTC, whole seconds)
 
 
 @dataclass
@@ -197,6 +199,7 @@ class SnapshotLoader:
                 domain=domain, environment_sid=env.sid, service_sid=env.service_sid,
                 account_sid=env.account_sid, auth_token=found.auth_token, build=build,
                 variables=found.variables, include_credentials=found.include_credentials,
+                deployed=env.date_updated if env.build_sid else None,
             )
         deployed = {s.build.build_sid: s.build for s in sites.values() if s.build is not None}
         self._entries = {

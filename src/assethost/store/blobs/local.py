@@ -140,6 +140,20 @@ class LocalBlobStore:
     def read(self, digest: str) -> bytes:
         return self.local_path(digest).read_bytes()
 
+    def check(self) -> None:
+        """The folder and its `tmp/` are there, and `tmp/` takes a new file: a created and removed
+        empty file (the permission bits alone say nothing to a server run as root, nor of a
+        read-only mount). Two metadata operations: nothing is listed or read."""
+        if not self.root.is_dir():
+            raise StorageError(False, "the blob folder is missing")
+        probe = self.tmp_dir / f"check-{secrets.token_hex(8)}"
+        try:  # not through disk_errors: a probe every few seconds must not log each failure
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            probe.unlink()
+        except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, "an OS error")
+            raise StorageError(exc.errno in _FULL, f"cannot create a file in the blob folder ({name})") from exc
+
     def sweep(self, older_than_seconds: float = TMP_SWEEP_AGE_S) -> tuple[int, int]:
         """Remove the temporary files of uploads that a crash (or a lost writer) left behind:
         those no writer holds a lock on, and old enough that their writer cannot be between

@@ -161,6 +161,17 @@ class S3BlobStore:
     def sweep(self) -> tuple[int, int]:
         return self.local.sweep()
 
+    def check(self) -> None:
+        """The local folder takes files and the bucket answers (one HEAD; nothing is logged, as
+        probes come every few seconds)."""
+        self.local.check()
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            raise StorageError(False, f"the bucket does not answer (object store: {_code(exc)})") from exc
+        except BotoCoreError as exc:
+            raise StorageError(False, "the object store is unreachable") from exc
+
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "error"))
