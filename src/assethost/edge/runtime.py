@@ -133,7 +133,7 @@ class Edge:
             log.exception("could not flush request counts; they are kept for the next try")
 
     def _poll(self) -> None:
-        """Notice deployments and Auth Token changes made by other processes sharing the database;
+        """Notice deployments, variable and Auth Token changes made by other processes sharing the database;
         now and then, clear away the folders of deleted builds and the temporary files of uploads
         that crashed."""
         polls = 0
