@@ -1,0 +1,119 @@
+"""`context.getTwilioClient()` works in every function, as on Twilio: with the build's own
+`twilio` when it lists one, else the package the server shares with every Node sandbox (or the
+server's Python `twilio`), holding the account's credentials and reaching the API under
+`--function-network` (none here: the client exists, its requests fail with a network error)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from fnkit import as_json, deploy_project
+from servers import REPO, Backend, ServerProcess
+
+NPM_CACHE = REPO / ".cache" / "npm-functions"
+SANDBOX_API_PORT = 18181  # on the sandbox's own loopback: no socket of it reaches the host's
+MESSAGE = {"to": "+15005550006", "from": "+15005550001", "body": "hi"}
+
+CLIENT_JS = """const fs = require('fs');
+exports.handler = async (context, event, callback) => {
+  const client = context.getTwilioClient();
+  let written = 'written';
+  try {
+    fs.writeFileSync('/srv/runtime/node_modules/twilio/index.js', 'hijacked');
+  } catch (e) {
+    written = e.code;
+  }
+  let error = null;
+  try {
+    await client.messages.create(%s);
+  } catch (e) {
+    error = e.code || e.message;
+  }
+  callback(null, { create: typeof client.messages.create, accountSid: client.accountSid,
+                   base: client.api.baseUrl, error, written, shared: fs.readdirSync('/srv/runtime').sort() });
+};
+""" % json.dumps(MESSAGE)
+
+CLIENT_PY = """def handler(context, event):
+    client = context.get_twilio_client()
+    try:
+        client.messages.create(to="+15005550006", from_="+15005550001", body="hi")
+        error = None
+    except Exception as exc:
+        error = type(exc).__name__
+    return {"create": callable(client.messages.create), "accountSid": client.account_sid,
+            "base": client.api.base_url, "error": error}
+"""
+
+# A stand-in for the Twilio API on the sandbox's own loopback, at the address the server's
+# --twilio-api-url names: what the client sends there is what the function answers.
+RECORDED_JS = """const http = require('http');
+exports.handler = (context, event, callback) => {
+  const seen = [];
+  const api = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, body });
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ sid: 'SM' + '0'.repeat(32), status: 'queued' }));
+    });
+  });
+  api.listen(%d, '127.0.0.1', async () => {
+    try {
+      const message = await context.getTwilioClient().messages.create(%s);
+      callback(null, { sid: message.sid, status: message.status, seen });
+    } catch (e) {
+      callback(e);
+    } finally {
+      api.close();
+    }
+  });
+};
+""" % (SANDBOX_API_PORT, json.dumps(MESSAGE))
+
+
+@pytest.fixture(scope="module")
+def api_server(tmp_path_factory):
+    srv = ServerProcess(Backend("sqlite"), tmp_path_factory.mktemp("twilio-api"),
+                        ["--npm-cache", str(NPM_CACHE), "--twilio-api-url", f"http://127.0.0.1:{SANDBOX_API_PORT}/"])
+    try:
+        yield srv.start()
+    finally:
+        srv.stop()
+
+
+def test_every_function_gets_a_client_with_the_accounts_credentials(fn_server, fn_http):
+    d = deploy_project(fn_server, fn_http, {"functions/client.js": CLIENT_JS, "functions/client_py.py": CLIENT_PY})
+    assert d.build["dependencies"] == [{"name": "@twilio/runtime-handler", "version": "2.1.0"}]  # no twilio
+    js = d.site.get("/client")
+    assert js.status_code == 200, js.text
+    answer = as_json(js)
+    assert answer["error"] in ("EAI_AGAIN", "ENOTFOUND"), answer  # no network here: the name resolves nowhere
+    assert {k: answer[k] for k in ("create", "accountSid", "base")} == {
+        "create": "function", "accountSid": fn_server.account_sid, "base": "https://api.twilio.com"}
+    # the shared folder holds the install and nothing else, and no function can change it
+    assert answer["shared"] == [".complete", "node_modules", "package-lock.json", "package.json"]
+    assert answer["written"] == "ERR_ACCESS_DENIED"
+    py = d.site.get("/client_py")
+    assert py.status_code == 200, py.text
+    assert as_json(py) == {"create": True, "accountSid": fn_server.account_sid, "base": "https://api.twilio.com",
+                           "error": "ConnectionError"}
+    shared = list((fn_server.workdir / "data" / "runtime").iterdir())
+    assert [p.name for p in shared] == ["twilio-6.3.1"]
+
+
+def test_the_client_sends_its_requests_to_the_configured_api(api_server):
+    with api_server.http_client() as http:
+        d = deploy_project(api_server, http, {"functions/send.js": RECORDED_JS})
+    resp = d.site.get("/send")
+    assert resp.status_code == 200, resp.text
+    answer = as_json(resp)
+    sid = api_server.account_sid
+    assert answer["sid"] == "SM" + "0" * 32 and answer["status"] == "queued"
+    (seen,) = answer["seen"]
+    assert seen["method"] == "POST" and seen["url"] == f"/2010-04-01/Accounts/{sid}/Messages.json"
+    assert base64.b64decode(seen["auth"].removeprefix("Basic ")).decode() == f"{sid}:{api_server.auth_token}"
+    assert sorted(seen["body"].split("&")) == ["Body=hi", "From=%2B15005550001", "To=%2B15005550006"]
