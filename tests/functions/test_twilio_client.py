@@ -27,14 +27,14 @@ exports.handler = async (context, event, callback) => {
   }
   let error = null;
   try {
-    await client.messages.create(%s);
+    await client.messages.create(MESSAGE);
   } catch (e) {
     error = e.code || e.message;
   }
   callback(null, { create: typeof client.messages.create, accountSid: client.accountSid,
                    base: client.api.baseUrl, error, written, shared: fs.readdirSync('/srv/runtime').sort() });
 };
-""" % json.dumps(MESSAGE)
+""".replace("MESSAGE", json.dumps(MESSAGE))
 
 CLIENT_PY = """def handler(context, event):
     client = context.get_twilio_client()
@@ -61,9 +61,9 @@ exports.handler = (context, event, callback) => {
       res.end(JSON.stringify({ sid: 'SM' + '0'.repeat(32), status: 'queued' }));
     });
   });
-  api.listen(%d, '127.0.0.1', async () => {
+  api.listen(API_PORT, '127.0.0.1', async () => {
     try {
-      const message = await context.getTwilioClient().messages.create(%s);
+      const message = await context.getTwilioClient().messages.create(MESSAGE);
       callback(null, { sid: message.sid, status: message.status, seen });
     } catch (e) {
       callback(e);
@@ -72,7 +72,7 @@ exports.handler = (context, event, callback) => {
     }
   });
 };
-""" % (SANDBOX_API_PORT, json.dumps(MESSAGE))
+""".replace("API_PORT", str(SANDBOX_API_PORT)).replace("MESSAGE", json.dumps(MESSAGE))
 
 
 @pytest.fixture(scope="module")
