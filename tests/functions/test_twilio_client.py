@@ -74,6 +74,33 @@ exports.handler = (context, event, callback) => {
 };
 """.replace("API_PORT", str(SANDBOX_API_PORT)).replace("MESSAGE", json.dumps(MESSAGE))
 
+RECORDED_PY = """import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+def handler(context, event):
+    seen = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            seen.append({"method": "POST", "url": self.path, "auth": self.headers["Authorization"], "body": body})
+            answer = json.dumps({"sid": "SM" + "0" * 32, "status": "queued"}).encode()
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+    api = HTTPServer(("127.0.0.1", API_PORT), Api)
+    threading.Thread(target=api.handle_request, daemon=True).start()
+    try:
+        message = context.get_twilio_client().messages.create(to="+15005550006", from_="+15005550001", body="hi")
+    finally:
+        api.server_close()
+    return {"sid": message.sid, "status": message.status, "seen": seen}
+""".replace("API_PORT", str(SANDBOX_API_PORT))
 
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory):
@@ -105,10 +132,11 @@ def test_every_function_gets_a_client_with_the_accounts_credentials(fn_server, f
     assert [p.name for p in shared] == ["twilio-6.3.1"]
 
 
-def test_the_client_sends_its_requests_to_the_configured_api(api_server):
+@pytest.mark.parametrize("path", ["/send", "/send_py"])
+def test_the_client_sends_its_requests_to_the_configured_api(api_server, path):
     with api_server.http_client() as http:
-        d = deploy_project(api_server, http, {"functions/send.js": RECORDED_JS})
-    resp = d.site.get("/send")
+        d = deploy_project(api_server, http, {"functions/send.js": RECORDED_JS, "functions/send_py.py": RECORDED_PY})
+    resp = d.site.get(path)
     assert resp.status_code == 200, resp.text
     answer = as_json(resp)
     sid = api_server.account_sid
@@ -117,3 +145,13 @@ def test_the_client_sends_its_requests_to_the_configured_api(api_server):
     assert seen["method"] == "POST" and seen["url"] == f"/2010-04-01/Accounts/{sid}/Messages.json"
     assert base64.b64decode(seen["auth"].removeprefix("Basic ")).decode() == f"{sid}:{api_server.auth_token}"
     assert sorted(seen["body"].split("&")) == ["Body=hi", "From=%2B15005550001", "To=%2B15005550006"]
+
+
+def test_a_build_with_its_own_twilio_gets_a_client_of_that_one(fn_server, fn_http):
+    deps = json.dumps([{"name": "@twilio/runtime-handler", "version": "2.1.0"}, {"name": "twilio", "version": "5.4.5"}])
+    src = ("exports.handler = (context, event, callback) => callback(null, {\n"
+           "  own: context.getTwilioClient() instanceof Twilio.Twilio, version: require('twilio/package.json').version });\n")
+    d = deploy_project(fn_server, fn_http, {"functions/own.js": src}, dependencies=deps)
+    resp = d.site.get("/own")
+    assert resp.status_code == 200, resp.text
+    assert as_json(resp) == {"own": True, "version": "5.4.5"}
