@@ -183,7 +183,7 @@ def get_functions() -> dict[str, dict[str, str]]:
 
 class Context(dict[str, Any]):
     """The environment's variables and the DOMAIN_NAME/PATH/… values, as keys and attributes;
-    `twilio_api` is the server's --twilio-api-url (None: Twilio itself)."""
+    `twilio_api` is the server's --twilio-api-url, which its Twilio clients follow (None: Twilio itself)."""
 
     def __init__(self, values: dict[str, Any], twilio_api: str | None = None) -> None:
         super().__init__(values)
