@@ -64,6 +64,31 @@ def test_a_reload_reuses_the_files_of_unchanged_versions(tmp_path):
     assert new.served["/a.txt"] is old.served["/a.txt"]  # the same version: prepared once
 
 
+def test_a_variable_change_is_a_new_generation_whose_reload_reads_no_build_again(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"a" * 20, "public")})
+    loader = SnapshotLoader(ctx, OPTIONS)
+    first = loader.load(Snapshot())
+    args = (ctx, ACCOUNT_SID, shop.service_sid, shop.environment_sid)
+
+    def reload(previous: Snapshot) -> Snapshot:
+        snapshot = loader.load(previous)
+        assert snapshot.generation == previous.generation + 1
+        assert snapshot.sites[shop.domain].build is first.sites[shop.domain].build  # not read again
+        return snapshot
+
+    sid = environments.create_variable(*args, "GREETING", "hello").sid
+    created = reload(first)
+    environments.update_variable(*args, sid, None, "bonjour")
+    updated = reload(created)
+    environments.delete_variable(*args, sid)
+    previous = reload(updated)
+    assert [s.sites[shop.domain].variables for s in (created, updated, previous)] == [
+        {"GREETING": "hello"}, {"GREETING": "bonjour"}, {}]
+    environments.update_variable(*args, environments.create_variable(*args, "K", "v").sid, None, None)
+    assert loader.load(previous).generation == previous.generation + 1  # the create; an empty update is none
+
+
 def test_a_build_whose_blob_is_gone_is_not_served_and_the_others_are(tmp_path):
     ctx = make_context(tmp_path)
     broken = deploy(ctx, "broken", {"/gone.bin": (b"g" * 20, "public")})
