@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 from fnkit import as_json, deploy_project
@@ -155,3 +156,24 @@ def test_a_build_with_its_own_twilio_gets_a_client_of_that_one(fn_server, fn_htt
     resp = d.site.get("/own")
     assert resp.status_code == 200, resp.text
     assert as_json(resp) == {"own": True, "version": "5.4.5"}
+
+
+def test_without_a_registry_builds_complete_and_the_client_says_why_it_is_missing(tmp_path):
+    srv = ServerProcess(Backend("sqlite"), tmp_path, ["--npm-cache", str(tmp_path / "npm-cache")])
+    srv.extra_env = {"npm_config_registry": "https://registry.invalid/"}  # the egress proxy answers 502
+    srv.start()
+    try:
+        with srv.http_client() as http:
+            started = time.monotonic()
+            d = deploy_project(srv, http, {"functions/client.js": "exports.handler = (context, event, callback) => "
+                                                                  "callback(null, context.getTwilioClient());\n"})
+            assert time.monotonic() - started < 10  # npm tried once, not with its retries of a minute
+        resp = d.site.get("/client")
+        assert resp.status_code == 500
+        assert as_json(resp) == {"name": "Error", "message": (
+            "getTwilioClient(): the twilio package is not installed on this server (its log says why); "
+            'list "twilio" among the build\'s dependencies to use your own')}
+        assert not (tmp_path / "data" / "runtime" / "twilio-6.3.1").exists()
+        assert "could not install twilio 6.3.1 for getTwilioClient()" in srv.log_tail(100_000)
+    finally:
+        srv.stop()

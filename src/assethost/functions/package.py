@@ -157,7 +157,10 @@ class Packager:
                 return  # installed, or failed, by another thread meanwhile
             key = hashlib.sha256(json.dumps(["runtime", _RUNTIME_SET]).encode()).hexdigest()
             self.runtime_root.mkdir(parents=True, exist_ok=True)
-            failure = self._install_set(_RUNTIME_SET, self.runtime_root / f"twilio-{RUNTIME_TWILIO}", key)
+            # No retries: a build waits for this install, and without a registry npm's retries would
+            # hold it for over a minute; the next build tries again.
+            failure = self._install_set(_RUNTIME_SET, self.runtime_root / f"twilio-{RUNTIME_TWILIO}", key,
+                                        ["--fetch-retries=0"])
             if failure:
                 self._runtime_retry_at = time.monotonic() + RUNTIME_RETRY_S
                 log.error("functions: could not install twilio %s for getTwilioClient() (tried again by a build "
@@ -307,9 +310,11 @@ class Packager:
         failure = self._install_set(wanted, self.deps_root / key, key)
         return (None, failure) if failure else (key, None)
 
-    def _install_set(self, wanted: list[tuple[str, str]], target: Path, key: str) -> str | None:
+    def _install_set(self, wanted: list[tuple[str, str]], target: Path, key: str,
+                     npm_args: list[str] | None = None) -> str | None:
         """npm-install `wanted` into `target` (on the data folder's file system) unless it is
-        complete there; `key` names its lock and work folder under deps/. A failure reason, or None."""
+        complete there; `key` names its lock and work folder under deps/, `npm_args` are added to
+        npm's. A failure reason, or None."""
         if (target / ".complete").exists():
             os.utime(target)  # in use again: `sweep` leaves it alone for a while
             return None
@@ -324,7 +329,7 @@ class Packager:
                 (work / "package.json").write_text(json.dumps(
                     {"name": "assethost-build-deps", "version": "1.0.0", "private": True,
                      "dependencies": dict(wanted)}, indent=1))
-                failure = self._npm(work)
+                failure = self._npm(work, npm_args or [])
                 if failure:
                     return failure
                 (work / "node_modules").mkdir(exist_ok=True)
@@ -338,7 +343,7 @@ class Packager:
                     shutil.rmtree(work, ignore_errors=True)
         return None
 
-    def _npm(self, folder: Path) -> str | None:
+    def _npm(self, folder: Path, extra: list[str]) -> str | None:
         node, npm = shutil.which(self.options.node), shutil.which(self.options.npm)
         if node is None or npm is None:
             return "npm install could not start: Node.js and npm are not installed on this server"
@@ -357,7 +362,7 @@ class Packager:
         args = [node, f"{SANDBOX_HARNESS}/relay.js", SANDBOX_SOCKET, _RELAY_PORT,
                 f"--max-old-space-size={_NPM_HEAP_MB}", npm_cli, "install", "--no-audit", "--no-fund",
                 "--no-update-notifier", "--omit=dev", "--ignore-scripts", "--prefer-offline", "--loglevel=error",
-                "--cache", _CACHE]
+                "--cache", _CACHE, *extra]
         globalconfig = Path(os.path.realpath(node)).parent.parent / "etc" / "npmrc"
         if globalconfig.is_file():
             mounts.append(Mount(globalconfig, str(globalconfig)))
