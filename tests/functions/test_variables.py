@@ -6,23 +6,12 @@ from __future__ import annotations
 import http.client
 import time
 
-import pytest
 from edgekit import send_raw
 from fnkit import deploy_project
-from servers import Backend, ServerProcess
 
 PROPAGATION_S = 1.5  # the documented bound is "within about a second" (each process polls every 0.5 s)
 GREET_JS = "exports.handler = (context, event, callback) => callback(null, String(context.GREETING));\n"
 GREET_PY = "def handler(context, event):\n    return str(context.get('GREETING'))\n"
-
-
-@pytest.fixture(scope="module")
-def two_workers(tmp_path_factory):
-    srv = ServerProcess(Backend("sqlite"), tmp_path_factory.mktemp("variables"), ["--workers", "2"])
-    try:
-        yield srv.start()
-    finally:
-        srv.stop()
 
 
 def _every_worker_answers(srv, host: str, path: str, body: bytes, pids: list[int]) -> float:
@@ -44,8 +33,8 @@ def _every_worker_answers(srv, host: str, path: str, body: bytes, pids: list[int
     raise AssertionError(f"{path}: the workers' latest answers are {latest}, not all (200, {body!r})")
 
 
-def test_variable_changes_reach_every_worker_without_a_deployment(two_workers):
-    srv = two_workers
+def test_variable_changes_reach_every_worker_without_a_deployment(server_factory):
+    srv = server_factory("--workers", "2")  # on SQLite and on PostgreSQL
     pids = srv.worker_pids()
     assert len(pids) == 2
     with srv.http_client() as http:
