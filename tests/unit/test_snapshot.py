@@ -8,7 +8,7 @@ from pathlib import Path
 from worldkit import ACCOUNT_SID, AUTH_TOKEN, deploy, make_context
 
 from assethost.config import EdgeOptions
-from assethost.core import builds, environments, resources
+from assethost.core import builds, environments, resources, services
 from assethost.edge.runtime import Edge
 from assethost.edge.snapshot import Site, Snapshot, SnapshotLoader
 
@@ -87,6 +87,21 @@ def test_a_variable_change_is_a_new_generation_whose_reload_reads_no_build_again
         {"GREETING": "hello"}, {"GREETING": "bonjour"}, {}]
     environments.update_variable(*args, environments.create_variable(*args, "K", "v").sid, None, None)
     assert loader.load(previous).generation == previous.generation + 1  # the create; an empty update is none
+
+
+def test_include_credentials_changes_reach_the_snapshot(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"a" * 20, "public")})
+    loader = SnapshotLoader(ctx, OPTIONS)
+    first = loader.load(Snapshot())
+    before = first.sites[shop.domain].include_credentials
+    services.update(ctx, ACCOUNT_SID, shop.service_sid, "renamed", None, None)
+    renamed = loader.load(first)
+    assert renamed.generation == first.generation  # a name is nothing the edge serves
+    services.update(ctx, ACCOUNT_SID, shop.service_sid, None, str(not before).lower(), None)
+    changed = loader.load(renamed)
+    assert changed.generation == first.generation + 1
+    assert changed.sites[shop.domain].include_credentials is (not before)
 
 
 def test_a_build_whose_blob_is_gone_is_not_served_and_the_others_are(tmp_path):
