@@ -111,7 +111,7 @@ class Packager:
     def __init__(self, data_dir: Path, options: FunctionOptions) -> None:
         self.builds_root = Path(data_dir).resolve() / "builds"
         self.deps_root = Path(data_dir).resolve() / "deps"
-        self.runtime_root = Path(data_dir).resolve() / "runtime"
+        self.runtime_folder = Path(data_dir).resolve() / "runtime" / f"twilio-{RUNTIME_TWILIO}"
         self.options = options
         self.sandbox = Sandbox(options.bwrap, options.uid_base, options.uid_count)
         # A way out of its own for installs, so that functions holding every tunnel they may (with
@@ -138,8 +138,7 @@ class Packager:
 
     def shared_runtime(self) -> Path | None:
         """The folder of the shared twilio install, once complete (mounted at /srv/runtime)."""
-        folder = self.runtime_root / f"twilio-{RUNTIME_TWILIO}"
-        return folder if (folder / ".complete").exists() else None
+        return self.runtime_folder if (self.runtime_folder / ".complete").exists() else None
 
     def prepare_runtime(self, wait: bool = True) -> None:
         """Install the shared twilio package unless it is there (or failed less than
@@ -156,11 +155,10 @@ class Packager:
             if self.shared_runtime() is not None or time.monotonic() < self._runtime_retry_at:
                 return  # installed, or failed, by another thread meanwhile
             key = hashlib.sha256(json.dumps(["runtime", _RUNTIME_SET]).encode()).hexdigest()
-            self.runtime_root.mkdir(parents=True, exist_ok=True)
+            self.runtime_folder.parent.mkdir(parents=True, exist_ok=True)
             # No retries: a build waits for this install, and without a registry npm's retries would
             # hold it for over a minute; the next build tries again.
-            failure = self._install_set(_RUNTIME_SET, self.runtime_root / f"twilio-{RUNTIME_TWILIO}", key,
-                                        ["--fetch-retries=0"])
+            failure = self._install_set(_RUNTIME_SET, self.runtime_folder, key, ["--fetch-retries=0"])
             if failure:
                 self._runtime_retry_at = time.monotonic() + RUNTIME_RETRY_S
                 log.error("functions: could not install twilio %s for getTwilioClient() (tried again by a build "
