@@ -124,6 +124,9 @@ class ServerProcess:
         env["TWILIO_ACCOUNT_SID"] = self.account_sid
         env["TWILIO_AUTH_TOKEN"] = self.auth_token
         env["PYTHONUNBUFFERED"] = "1"
+        # One npm cache for every test server (a flag wins over it): the twilio package each data
+        # folder installs for getTwilioClient() is fetched from the registry once per machine.
+        env.setdefault("ASSETHOST_NPM_CACHE", str(REPO / ".cache" / "npm-functions"))
         src = str(REPO / "src")
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.update(self.extra_env)

@@ -115,6 +115,9 @@ class FunctionOptions:
     scratch_mb: int = 64  # size of the writable /tmp of each worker
     cpu_seconds: int = 600  # CPU time a worker process may use in all before it is replaced
     max_response_bytes: int = 20 * MiB  # largest body a function may answer with
+    # Where the clients of getTwilioClient() send their requests instead of https://<product>.twilio.com
+    # (a Twilio API mock, a proxy); None: Twilio itself.
+    twilio_api_url: str | None = None
     uid_base: int = 1_900_000_000  # first of the unprivileged UIDs workers run as (server run as root)
     uid_count: int = 65_536
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from pathlib import Path
 
@@ -132,6 +133,23 @@ def test_unchanged_redeploy_uploads_nothing_and_builds_nothing(project):
     assert len(_builds(project.server, zs)) == builds
     text = project.cli("deploy", "--service-name", project.name).ok().stdout
     assert "Nothing changed" in text and "0 uploaded" in text
+
+
+def test_a_changed_env_file_alone_reaches_the_functions_without_a_build(cli_server, tmp_path):
+    greet = "exports.handler = (context, event, callback) => callback(null, String(context.GREETING));\n"
+    write_files(tmp_path, {"functions/greet.js": greet, ".env": "GREETING=hello\n"})
+    name = _uniq("vars")
+    first = run_cli(cli_server, "deploy", str(tmp_path), "-n", name, "--json").ok().json()
+    domain = first["environment"]["domain_name"]
+    assert edge_get(cli_server, domain, "/greet").text == "hello"
+    (tmp_path / ".env").write_text("GREETING=bonjour\n")
+    text = run_cli(cli_server, "deploy", str(tmp_path), "-n", name).ok().stdout
+    assert "variable GREETING updated" in text
+    assert f"already runs build {first['build_sid']}; no new build." in text and "Nothing changed" in text
+    deadline = time.monotonic() + 1.5  # the server's edge reloads on the variable's change
+    while (answer := edge_get(cli_server, domain, "/greet").text) != "bonjour" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert answer == "bonjour"
 
 
 def test_dry_run_changes_nothing(project):

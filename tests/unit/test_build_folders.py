@@ -7,10 +7,19 @@ import json
 import os
 import time
 
+import pytest
+
 from assethost.app import open_context
 from assethost.config import Settings
 from assethost.core import accounts, builds, resources, services, sids
-from assethost.functions.package import DEPS_GRACE_S
+from assethost.functions.package import DEPS_GRACE_S, Packager
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_twilio(monkeypatch):
+    """No npm here: the twilio these builds would install for getTwilioClient() is the functions
+    suite's to test (tests/functions/test_twilio_client.py)."""
+    monkeypatch.setattr(Packager, "prepare_runtime", lambda self, wait=True: None)
 
 
 def test_sweep_removes_only_folders_of_builds_that_are_gone(tmp_path):

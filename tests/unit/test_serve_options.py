@@ -69,7 +69,7 @@ def test_flags_and_variables_of_serve():
     added = [
         "--compress-limit", "--function-queue-wait", "--function-node-workers", "--function-python-workers",
         "--function-idle-seconds", "--function-open-files", "--function-uid-count", "--node", "--npm", "--bwrap",
-        "--blob-url", "--memory-budget", "--log-format", "--access-log",
+        "--blob-url", "--memory-budget", "--log-format", "--access-log", "--twilio-api-url",
     ]
     assert sorted(options) == sorted(before + added)
     assert options["--data"] == "ASSETHOST_DATA"
@@ -111,6 +111,15 @@ def test_bad_values_are_refused_by_name():
         "Error: Invalid value for '--function-node-workers': 0 is not in the range x>=1."
     )
     assert _error(["--port", "http"]) == "Error: Invalid value for '--port': 'http' is not a valid integer."
+    assert _error(["--twilio-api-url", "mock:4010"]) == (
+        "Error: Invalid value for '--twilio-api-url': 'mock:4010' is not an http:// or https:// URL"
+    )
+
+
+def test_the_twilio_api_url_is_kept_without_its_last_slash():
+    assert _settings(["--twilio-api-url", "http://mock:4010/"]).functions.twilio_api_url == "http://mock:4010"
+    assert _settings([], env={"ASSETHOST_TWILIO_API_URL": "https://proxy.example/twilio"}).functions == (
+        FunctionOptions(twilio_api_url="https://proxy.example/twilio"))
 
 
 def test_help_says_default_and_meaning():

@@ -8,7 +8,7 @@ from pathlib import Path
 from worldkit import ACCOUNT_SID, AUTH_TOKEN, deploy, make_context
 
 from assethost.config import EdgeOptions
-from assethost.core import builds, environments, resources
+from assethost.core import builds, environments, resources, services
 from assethost.edge.runtime import Edge
 from assethost.edge.snapshot import Site, Snapshot, SnapshotLoader
 
@@ -62,6 +62,46 @@ def test_a_reload_reuses_the_files_of_unchanged_versions(tmp_path):
     assert new.build_sid == build.sid
     assert sorted(new.served) == ["/a.txt", "/c.txt"]
     assert new.served["/a.txt"] is old.served["/a.txt"]  # the same version: prepared once
+
+
+def test_a_variable_change_is_a_new_generation_whose_reload_reads_no_build_again(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"a" * 20, "public")})
+    loader = SnapshotLoader(ctx, OPTIONS)
+    first = loader.load(Snapshot())
+    args = (ctx, ACCOUNT_SID, shop.service_sid, shop.environment_sid)
+
+    def reload(previous: Snapshot) -> Snapshot:
+        snapshot = loader.load(previous)
+        assert snapshot.generation == previous.generation + 1
+        assert snapshot.sites[shop.domain].build is first.sites[shop.domain].build  # not read again
+        return snapshot
+
+    sid = environments.create_variable(*args, "GREETING", "hello").sid
+    created = reload(first)
+    environments.update_variable(*args, sid, None, "bonjour")
+    updated = reload(created)
+    environments.delete_variable(*args, sid)
+    previous = reload(updated)
+    assert [s.sites[shop.domain].variables for s in (created, updated, previous)] == [
+        {"GREETING": "hello"}, {"GREETING": "bonjour"}, {}]
+    environments.update_variable(*args, environments.create_variable(*args, "K", "v").sid, None, None)
+    assert loader.load(previous).generation == previous.generation + 1  # the create; an empty update is none
+
+
+def test_include_credentials_changes_reach_the_snapshot(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"a" * 20, "public")})
+    loader = SnapshotLoader(ctx, OPTIONS)
+    first = loader.load(Snapshot())
+    before = first.sites[shop.domain].include_credentials
+    services.update(ctx, ACCOUNT_SID, shop.service_sid, "renamed", None, None)
+    renamed = loader.load(first)
+    assert renamed.generation == first.generation  # a name is nothing the edge serves
+    services.update(ctx, ACCOUNT_SID, shop.service_sid, None, str(not before).lower(), None)
+    changed = loader.load(renamed)
+    assert changed.generation == first.generation + 1
+    assert changed.sites[shop.domain].include_credentials is (not before)
 
 
 def test_a_build_whose_blob_is_gone_is_not_served_and_the_others_are(tmp_path):

@@ -85,6 +85,15 @@ def _blob_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     return value
 
 
+def _api_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """An origin such as `http://mock:4010` (a path after it is kept as a prefix), without the last `/`."""
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")) or not value.split("://", 1)[1].strip("/"):
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value.rstrip("/")
+
+
 def _domain(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     """`--base-domain .Example.com.` means example.com: hosts are compared lowercase."""
     return value.strip(".").lower()
@@ -160,6 +169,10 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
                 "`none`: functions reach no address; `public`: TCP to public internet addresses only (HTTP "
                 "and HTTPS clients tunnelled through the egress proxy), never the host's loopback, private "
                 "networks or 169.254.169.254", type=click.Choice(NETWORKS)),
+    ServeOption("--twilio-api-url", "functions.twilio_api_url",
+                "where the client of `context.getTwilioClient()` sends its requests, in place of "
+                "`https://<product>.twilio.com` (a Twilio API mock, a proxy); it is reached under "
+                "`--function-network` like any address", default_text="Twilio's API", callback=_api_url),
     ServeOption("--function-max-workers", "functions.max_workers",
                 "function worker processes per server process; past it idle builds' workers stop, and if "
                 "all are busy calls answer 503", type=click.IntRange(min=1)),

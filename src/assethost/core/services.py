@@ -80,7 +80,12 @@ def update(
         row = find(tx, account_sid, ref)
         if values:
             tx.services.update({"sid": row.sid}, date_updated=clock.now(), **values)
-        return tx.services.one(sid=row.sid)
+        if "include_credentials" in values:
+            tx.bump_generation()  # every edge reloads: the next call of a function has, or lacks, them
+        row = tx.services.one(sid=row.sid)
+    if "include_credentials" in values:
+        ctx.changed()
+    return row
 
 
 def delete(ctx: Context, account_sid: str, ref: str) -> None:

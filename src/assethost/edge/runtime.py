@@ -189,7 +189,7 @@ class Edge:
                 log.exception("a periodic task after the meter's flush failed; it runs again at the next")
 
     def _poll(self) -> None:
-        """Notice deployments and Auth Token changes made by other processes sharing the database;
+        """Notice deployments, variable and Auth Token changes made by other processes sharing the database;
         now and then, clear away the folders of deleted builds and the temporary files of uploads
         that crashed."""
         polls = 0

@@ -65,7 +65,8 @@ class Site:
     account_sid: str
     auth_token: str
     build: BuildFiles | None
-    # What this environment's functions get in `context` (read at each reload, i.e. deployment).
+    # What this environment's functions get in `context`: read at each reload, which a change of a
+    # variable causes as a deployment does, and sent to the worker with every call.
     variables: dict[str, str] = field(default_factory=dict)
     include_credentials: bool = False
     deployed: datetime | None = None  # when its build was deployed (UTC, whole seconds)

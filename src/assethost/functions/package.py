@@ -6,6 +6,7 @@
         functions/<path>.js | .py    the function versions' sources
         assets/<path>                the private assets (read-only copies)
     {data}/deps/{sha256 of the sorted dependencies}/node_modules
+    {data}/runtime/twilio-{RUNTIME_TWILIO}/node_modules   the shared twilio package
 
 Written once, while the build is `building`, into a temporary folder renamed into place, so a
 reader sees either nothing or the whole folder. Dependencies are installed with npm once per
@@ -22,6 +23,11 @@ system): a build folder costs no disk of its own. That is safe because nothing c
 them: a sandbox mounts the build read-only, and the files are 0444.
 
 Dependency sets no build folder names any more are removed by `sweep`, like deleted builds' folders.
+
+On Twilio `context.getTwilioClient()` works whatever a build lists, so the `twilio` package is
+installed once per data folder (pinned, `RUNTIME_TWILIO`, the same way as a dependency set), the
+first time a build with JavaScript functions is written, and every Node sandbox mounts it
+read-only at /srv/runtime, where the harness looks when the build has no `twilio` of its own.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -74,6 +81,10 @@ _WORK, _CACHE, _USERCONFIG = "/srv/work", "/srv/npm-cache", "/srv/npmrc"
 _NPM_LIMITS = Limits(address_space=None, processes=None, open_files=4096, file_size=512 * MiB, cpu_seconds=None,
                      scratch=256 * MiB)
 _NPM_HEAP_MB = 1024
+# The twilio package of getTwilioClient() for builds that do not install their own.
+RUNTIME_TWILIO = "6.3.1"
+_RUNTIME_SET = [("twilio", RUNTIME_TWILIO)]
+RUNTIME_RETRY_S = 600.0  # after a failed install (no registry), builds are not slowed by another try for this long
 _LOG_LINE = re.compile(r"^npm error (A complete log of this run can be found in|Log files were not written).*$\n?",
                        re.MULTILINE)
 
@@ -100,11 +111,14 @@ class Packager:
     def __init__(self, data_dir: Path, options: FunctionOptions) -> None:
         self.builds_root = Path(data_dir).resolve() / "builds"
         self.deps_root = Path(data_dir).resolve() / "deps"
+        self.runtime_folder = Path(data_dir).resolve() / "runtime" / f"twilio-{RUNTIME_TWILIO}"
         self.options = options
         self.sandbox = Sandbox(options.bwrap, options.uid_base, options.uid_count)
         # A way out of its own for installs, so that functions holding every tunnel they may (with
         # --function-network public) never starve a build.
         self.egress = EgressProxy("installs")
+        self._runtime_lock = threading.Lock()
+        self._runtime_retry_at = 0.0
 
     def folder(self, build_sid: str) -> Path:
         return self.builds_root / build_sid
@@ -122,6 +136,36 @@ class Packager:
         key = json.loads((self.folder(build_sid) / MANIFEST).read_text()).get("dependencies")
         return self.deps_root / key / "node_modules" if key else None
 
+    def shared_runtime(self) -> Path | None:
+        """The folder of the shared twilio install, once complete (mounted at /srv/runtime)."""
+        return self.runtime_folder if (self.runtime_folder / ".complete").exists() else None
+
+    def prepare_runtime(self, wait: bool = True) -> None:
+        """Install the shared twilio package unless it is there (or failed less than
+        RUNTIME_RETRY_S ago). A failure is logged, never a build's failure: functions run, and
+        getTwilioClient() without a twilio of the build's own says it has none. `wait=False`
+        installs in a thread of its own, for a caller on the way to a function call."""
+        if self.shared_runtime() is not None or time.monotonic() < self._runtime_retry_at:
+            return
+        if not wait:
+            if not self._runtime_lock.locked():
+                threading.Thread(target=self.prepare_runtime, name="assethost-runtime-install", daemon=True).start()
+            return
+        with self._runtime_lock:
+            if self.shared_runtime() is not None or time.monotonic() < self._runtime_retry_at:
+                return  # installed, or failed, by another thread meanwhile
+            key = hashlib.sha256(json.dumps(["runtime", _RUNTIME_SET]).encode()).hexdigest()
+            self.runtime_folder.parent.mkdir(parents=True, exist_ok=True)
+            # No retries: a build waits for this install, and without a registry npm's retries would
+            # hold it for over a minute; the next build tries again.
+            failure = self._install_set(_RUNTIME_SET, self.runtime_folder, key, ["--fetch-retries=0"])
+            if failure:
+                self._runtime_retry_at = time.monotonic() + RUNTIME_RETRY_S
+                log.error("functions: could not install twilio %s for getTwilioClient() (tried again by a build "
+                          "in %d minutes): %s", RUNTIME_TWILIO, RUNTIME_RETRY_S // 60, failure)
+            else:
+                log.info("functions: twilio %s installed for getTwilioClient()", RUNTIME_TWILIO)
+
     def __call__(self, ctx: Context, build: Build, entries: list[BuildEntry]) -> str | None:
         if not any(e.kind == "function" for e in entries):
             return None  # nothing could read private assets without a function
@@ -135,7 +179,10 @@ class Packager:
             key, failure = self.install(deps)
             if failure:
                 return failure
-            self.write(ctx, build.sid, entries, key, any(d.get("name") == "twilio" for d in deps))
+            twilio = any(d.get("name") == "twilio" for d in deps)
+            if not twilio and any(e.kind == "function" and language(e) == "node" for e in entries):
+                self.prepare_runtime()
+            self.write(ctx, build.sid, entries, key, twilio)
         except OSError:
             log.exception("build %s: could not write its folder", build.sid)
             return "could not prepare the build's folder (see the server log)"
@@ -183,6 +230,7 @@ class Packager:
         """Write the folder of a completed build that has none yet (e.g. built before this
         server had functions, or on another node). True when the folder is there."""
         if self.ready(build_sid):
+            self.prepare_runtime(wait=False)  # a folder written before this server shared twilio
             return True
         found = live.build(ctx.meta, build_sid)
         if found is None:
@@ -257,24 +305,31 @@ class Packager:
         if not wanted:
             return None, None
         key = hashlib.sha256(json.dumps(wanted).encode()).hexdigest()
-        target = self.deps_root / key
+        failure = self._install_set(wanted, self.deps_root / key, key)
+        return (None, failure) if failure else (key, None)
+
+    def _install_set(self, wanted: list[tuple[str, str]], target: Path, key: str,
+                     npm_args: list[str] | None = None) -> str | None:
+        """npm-install `wanted` into `target` (on the data folder's file system) unless it is
+        complete there; `key` names its lock and work folder under deps/, `npm_args` are added to
+        npm's. A failure reason, or None."""
         if (target / ".complete").exists():
             os.utime(target)  # in use again: `sweep` leaves it alone for a while
-            return key, None
+            return None
         self.deps_root.mkdir(parents=True, exist_ok=True)
         with open(self.deps_root / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one install per set at a time, across processes
             if (target / ".complete").exists():
-                return key, None
+                return None
             work = self.deps_root / f".tmp-{key}-{secrets.token_hex(4)}"
             work.mkdir()
             try:
                 (work / "package.json").write_text(json.dumps(
                     {"name": "assethost-build-deps", "version": "1.0.0", "private": True,
                      "dependencies": dict(wanted)}, indent=1))
-                failure = self._npm(work)
+                failure = self._npm(work, npm_args or [])
                 if failure:
-                    return None, failure
+                    return failure
                 (work / "node_modules").mkdir(exist_ok=True)
                 (work / ".complete").write_text("")
                 _readable(work)
@@ -284,9 +339,9 @@ class Packager:
             finally:
                 if work.exists():
                     shutil.rmtree(work, ignore_errors=True)
-        return key, None
+        return None
 
-    def _npm(self, folder: Path) -> str | None:
+    def _npm(self, folder: Path, extra: list[str]) -> str | None:
         node, npm = shutil.which(self.options.node), shutil.which(self.options.npm)
         if node is None or npm is None:
             return "npm install could not start: Node.js and npm are not installed on this server"
@@ -305,7 +360,7 @@ class Packager:
         args = [node, f"{SANDBOX_HARNESS}/relay.js", SANDBOX_SOCKET, _RELAY_PORT,
                 f"--max-old-space-size={_NPM_HEAP_MB}", npm_cli, "install", "--no-audit", "--no-fund",
                 "--no-update-notifier", "--omit=dev", "--ignore-scripts", "--prefer-offline", "--loglevel=error",
-                "--cache", _CACHE]
+                "--cache", _CACHE, *extra]
         globalconfig = Path(os.path.realpath(node)).parent.parent / "etc" / "npmrc"
         if globalconfig.is_file():
             mounts.append(Mount(globalconfig, str(globalconfig)))

@@ -38,8 +38,9 @@ from assethost.web.errors import encoded as twilio_body
 
 log = logging.getLogger("assethost.functions")
 
-# Where a worker's sandbox holds the build (its working folder) and its dependencies.
-SANDBOX_BUILD, SANDBOX_MODULES = "/srv/build", "/srv/node_modules"
+# Where a worker's sandbox holds the build (its working folder), its dependencies, and the
+# twilio package shared by every build (functions/package.py).
+SANDBOX_BUILD, SANDBOX_MODULES, SANDBOX_RUNTIME = "/srv/build", "/srv/node_modules", "/srv/runtime"
 # Address space beyond the heap: V8 reserves about 750 MiB of it at start (code range, thread
 # stacks), CPython a few tens of MiB.
 NODE_RESERVE_MB, PYTHON_RESERVE_MB = 1024, 64
@@ -187,7 +188,8 @@ class FunctionRunner:
             return _error(500, 82005, f"Function worker could not start: {exc.strerror or exc}")
         try:
             worker = await asyncio.wait_for(pool.acquire(), timeout)
-            message = {"type": "call", "fn": fn.path, "context": self._context(call), "event": _event(call)}
+            message = {"type": "call", "fn": fn.path, "context": self._context(call), "event": _event(call),
+                       "twilio_api": self.options.twilio_api_url}
             answer = await worker.call(message, meta, max(0.05, timeout - (time.monotonic() - started)))
         except (CallTimeout, TimeoutError):
             text = f"Function execution timed out after {timeout:g} seconds"
@@ -239,6 +241,9 @@ class FunctionRunner:
         else:
             assert self.node is not None
             mounts += runtime_mounts(self.node)
+            shared = self.packager.shared_runtime()
+            if shared is not None:
+                mounts.append(Mount(shared, SANDBOX_RUNTIME))
             # Node's permission model inside the sandbox: no child processes or worker threads,
             # and writes only to the scratch folder.
             argv = [self.node, f"--max-old-space-size={opts.memory_mb}", "--experimental-permission",

@@ -10,7 +10,7 @@
  * on fd 3, so whatever user code writes to stdout/stderr can never corrupt a reply (the server
  * keeps those streams as log lines too). A result line is followed by `length` raw body bytes.
  *
- *   in:  {"type":"call","id":7,"fn":"/hello","context":{...},"event":{...}}
+ *   in:  {"type":"call","id":7,"fn":"/hello","context":{...},"event":{...},"twilio_api":null}
  *        {"type":"ping","id":8}   {"type":"abandon","id":7}
  *   out: {"type":"result","id":7,"status":200,"headers":[["content-type","text/plain"]],"length":5}hello
  *        {"type":"result","id":7,"oversize":41943040,"length":0}   (a body over the limit)
@@ -251,6 +251,45 @@ try {
   twilioPackage = null;
 }
 const Twilio = twilioPackage || { twiml: { VoiceResponse, MessagingResponse, FaxResponse } };
+
+// getTwilioClient(): the build's own twilio when it lists one, else the package the server shares
+// with every build (mounted read-only at /srv/runtime), loaded at the first use only.
+const RUNTIME_DIR = '/srv/runtime';
+let sharedTwilio;
+function clientPackage() {
+  if (twilioPackage && MANIFEST.twilio_dependency) return twilioPackage;
+  if (sharedTwilio === undefined) {
+    try {
+      sharedTwilio = require(require.resolve('twilio', { paths: [RUNTIME_DIR] }));
+    } catch (err) {
+      sharedTwilio = null;
+    }
+  }
+  return sharedTwilio;
+}
+
+// With --twilio-api-url, every request of the client goes to that origin instead of
+// https://<product>.twilio.com, path and query kept.
+function redirecting(pkg, api) {
+  class Redirected extends pkg.RequestClient {
+    request(opts) {
+      const url = new URL(opts.uri);
+      return super.request(Object.assign({}, opts, { uri: api + url.pathname + url.search }));
+    }
+  }
+  return new Redirected();
+}
+
+function twilioClient(context, api, options) {
+  const pkg = clientPackage();
+  if (!pkg) {
+    throw new Error('getTwilioClient(): the twilio package is not installed on this server (its log says why); '
+      + 'list "twilio" among the build\'s dependencies to use your own');
+  }
+  const opts = Object.assign({}, options);
+  if (api && !opts.httpClient && typeof pkg.RequestClient === 'function') opts.httpClient = redirecting(pkg, api);
+  return pkg(context.ACCOUNT_SID, context.AUTH_TOKEN, opts);
+}
 Twilio.Response = Response;
 global.Twilio = Twilio;
 global.Runtime = Runtime;
@@ -331,13 +370,7 @@ function invoke(msg) {
       const mod = require(path.join(BUILD_DIR, entry.file));
       if (typeof mod.handler !== 'function') throw new Error(`${msg.fn} does not export a handler function`);
       const context = Object.assign({}, msg.context);
-      if (twilioPackage && MANIFEST.twilio_dependency) {
-        context.getTwilioClient = (options) => twilioPackage(context.ACCOUNT_SID, context.AUTH_TOKEN, options);
-      } else {
-        context.getTwilioClient = () => {
-          throw new Error('getTwilioClient() needs the "twilio" package among the build\'s dependencies');
-        };
-      }
+      context.getTwilioClient = (options) => twilioClient(context, msg.twilio_api, options);
       const callback = (err, payload) => {
         let result;
         try { result = answer(err, payload); } catch (e) { result = answer(e); }

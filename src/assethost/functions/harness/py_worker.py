@@ -27,6 +27,7 @@ import sys
 import threading
 import traceback
 import types
+import urllib.parse
 from typing import Any
 
 BUILD_DIR = os.getcwd()
@@ -182,7 +183,12 @@ def get_functions() -> dict[str, dict[str, str]]:
 
 
 class Context(dict[str, Any]):
-    """The environment's variables and the DOMAIN_NAME/PATH/… values, as keys and attributes."""
+    """The environment's variables and the DOMAIN_NAME/PATH/… values, as keys and attributes;
+    `twilio_api` is the server's --twilio-api-url, which its Twilio clients follow (None: Twilio itself)."""
+
+    def __init__(self, values: dict[str, Any], twilio_api: str | None = None) -> None:
+        super().__init__(values)
+        self._twilio_api = twilio_api
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -200,10 +206,27 @@ class Context(dict[str, Any]):
 
     def get_twilio_client(self) -> Any:
         try:
+            from twilio.http.http_client import TwilioHttpClient
             from twilio.rest import Client
         except ImportError:
-            raise RuntimeError("get_twilio_client() needs the twilio Python package, which is not installed") from None
-        return Client(self.get("ACCOUNT_SID"), self.get("AUTH_TOKEN"))
+            raise RuntimeError("get_twilio_client() needs the twilio Python package in the server's Python "
+                               "installation (pip install twilio), which this server does not have") from None
+        http_client = None
+        if self._twilio_api:
+            api = self._twilio_api
+
+            class Redirected(TwilioHttpClient):
+                """Every request to `api` instead of https://<product>.twilio.com, path and query kept."""
+
+                def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+                    parts = urllib.parse.urlsplit(url)
+                    target = api + parts.path + (f"?{parts.query}" if parts.query else "")
+                    return super().request(method, target, *args, **kwargs)
+
+            http_client = Redirected()
+        return Client(self.get("ACCOUNT_SID"), self.get("AUTH_TOKEN"), http_client=http_client)
+
+    getTwilioClient = get_twilio_client
 
 
 runtime = types.SimpleNamespace(get_assets=get_assets, get_functions=get_functions,
@@ -274,7 +297,7 @@ def invoke(msg: dict[str, Any]) -> None:
     _logged[:] = [0, 0]
     try:
         module = _load(msg["fn"])
-        status, headers, body = answer(module.handler(Context(msg["context"]), msg["event"]))
+        status, headers, body = answer(module.handler(Context(msg["context"], msg.get("twilio_api")), msg["event"]))
     except Exception as exc:  # noqa: BLE001 - the function's error becomes a 500 and an error log line
         log("error", traceback.format_exc().rstrip())
         status, headers = 500, [["Content-Type", "application/json"]]
