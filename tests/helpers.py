@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
+T = TypeVar("T")
 SID_RE = {prefix: re.compile(rf"^{prefix}[0-9a-f]{{32}}$") for prefix in
           ("AC", "ZS", "ZH", "ZN", "ZB", "ZE", "ZD", "ZV", "SK")}
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -255,3 +260,16 @@ def doc_block(document: Path, name: str) -> str:
                       re.DOTALL)
     assert found, f"{document.name} has no block marked <!-- tested: {name} -->"
     return found.group(1)
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T],
+                  loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop) -> T:
+    """Run on an event loop of its own, in a thread of its own: the main thread may already have a
+    running loop (the console suite's Playwright keeps one for the whole session), and
+    asyncio.run() refuses to start another there."""
+
+    def run() -> T:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(coroutine)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result(timeout=60)

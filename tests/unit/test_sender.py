@@ -7,32 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 import pytest
 import uvloop
+from helpers import run_coroutine
 
 from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.responder import Reply
 from assethost.edge.sender import PATHSEND, FileBody
 
 SIZE = 3 * FILE_CHUNK + 12345
-T = TypeVar("T")
-
-
-def _run(coroutine: Coroutine[Any, Any, T],
-         loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop) -> T:
-    """Run on an event loop of its own, in a thread of its own: the main thread may already have a
-    running loop (the console suite's Playwright keeps one for the whole session)."""
-
-    def run() -> T:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            return runner.run(coroutine)
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result(timeout=60)
 
 
 @pytest.fixture
@@ -105,7 +89,7 @@ def _serve_once(loop_factory, path, offset, length, head=b"HEAD\r\n\r\n"):
         await server.wait_closed()
         return bytes(got), result
 
-    return _run(main(), loop_factory)
+    return run_coroutine(main(), loop_factory)
 
 
 @pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
@@ -138,7 +122,7 @@ def _asgi(reply: Reply, extensions: dict) -> list[dict]:
         with FileBody(reply) as body:
             await body.to_asgi({"type": "http", "extensions": extensions}, send)
 
-    _run(main())
+    run_coroutine(main())
     return sent
 
 
@@ -230,7 +214,7 @@ def test_a_send_cancelled_when_its_connection_is_lost_lets_go_of_the_socket(blob
         client.close()
         return ended, before, (_open("socket:"), _open(path))
 
-    ended, before, after = _run(main(), uvloop.new_event_loop)
+    ended, before, after = run_coroutine(main(), uvloop.new_event_loop)
     assert ended
     assert after == before
 
@@ -260,5 +244,5 @@ def test_on_tls_the_range_goes_through_the_transport_in_pieces(blob):
         with FileBody(Reply(206, [], file=path, offset=5, length=2 * FILE_CHUNK)) as body:
             return await body.to_connection(conn)
 
-    assert _run(main()) is True
+    assert run_coroutine(main()) is True
     assert bytes(transport.written) == data[5 : 5 + 2 * FILE_CHUNK]

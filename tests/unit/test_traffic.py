@@ -7,6 +7,8 @@ import io
 import json
 import re
 
+from helpers import run_coroutine
+
 from assethost.ops.logs import AccessWriter, common_line, json_line
 from assethost.ops.metrics import _buckets
 from assethost.web.traffic import LATENCY_BUCKETS, Histogram, Traffic, client_address
@@ -64,7 +66,7 @@ def test_the_lines_of_one_loop_turn_go_out_in_one_write():
         writer("edge", "-", "GET", "/3", "h", 200, 0, 0.0)
         await asyncio.sleep(0)
 
-    asyncio.run(main())
+    run_coroutine(main())
     assert (stream.getvalue(), stream.writes) == ("/0\n/1\n/2\n/3\n", 2)
 
 
