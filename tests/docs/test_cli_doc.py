@@ -35,6 +35,7 @@ def test_the_deploy_and_promote_examples(tmp_path):
         project = tmp_path / f"demo-{uuid.uuid4().hex[:8]}"
         (project / "assets").mkdir(parents=True)
         (project / "assets" / "hello.txt").write_text("hello\n")
+        (project / "assets" / "admin.protected.html").write_text("<h1>admin</h1>\n")
         (project / "site" / "assets").mkdir(parents=True)
         (project / "site" / "assets" / "index.html").write_text("<h1>site</h1>\n")
         # `assethost` as a reader has it: the command this checkout installs, first on PATH.
@@ -66,5 +67,19 @@ def test_the_deploy_and_promote_examples(tmp_path):
             promoted = _bash(promote, project, env)
             assert promoted.returncode == 0, promoted.stdout + promoted.stderr
             assert _builds(api, services[project.name]) == {"dev": dev_build, None: dev_build, "stage": dev_build}
+            (dev,) = [e for e in api.get(f"/v1/Services/{services[project.name]}/Environments").json()["environments"]
+                      if e["domain_suffix"] == "dev"]
+
+        # Each line of the sign/fetch example, its exit code after it: the last one expects a 403.
+        lines = doc_block(CLI_DOC, "cli-sign").replace("my-site-1234-dev.localhost:8080",
+                                                       f"{dev['domain_name']}:{server.port}")
+        lines = lines.replace("From=+1555…", "From=+15550001111")
+        script = "export " + exports + "\n" + "".join(f'{line}\necho "exit $?"\n' for line in lines.splitlines())
+        signed = subprocess.run(["bash", "-c", script], cwd=project, env=env, capture_output=True, text=True,
+                                timeout=120, check=False)
+        out = signed.stdout.splitlines()
+        assert [line for line in out if line.startswith("exit ")] == ["exit 0", "exit 0", "exit 0", "exit 1"], (
+            signed.stdout + signed.stderr)
+        assert out.count("<h1>admin</h1>") == 2  # the signed GET and the signed POST
     finally:
         server.stop()
