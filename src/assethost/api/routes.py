@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from assethost.api import openapi
 from assethost.api.auth import authenticate
 from assethost.api.render import Renderer
 from assethost.core import builds, environments, ingest, logs, resources, services, usage
@@ -292,8 +293,14 @@ async def build_details(request: Request) -> Response:
     return _json(_render(request).build_details(row))
 
 
+async def openapi_document(request: Request) -> Response:
+    """This API's OpenAPI document. No authentication: it describes the API and holds no data."""
+    return _json(openapi.document(_render(request).origin))
+
+
 X = "/assethost/v1/Services/{service}"
 routes += [
+    Route("/assethost/v1/openapi.json", openapi_document, methods=["GET"]),
     Route(X + "/Builds/{sid}", build_details, methods=["GET"]),
     Route("/assethost/v1/Usage", usage_instance, methods=["GET"]),
     Route(X + "/Versions", service_versions, methods=["GET"]),
