@@ -120,14 +120,19 @@ def _check_data_folder(data_dir: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise StartupError(f"cannot use the data folder {data_dir}: {existing} is not a folder", NO_DATA_FOLDER)
+    refused = _refuses_files(existing)
+    if refused:
+        raise StartupError(f"cannot use the data folder {data_dir}: {existing}: {refused}", NO_DATA_FOLDER)
+
+
+def _refuses_files(folder: Path) -> str | None:
+    """Why the folder takes no new file, or None. An unnamed file (O_TMPFILE on Linux), gone when
+    closed: a real test of writing there, which os.access cannot give for root or a read-only mount."""
     try:
-        # An unnamed file (O_TMPFILE on Linux), gone when closed: a real test of writing here,
-        # which os.access cannot give for root or a read-only mount.
-        with tempfile.TemporaryFile(dir=existing):
-            pass
+        with tempfile.TemporaryFile(dir=folder):
+            return None
     except OSError as exc:
-        raise StartupError(f"cannot use the data folder {data_dir}: {existing}: {_reason(exc)}",
-                           NO_DATA_FOLDER) from None
+        return _reason(exc)
 
 
 def _check_sqlite_folder(url: str, folder: Path) -> None:
@@ -135,11 +140,9 @@ def _check_sqlite_folder(url: str, folder: Path) -> None:
     folder, which the start creates)."""
     if not folder.is_dir():
         raise StartupError(f"cannot use the database {url}: no folder {folder}", NO_DATABASE)
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise StartupError(f"cannot use the database {url}: {folder}: {_reason(exc)}", NO_DATABASE) from None
+    refused = _refuses_files(folder)
+    if refused:
+        raise StartupError(f"cannot use the database {url}: {folder}: {refused}", NO_DATABASE)
 
 
 def _check_database(url: str, driver: str) -> None:
