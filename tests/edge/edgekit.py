@@ -228,3 +228,20 @@ class Deployer:
                     {s.path: s for s in specs})
 
 
+def wait_for_every_worker(srv, host: str, path: str, body: bytes, pids: list[int]) -> float:
+    """Seconds until the latest answer of each worker in `pids` is `body`. Every request is on a
+    new connection, and the worker that answered it is the one holding the server's end."""
+    start = time.monotonic()
+    latest: dict[int, tuple[int, bytes]] = {}
+    while time.monotonic() - start < 10:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        try:
+            resp = send_raw(conn, "GET", path, host)
+            worker = srv.worker_holding(conn.sock.getsockname()[1], pids)
+        finally:
+            conn.close()
+        assert worker is not None, f"no worker of {pids} holds the connection"
+        latest[worker] = (resp.status, resp.body)  # a 404 from a worker yet to see the first deployment
+        if sorted(latest) == sorted(pids) and set(latest.values()) == {(200, body)}:
+            return time.monotonic() - start
+    raise AssertionError(f"{path}: the workers' latest answers are {latest}, not all (200, {body!r})")

@@ -3,11 +3,10 @@ a second server (an edge-only node) on the same data folder and database."""
 
 from __future__ import annotations
 
-import http.client
 import time
 
 import httpx
-from edgekit import Deployer, FileSpec, send_raw
+from edgekit import Deployer, FileSpec, wait_for_every_worker
 
 PROPAGATION_S = 1.5  # the documented bound is "within about a second" (poll every 0.5 s)
 
@@ -26,25 +25,6 @@ def _wait_for(client: httpx.Client, path: str, body: bytes, tries_per_poll: int 
     raise AssertionError(f"{path} never served {body!r} everywhere")
 
 
-def _wait_for_every_worker(srv, host: str, path: str, body: bytes, pids: list[int]) -> float:
-    """Seconds until the latest answer of each worker in `pids` is `body`. Every request is on a
-    new connection, and the worker that answered it is the one holding the server's end."""
-    start = time.monotonic()
-    latest: dict[int, tuple[int, bytes]] = {}
-    while time.monotonic() - start < 10:
-        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-        try:
-            resp = send_raw(conn, "GET", path, host)
-            worker = srv.worker_holding(conn.sock.getsockname()[1], pids)
-        finally:
-            conn.close()
-        assert worker is not None, f"no worker of {pids} holds the connection"
-        latest[worker] = (resp.status, resp.body)  # a 404 from a worker yet to see the first deployment
-        if sorted(latest) == sorted(pids) and set(latest.values()) == {(200, body)}:
-            return time.monotonic() - start
-    raise AssertionError(f"{path}: the workers' latest answers are {latest}, not all (200, {body!r})")
-
-
 def _site_client(server, domain: str) -> httpx.Client:
     return httpx.Client(base_url=server.base_url, headers={"Host": f"{domain}:{server.port}"}, trust_env=False)
 
@@ -56,12 +36,12 @@ def test_every_worker_serves_a_new_deployment_within_a_second(server_factory):
     with srv.http_client() as http:
         d = Deployer(srv, http)
         site = d.site([FileSpec("/v.txt", b"one")])
-        _wait_for_every_worker(srv, site.host, "/v.txt", b"one", pids)
+        wait_for_every_worker(srv, site.host, "/v.txt", b"one", pids)
         new_build = d.build(site.service_sid, [FileSpec("/v.txt", b"two")])
         d.deploy(site.service_sid, site.env_sid, new_build)
-        assert _wait_for_every_worker(srv, site.host, "/v.txt", b"two", pids) < PROPAGATION_S
+        assert wait_for_every_worker(srv, site.host, "/v.txt", b"two", pids) < PROPAGATION_S
         d.deploy(site.service_sid, site.env_sid, site.build_sid)  # rollback
-        assert _wait_for_every_worker(srv, site.host, "/v.txt", b"one", pids) < PROPAGATION_S
+        assert wait_for_every_worker(srv, site.host, "/v.txt", b"one", pids) < PROPAGATION_S
     assert srv.worker_pids() == pids  # the same two processes answered throughout
 
 

@@ -3,34 +3,12 @@ worker process of the server (Twilio: "subsequent executions use the new value")
 
 from __future__ import annotations
 
-import http.client
-import time
-
-from edgekit import send_raw
+from edgekit import wait_for_every_worker
 from fnkit import deploy_project
 
 PROPAGATION_S = 1.5  # the documented bound is "within about a second" (each process polls every 0.5 s)
 GREET_JS = "exports.handler = (context, event, callback) => callback(null, String(context.GREETING));\n"
 GREET_PY = "def handler(context, event):\n    return str(context.get('GREETING'))\n"
-
-
-def _every_worker_answers(srv, host: str, path: str, body: bytes, pids: list[int]) -> float:
-    """Seconds until the latest answer of each worker in `pids` is `body`, each request on a new
-    connection (the worker holding the server's end of it is the one that answered)."""
-    start = time.monotonic()
-    latest: dict[int, tuple[int, bytes]] = {}
-    while time.monotonic() - start < 10:
-        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-        try:
-            resp = send_raw(conn, "GET", path, host)
-            worker = srv.worker_holding(conn.sock.getsockname()[1], pids)
-        finally:
-            conn.close()
-        assert worker is not None, f"no worker of {pids} holds the connection"
-        latest[worker] = (resp.status, resp.body)
-        if sorted(latest) == sorted(pids) and set(latest.values()) == {(200, body)}:
-            return time.monotonic() - start
-    raise AssertionError(f"{path}: the workers' latest answers are {latest}, not all (200, {body!r})")
 
 
 def test_variable_changes_reach_every_worker_without_a_deployment(server_factory):
@@ -42,7 +20,7 @@ def test_variable_changes_reach_every_worker_without_a_deployment(server_factory
                            variables={"GREETING": "hello"})
         host = d.site.host
         for path in ("/greet", "/greet_py"):
-            _every_worker_answers(srv, host, path, b"hello", pids)
+            wait_for_every_worker(srv, host, path, b"hello", pids)
         client = srv.twilio_client()
         variables = client.serverless.v1.services(d.site.service_sid).environments(d.site.env_sid).variables
         (greeting,) = variables.list()
@@ -51,14 +29,14 @@ def test_variable_changes_reach_every_worker_without_a_deployment(server_factory
 
         variables(greeting.sid).update(value="bonjour")
         for path in ("/greet", "/greet_py"):
-            assert _every_worker_answers(srv, host, path, b"bonjour", pids) < PROPAGATION_S
+            assert wait_for_every_worker(srv, host, path, b"bonjour", pids) < PROPAGATION_S
 
         variables(greeting.sid).delete()
-        assert _every_worker_answers(srv, host, "/greet", b"undefined", pids) < PROPAGATION_S
-        assert _every_worker_answers(srv, host, "/greet_py", b"None", pids) < PROPAGATION_S
+        assert wait_for_every_worker(srv, host, "/greet", b"undefined", pids) < PROPAGATION_S
+        assert wait_for_every_worker(srv, host, "/greet_py", b"None", pids) < PROPAGATION_S
 
         variables.create(key="GREETING", value="hola")
-        assert _every_worker_answers(srv, host, "/greet", b"hola", pids) < PROPAGATION_S
+        assert wait_for_every_worker(srv, host, "/greet", b"hola", pids) < PROPAGATION_S
 
         after = http.get(f"/v1/Services/{d.site.service_sid}/Environments/{d.site.env_sid}/Deployments").json()
     assert len(after["deployments"]) == deployments == 1  # no deployment was made for any of it
