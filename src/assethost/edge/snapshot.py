@@ -54,12 +54,15 @@ class FileEntry:
     size: int
     file: str
     content_type: str
-    etag: str
     last_modified: float
     compressible: bool
     body: bytes | None
     cache_control: bytes
     _ok_head: bytes | None = None
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.blob_hash[:32]}"'
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -287,7 +290,7 @@ def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry, room: Callable[[
     public = row.visibility == "public"
     return FileEntry(
         version_sid=row.version_sid, path=row.path, visibility=row.visibility, blob_hash=row.blob_hash,
-        size=row.size, file=str(blob), content_type=ctype, etag=f'"{row.blob_hash[:32]}"',
+        size=row.size, file=str(blob), content_type=ctype,
         last_modified=float(calendar.timegm(row.version_date_created.timetuple())), compressible=compressible,
         body=body, cache_control=_cache_control(options.public_cache_control if public
                                                 else options.protected_cache_control),
