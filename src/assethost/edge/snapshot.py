@@ -161,8 +161,9 @@ class BuildCache:
         return build_sid in self._builds
 
     def builds(self) -> list[BuildFiles]:
-        with self._lock:
-            return list(self._builds.values())
+        """The resident builds. Takes no lock (a load may hold it for long): one C-level copy,
+        which no other thread interleaves with."""
+        return list(self._builds.values())
 
     def load(self, build_sid: str) -> BuildFiles | None:
         """The build, read from the store unless resident; None if it cannot be served (deleted,
