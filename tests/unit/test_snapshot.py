@@ -4,8 +4,10 @@ files of builds are loaded when first asked for and let go past --build-cache-fi
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from helpers import run_coroutine
 from worldkit import ACCOUNT_SID, AUTH_TOKEN, deploy, make_context
 
 from assethost.config import EdgeOptions
@@ -284,3 +286,20 @@ def test_builds_past_the_file_bound_are_let_go_and_load_again_when_asked_for(tmp
             assert edge.builds.files <= 4 and len(edge.builds.builds()) <= 2
     assert edge.builds.evictions == 6  # every load but the first two let one go
     assert [b.build_sid for b in edge.builds.builds()] == [sites[2].build_sid, sites[3].build_sid]
+
+
+def test_requests_for_a_cold_build_share_one_load_and_each_gets_its_own_answer(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"a" * 20, "public"), "/b.txt": (b"b" * 20, "public")})
+    edge = Edge(ctx, "localhost")
+    edge.reload()
+    wire = {b"host": shop.domain.encode()}
+
+    async def main() -> list[tuple[int, bytes]]:
+        replies = [edge.responder.answer("GET", "http", path, "", wire, None) for path in ("/a.txt", "/b.txt") * 3]
+        assert all(r.load == shop.build_sid for r in replies)  # cold: each waits for the load
+        answers = await asyncio.gather(*(edge.warm(r) for r in replies))
+        return [(a.status, a.body) for a in answers]
+
+    assert run_coroutine(main()) == [(200, b"a" * 20), (200, b"b" * 20)] * 3
+    assert edge.builds.loads == 1
