@@ -58,33 +58,42 @@ class FileEntry:
     compressible: bool
     body: bytes | None
     cache_control: bytes
+    _etag: str | None = None
+    _ok_headers: list[tuple[bytes, bytes]] | None = None
     _ok_head: bytes | None = None
 
     @property
     def etag(self) -> str:
-        return f'"{self.blob_hash[:32]}"'
-
-    @property
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        """Every header but Content-Length, Content-Range and Date."""
-        headers = [
-            (b"content-type", self.content_type.encode("latin-1")),
-            (b"etag", self.etag.encode()),
-            (b"last-modified", http_date(self.last_modified).encode()),
-            _ACCEPT_RANGES,
-            _NOSNIFF,
-            (b"cache-control", self.cache_control),
-        ]
-        if self.visibility == "public":
-            headers.append(_ANY_ORIGIN)
-        if self.compressible:
-            headers.append(_VARY)
-        return headers
+        etag = self._etag
+        if etag is None:
+            etag = self._etag = f'"{self.blob_hash[:32]}"'
+        return etag
 
     @property
     def ok_headers(self) -> list[tuple[bytes, bytes]]:
-        """A whole-file 200's: `headers` and Content-Length."""
-        return self.headers + [(b"content-length", str(self.size).encode())]
+        """A whole-file 200's: `headers` and Content-Length (made once, at the first answer)."""
+        found = self._ok_headers
+        if found is None:
+            found = [
+                (b"content-type", self.content_type.encode("latin-1")),
+                (b"etag", self.etag.encode()),
+                (b"last-modified", http_date(self.last_modified).encode()),
+                _ACCEPT_RANGES,
+                _NOSNIFF,
+                (b"cache-control", self.cache_control),
+            ]
+            if self.visibility == "public":
+                found.append(_ANY_ORIGIN)
+            if self.compressible:
+                found.append(_VARY)
+            found.append((b"content-length", str(self.size).encode()))
+            self._ok_headers = found
+        return found
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Every header but Content-Length, Content-Range and Date (a new list: callers add to it)."""
+        return self.ok_headers[:-1]
 
     @property
     def ok_head(self) -> bytes:
