@@ -63,7 +63,7 @@ class EdgeOptions:
     protected_cache_control: str = "private, no-cache"
     compress_limit: int = 8 * MiB  # larger compressible files are sent uncompressed
     # Files of the builds one process keeps loaded (least recently served let go first): each costs
-    # about a KiB of metadata, its body aside (which counts against memory_budget).
+    # 1-2 KiB of metadata (the more once served), its body aside (which counts against memory_budget).
     build_cache_files: int = 100_000
     # How often a process reads the change feed: how fast it sees changes on SQLite, and on
     # PostgreSQL the bound on a change whose notification was lost.
