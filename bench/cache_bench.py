@@ -249,7 +249,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--environments", type=int, default=20)
     parser.add_argument("--starts", type=int, default=3, help="cold starts per checkout, alternating")
-    parser.add_argument("--skip-deploy", action="store_true")
+    parser.add_argument("--skip-deploy", action="store_true", help="measure (2) only")
+    parser.add_argument("--skip-cold", action="store_true", help="measure (1) only")
     args = parser.parse_args()
     checkouts = [(n, Path(p).resolve()) for n, p in (c.split("=", 1) for c in args.checkout)]
     WORK.mkdir(parents=True, exist_ok=True)
@@ -260,6 +261,15 @@ def main() -> None:
             result = deploy_cpu(name, path, args)
             lines.append(f"| {name} | {', '.join(f'{b:.2f}' for b in result['build_cpu'])} | "
                          f"{'; '.join(', '.join(f'{c:.2f}' for c in d) for d in result['deploy_cpu'])} |")
+    if not args.skip_cold:
+        lines += cold_starts(checkouts, args)
+    lines.append(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def cold_starts(checkouts: list[tuple[str, Path]], args: argparse.Namespace) -> list[str]:
     moto = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     if moto is None:
         raise SystemExit("moto_server is not installed in this virtualenv")
@@ -280,17 +290,13 @@ def main() -> None:
             for name, path in checkouts:
                 times[name].append(cold_start(name, path, db_url, bucket, endpoint, label, args.files))
                 log(f"  cold start {name}: {times[name][-1]:.2f} s")
-        lines += ["", f"cold start, {args.environments * args.files} blobs of 1,000 bytes, --workers 2:", "",
-                  "| checkout | seconds to serving |", "|---|---|"]
-        lines += [f"| {n} | {', '.join(f'{t:.2f}' for t in ts)} |" for n, ts in times.items()]
     finally:
         server.terminate()
         server.wait(timeout=10)
         motolog.close()
-    lines.append(f"\nload average at end: {os.getloadavg()[0]:.2f}")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return ["", f"cold start, {args.environments * args.files} blobs of 1,000 bytes, --workers 2:", "",
+            "| checkout | seconds to serving |", "|---|---|",
+            *(f"| {n} | {', '.join(f'{t:.2f}' for t in ts)} |" for n, ts in times.items())]
 
 
 if __name__ == "__main__":

@@ -70,11 +70,14 @@ def locked_temp(store: LocalBlobStore, kind: str) -> tuple[Path, int]:
     return tmp, fd
 
 
-def keep(tmp: Path, final: Path) -> None:
-    """Rename a complete temporary file into place: a reader sees the whole file or none."""
+def keep(tmp: Path, final: Path, durable: bool = True) -> None:
+    """Rename a complete (fsynced) temporary file into place: a reader sees the whole file or none.
+    `durable`: the rename itself survives a crash (a blob); without, a crash may forget the file,
+    which is right for what can be made or fetched again (a variant, a cached copy)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    if durable:
+        _fsync_dir(final.parent)
 
 
 class BlobWriter:
@@ -179,7 +182,8 @@ class LocalBlobStore:
         self.write_file(data, self.variant_file(digest, encoding), "store a compressed variant")
 
     def write_file(self, data: bytes, final: Path, action: str) -> None:
-        """Write `data` to a temporary file, fsync it, then rename it to `final`."""
+        """Write `data` to a temporary file, fsync it, then rename it to `final` (which a crash may
+        forget: what is written this way can be made again)."""
         tmp, fd = locked_temp(self, "variant")
         try:
             with disk_errors(action):
@@ -187,7 +191,7 @@ class LocalBlobStore:
                 while view:
                     view = view[os.write(fd, view):]
                 os.fsync(fd)
-                keep(tmp, final)
+                keep(tmp, final, durable=False)
         finally:
             tmp.unlink(missing_ok=True)
             os.close(fd)

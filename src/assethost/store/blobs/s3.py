@@ -231,7 +231,7 @@ class S3BlobStore:
                     return False
                 with disk_errors("keep a fetched blob"):
                     os.fsync(fd)
-                    keep(tmp, path)
+                    keep(tmp, path, durable=False)
             finally:
                 tmp.unlink(missing_ok=True)
                 os.close(fd)
