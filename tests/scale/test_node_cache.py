@@ -149,3 +149,40 @@ def test_a_served_file_evicted_under_the_edge_is_fetched_again(object_store, tmp
             assert digest in _cached(cache)
     finally:
         node.stop()
+
+
+def test_a_node_that_never_saw_the_upload_fetches_the_whole_build_before_it_serves_it(object_store, tmp_path):
+    """Warming is part of loading the deployment, off the request path: by the time the second
+    node serves any file of the build, every file and variant of it is in its cache."""
+    bucket = object_store.bucket("warm")
+    backend = Backend("postgres")
+    backend.check()
+    first, second = ServerProcess(backend, tmp_path / "one"), ServerProcess(backend, tmp_path / "two")
+    backend.drop_database(second._dbname)  # the second node shares the first one's database
+    second.db_url, second._dbname = first.db_url, None
+    second.account_sid, second.auth_token = first.account_sid, first.auth_token
+    style = b"body { color: red; }\n" * 200
+    files = {f"assets/f{i}.bin": os.urandom(300 * 1024) for i in range(6)} | {"assets/style.css": style}
+    try:
+        for node in (first, second):
+            node.blob_args, node.extra_env = ["--blob-url", f"s3://{bucket}/blobs"], object_store.env()
+            node.start()
+        with first.http_client() as http:
+            deployed = deploy_project(first, http, files, dependencies="")
+        host = {"Host": f"{deployed.site.domain}:{second.port}"}
+        with httpx.Client(base_url=second.base_url, headers=host, timeout=30, trust_env=False) as edge:
+            for _ in range(50):  # within the poll interval (0.5 s) and the fetching
+                answer = edge.get("/f0.bin")
+                if answer.status_code == 200:
+                    break
+                time.sleep(0.1)
+            assert (answer.status_code, answer.content) == (200, files["assets/f0.bin"])
+            digest = hashlib.sha256(style).hexdigest()
+            cached = _cached(second.workdir / "data" / "blobs")
+            assert sorted(cached) == sorted([hashlib.sha256(d).hexdigest() for d in files.values()]
+                                            + [f"{digest}.br", f"{digest}.gz"])
+            compressed = edge.get("/style.css", headers={"Accept-Encoding": "br"})
+            assert (compressed.headers["content-encoding"], compressed.content) == ("br", style)
+    finally:
+        for node in reversed([first, second]):
+            node.stop()
