@@ -1,0 +1,155 @@
+"""Media through the API, on real files made at test time (tests/mediakit.py): what an upload is,
+each telephony rule's positive and negative case (upload warnings, the version's media view, the
+build summary, strict rules failing a build)."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+
+from helpers import (
+    completed_build,
+    create_asset,
+    create_build,
+    create_service,
+    uniq,
+    wait_build,
+)
+from mediakit import audio, image, jpeg_with_gps
+from PIL import Image
+
+X = "/assethost/v1/Services"
+
+
+def _upload(http, zs, path, content, mime, visibility="public", **fields):
+    asset = create_asset(http, zs)
+    data = {"Path": path, "Visibility": visibility, **fields}
+    resp = http.post(f"/v1/Services/{zs}/Assets/{asset['sid']}/Versions", data=data,
+                     files={"Content": (path.rsplit("/", 1)[-1] or "file", content, mime)})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def _media(http, version):
+    resp = http.get(f"{X}/{version['service_sid']}/Assets/{version['asset_sid']}/Versions/{version['sid']}")
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def _failed(checks):
+    return {c["rule"] for c in checks if not c["ok"]}
+
+
+ALL = {"play.format", "play.type", "mms.type", "mms.size", "mms.filename", "whatsapp.type", "whatsapp.size"}
+VISUAL = ALL - {"play.format", "play.type"}
+
+
+def test_an_mp3_is_known_and_passes_every_rule(http, tmp_path):
+    zs = create_service(http, uniq("media"))["sid"]
+    version = _upload(http, zs, "/greeting.mp3", audio(tmp_path, "mp3"), "audio/mpeg")
+    assert version["media_warnings"] == []
+    got = _media(http, version)
+    m = got["media"]
+    assert (m["kind"], m["format"], m["codec"], m["sample_rate"], m["channels"]) == ("audio", "mp3", "mp3", 22050, 1)
+    assert 1.0 < m["duration_seconds"] < 4.0
+    assert {c["rule"] for c in m["checks"]} == ALL and _failed(m["checks"]) == set()
+    assert {k: got[k] for k in ("sid", "path", "visibility", "asset_sid")} == {
+        "sid": version["sid"], "path": "/greeting.mp3", "visibility": "public", "asset_sid": version["asset_sid"]}
+
+
+def test_an_mp3_served_as_x_wav_fails_play_type(http, tmp_path):
+    zs = create_service(http, uniq("media"))["sid"]
+    version = _upload(http, zs, "/greeting", audio(tmp_path, "mp3"), "audio/x-wav")
+    warned = {w["rule"]: w["message"] for w in version["media_warnings"]}
+    assert set(warned) == {"play.type", "mms.type", "whatsapp.type"}
+    assert "mp3" in warned["play.type"] and "audio/x-wav" in warned["play.type"] and "11200" in warned["play.type"]
+    assert _failed(_media(http, version)["media"]["checks"]) == set(warned)
+
+
+def test_a_ulaw_wav_plays_but_is_no_mms_type(http, tmp_path):
+    zs = create_service(http, uniq("media"))["sid"]
+    version = _upload(http, zs, "/hold.wav", audio(tmp_path, "ulaw"), "audio/wav")
+    m = _media(http, version)["media"]
+    assert (m["kind"], m["format"], m["codec"], m["sample_rate"], m["channels"]) == ("audio", "wav", "ulaw", 8000, 1)
+    assert _failed(m["checks"]) == {"mms.type", "whatsapp.type"}
+    pcm = _media(http, _upload(http, zs, "/pcm.wav", audio(tmp_path, "pcm"), "audio/wav"))["media"]
+    assert (pcm["codec"], pcm["sample_rate"]) == ("pcm", 22050) and "play.format" not in _failed(pcm["checks"])
+
+
+def test_an_ogg_vorbis_does_not_play_and_is_no_whatsapp_audio(http, tmp_path):
+    zs = create_service(http, uniq("media"))["sid"]
+    version = _upload(http, zs, "/music.ogg", audio(tmp_path, "ogg"), "audio/ogg")
+    m = _media(http, version)["media"]
+    assert (m["format"], m["codec"]) == ("ogg", "vorbis")
+    assert _failed(m["checks"]) == {"play.format", "play.type", "whatsapp.type"}
+    assert {w["rule"] for w in version["media_warnings"]} == {"play.format", "play.type", "whatsapp.type"}
+
+
+def test_a_jpeg_with_gps_is_known_and_a_long_name_fails_mms_filename(http):
+    zs = create_service(http, uniq("media"))["sid"]
+    version = _upload(http, zs, "/photos/holiday-at-the-beach-2026.jpg", jpeg_with_gps(), "image/jpeg")
+    m = _media(http, version)["media"]
+    assert (m["kind"], m["format"], m["width"], m["height"], m["has_exif"], m["has_gps"]) == (
+        "image", "jpeg", 64, 48, True, True)
+    assert {c["rule"] for c in m["checks"]} == VISUAL
+    assert _failed(m["checks"]) == {"mms.filename"}
+    assert [w["rule"] for w in version["media_warnings"]] == ["mms.filename"]
+    short = _media(http, _upload(http, zs, "/logo.png", image("PNG", exif=False), "image/png"))["media"]
+    assert (short["format"], short["has_exif"], short["has_gps"], _failed(short["checks"])) == ("png", False, False, set())
+
+
+def test_an_image_over_5_mb_fails_the_size_rules(http):
+    zs = create_service(http, uniq("media"))["sid"]
+    noise = Image.frombytes("RGB", (1400, 1300), os.urandom(1400 * 1300 * 3))
+    out = io.BytesIO()
+    noise.save(out, "PNG", compress_level=1)
+    assert out.tell() > 5_000_000
+    version = _upload(http, zs, "/big.png", out.getvalue(), "image/png")
+    assert {w["rule"] for w in version["media_warnings"]} == {"mms.size", "whatsapp.size"}
+
+
+def test_hostile_and_unknown_files_are_other_and_answered_quickly(http):
+    zs = create_service(http, uniq("media"))["sid"]
+    bomb = io.BytesIO()
+    Image.new("1", (1, 1)).save(bomb, "PNG")
+    data = bytearray(bomb.getvalue())
+    data[16:24] = (200_000).to_bytes(4, "big") * 2  # IHDR claims 200,000 × 200,000 pixels
+    started = time.monotonic()
+    cases = {"/bomb.png": (bytes(data), "image/png"), "/cut.mp3": (b"ID3\x04\x00\x00\x00\x00\x00\x10" + b"\xff" * 5, "audio/mpeg"),
+             "/noise.bin": (os.urandom(4096), "application/octet-stream")}
+    for path, (content, mime) in cases.items():
+        m = _media(http, _upload(http, zs, path, content, mime))["media"]
+        assert (m["kind"], m["checks"]) == ("other", []), path
+    text = _media(http, _upload(http, zs, "/notes.txt", b"hello", "text/plain"))["media"]
+    assert (text["kind"], text["format"], text["checks"]) == ("text", "text/plain", [])
+    assert time.monotonic() - started < 20
+
+
+# --- strict rules fail builds -----------------------------------------------------------------
+
+
+def test_a_strict_rule_fails_the_build_naming_the_file_and_the_summary_lists_every_failure(http, tmp_path):
+    zs = create_service(http, uniq("media"))["sid"]
+    bad = _upload(http, zs, "/greeting", audio(tmp_path, "mp3"), "audio/x-wav")
+    good = _upload(http, zs, "/welcome.mp3", audio(tmp_path, "mp3"), "audio/mpeg")
+    warned = completed_build(http, zs, [bad["sid"], good["sid"]])  # warnings only: the build passes
+    summary = http.get(f"{X}/{zs}/Builds/{warned['sid']}").json()
+    assert {(w["path"], w["rule"]) for w in summary["media_warnings"]} == {
+        ("/greeting", "play.type"), ("/greeting", "mms.type"), ("/greeting", "whatsapp.type")}
+
+    refused = http.post(f"{X}/{zs}/MediaSettings", data={"StrictRules": "play.nope"})
+    assert refused.status_code == 400 and "play.type" in refused.json()["message"]
+    settings = http.post(f"{X}/{zs}/MediaSettings", data={"StrictRules": "play.type, play.format"}).json()
+    assert (settings["strict_rules"], settings["strip_metadata"]) == (["play.format", "play.type"], False)
+    assert {r["rule"] for r in settings["rules"]} == ALL
+
+    build = create_build(http, zs, [bad["sid"], good["sid"]]).json()
+    assert wait_build(http, zs, build["sid"]) == "failed"
+    details = http.get(f"{X}/{zs}/Builds/{build['sid']}").json()
+    assert details["status_reason"].startswith("media rules: /greeting fails play.type: the bytes are mp3")
+    assert "/welcome.mp3" not in details["status_reason"]
+    assert completed_build(http, zs, [good["sid"]])["sid"]  # the rule passes: the build does too
+
+    http.post(f"{X}/{zs}/MediaSettings", data={"StrictRules": ""})
+    assert wait_build(http, zs, create_build(http, zs, [bad["sid"]]).json()["sid"]) == "completed"

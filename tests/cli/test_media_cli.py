@@ -1,0 +1,63 @@
+"""Media in the CLI, on real files made at test time: `assethost list` shows what each asset is and
+the rules it fails, `assethost deploy` prints the build's media warnings, and a rule the service
+made strict fails the deploy, naming the file."""
+
+from __future__ import annotations
+
+import uuid
+
+from clikit import run_cli, write_files
+from mediakit import audio, jpeg_with_gps
+
+OGG_FAILS = {"play.format", "play.type", "whatsapp.type"}
+
+
+def _project(tmp_path, files):
+    root = tmp_path / "project"
+    write_files(root, files)
+    return root
+
+
+def _deploy(server, root, name, *args):
+    return run_cli(server, "deploy", ".", "--service-name", name, *args, cwd=root)
+
+
+def test_deploy_and_list_show_media_and_its_warnings(cli_server, tmp_path):
+    name = f"media-{uuid.uuid4().hex[:8]}"
+    root = _project(tmp_path, {"assets/greeting.mp3": audio(tmp_path, "mp3"), "assets/music.ogg": audio(tmp_path, "ogg"),
+                               "assets/photo.jpg": jpeg_with_gps()})
+    text = _deploy(cli_server, root, name).ok().stdout
+    warnings = [line.strip() for line in text.splitlines() if line.strip().startswith("warning ")]
+    assert sorted(w.split(":", 2)[1].strip() for w in warnings) == sorted(OGG_FAILS)
+    assert all(w.startswith("warning /music.ogg: ") for w in warnings)
+
+    listed = run_cli(cli_server, "list", "--service-name", name, "--no-builds", "--json").ok().json()
+    files = {f["path"]: f for f in listed["services"][0]["environments"][0]["files"]}
+    greeting, music, photo = files["/greeting.mp3"]["media"], files["/music.ogg"]["media"], files["/photo.jpg"]["media"]
+    assert (greeting["kind"], greeting["format"], greeting["sample_rate"]) == ("audio", "mp3", 22050)
+    assert [c["rule"] for c in greeting["checks"] if not c["ok"]] == []
+    assert {c["rule"] for c in music["checks"] if not c["ok"]} == OGG_FAILS
+    assert (photo["kind"], photo["has_gps"]) == ("image", True)
+
+    lines = run_cli(cli_server, "list", "--service-name", name, "--no-builds").ok().stdout.splitlines()
+    after = {lines[i - 1].split()[1]: line.strip() for i, line in enumerate(lines) if line.strip().startswith("media:")}
+    assert after["/greeting.mp3"].startswith("media: audio, mp3, mp3, 22050 Hz, ") and "fails" not in after["/greeting.mp3"]
+    assert after["/music.ogg"].endswith("; fails play.format, play.type, whatsapp.type")
+    assert after["/photo.jpg"] == "media: image, jpeg, 64x48, GPS in EXIF"
+
+
+def test_a_strict_rule_fails_the_deploy_naming_the_file(cli_server, tmp_path):
+    name = f"strict-{uuid.uuid4().hex[:8]}"
+    root = _project(tmp_path, {"assets/greeting.mp3": audio(tmp_path, "mp3")})
+    first = _deploy(cli_server, root, name, "--json").ok().json()
+    assert first["media_warnings"] == []
+    zs = first["service"]["sid"]
+    with cli_server.http_client() as http:
+        assert http.post(f"/assethost/v1/Services/{zs}/MediaSettings", data={"StrictRules": "play.format"}).status_code == 200
+    write_files(root, {"assets/music.ogg": audio(tmp_path, "ogg")})
+    refused = _deploy(cli_server, root, name)
+    assert refused.returncode != 0
+    assert "failed: media rules: /music.ogg fails play.format: ogg (vorbis) is not a format <Play> plays" in refused.stderr
+    listed = run_cli(cli_server, "list", "--service-name", name, "--no-builds", "--json").ok().json()
+    live = listed["services"][0]["environments"][0]["files"]
+    assert [f["path"] for f in live] == ["/greeting.mp3"]  # the failed build was not deployed
