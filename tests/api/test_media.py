@@ -1,6 +1,6 @@
-"""Media through the API, on real files made at test time (tests/mediakit.py): what an upload is,
-each telephony rule's positive and negative case (upload warnings, the version's media view, the
-build summary, strict rules failing a build)."""
+"""Media through the API and the edge, on real files made at test time (tests/mediakit.py): what an
+upload is, each telephony rule's positive and negative case (upload warnings, the version's media
+view, the build summary, strict rules failing a build), and metadata stripping."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ import io
 import os
 import time
 
+import httpx
+import pytest
 from helpers import (
     completed_build,
     create_asset,
     create_build,
+    create_environment,
     create_service,
+    deploy,
     uniq,
     wait_build,
 )
-from mediakit import audio, image, jpeg_with_gps
+from mediakit import GPS_IFD, ORIENTATION, audio, image, jpeg_with_gps, pixels, read_image
 from PIL import Image
 
 X = "/assethost/v1/Services"
@@ -39,6 +43,18 @@ def _media(http, version):
 
 def _failed(checks):
     return {c["rule"] for c in checks if not c["ok"]}
+
+
+def _edge(server, domain, path, **headers):
+    with httpx.Client(trust_env=False, timeout=30) as c:
+        return c.get(f"{server.base_url}{path}", headers={"Host": f"{domain}:{server.port}", **headers})
+
+
+def _live(http, zs, versions):
+    build = completed_build(http, zs, [v["sid"] for v in versions])
+    env = create_environment(http, zs, domain_suffix=uniq("m")[:12])
+    assert deploy(http, zs, env["sid"], build["sid"]).status_code == 201
+    return env
 
 
 ALL = {"play.format", "play.type", "mms.type", "mms.size", "mms.filename", "whatsapp.type", "whatsapp.size"}
@@ -126,6 +142,16 @@ def test_hostile_and_unknown_files_are_other_and_answered_quickly(http):
     assert time.monotonic() - started < 20
 
 
+def test_a_bad_strip_field_is_refused_and_stores_nothing(http):
+    zs = create_service(http, uniq("media"))["sid"]
+    asset = create_asset(http, zs)
+    resp = http.post(f"/v1/Services/{zs}/Assets/{asset['sid']}/Versions",
+                     data={"Path": "/a.jpg", "Visibility": "public", "StripMetadata": "yes"},
+                     files={"Content": ("a.jpg", jpeg_with_gps(), "image/jpeg")})
+    assert resp.status_code == 400 and "StripMetadata" in resp.json()["message"]
+    assert http.get(f"/v1/Services/{zs}/Assets/{asset['sid']}/Versions").json()["asset_versions"] == []
+
+
 # --- strict rules fail builds -----------------------------------------------------------------
 
 
@@ -153,3 +179,56 @@ def test_a_strict_rule_fails_the_build_naming_the_file_and_the_summary_lists_eve
 
     http.post(f"{X}/{zs}/MediaSettings", data={"StrictRules": ""})
     assert wait_build(http, zs, create_build(http, zs, [bad["sid"]]).json()["sid"]) == "completed"
+
+
+# --- stripping --------------------------------------------------------------------------------
+
+
+def _served_bytes(server, http, zs, version):
+    env = _live(http, zs, [version])
+    resp = _edge(server, env["domain_name"], version["path"])
+    assert resp.status_code == 200
+    return resp.content
+
+
+def test_a_stripped_jpeg_has_no_exif_nor_gps_and_the_same_pixels(server, http):
+    zs = create_service(http, uniq("media"))["sid"]
+    original = jpeg_with_gps()
+    assert read_image(original).getexif().get_ifd(GPS_IFD)
+    version = _upload(http, zs, "/me.jpg", original, "image/jpeg", StripMetadata="true")
+    m = _media(http, version)["media"]
+    assert (m["has_exif"], m["has_gps"]) == (False, False)
+    served = _served_bytes(server, http, zs, version)
+    img = read_image(served)
+    assert len(img.getexif()) == 0 and "exif" not in img.info and "xmp" not in img.info
+    assert pixels(served) == pixels(original)
+    assert len(served) < len(original)
+    kept = _upload(http, zs, "/kept.jpg", original, "image/jpeg")  # not asked: kept as uploaded
+    assert _media(http, kept)["media"]["has_gps"] is True
+
+
+def test_stripping_keeps_only_the_orientation(server, http):
+    zs = create_service(http, uniq("media"))["sid"]
+    original = jpeg_with_gps(orientation=6)
+    version = _upload(http, zs, "/turned.jpg", original, "image/jpeg", StripMetadata="true")
+    served = _served_bytes(server, http, zs, version)
+    exif = read_image(served).getexif()
+    assert dict(exif) == {ORIENTATION: 6} and not exif.get_ifd(GPS_IFD)
+    assert pixels(served) == pixels(original)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_the_service_setting_strips_png_and_webp(server, http, fmt):
+    zs = create_service(http, uniq("media"))["sid"]
+    assert http.post(f"{X}/{zs}/MediaSettings", data={"StripMetadata": "true"}).json()["strip_metadata"] is True
+    save = {"lossless": True} if fmt == "WEBP" else {}
+    original = image(fmt, **save)
+    assert read_image(original).getexif().get_ifd(GPS_IFD)
+    ext = fmt.lower()
+    version = _upload(http, zs, f"/pic.{ext}", original, f"image/{ext}")
+    served = _served_bytes(server, http, zs, version)
+    img = read_image(served)
+    assert len(img.getexif()) == 0 and not img.getexif().get_ifd(GPS_IFD)
+    assert pixels(served) == pixels(original)
+    kept = _upload(http, zs, f"/kept.{ext}", original, f"image/{ext}", StripMetadata="false")
+    assert _media(http, kept)["media"]["has_gps"] is True

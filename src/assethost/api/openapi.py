@@ -142,7 +142,7 @@ for _kind, _collection, _key in (("Asset", "Assets", "assets"), ("Function", "Fu
         ("get", _base + "/{sid}/Versions", f"List {_kind.lower()} versions", (),
          f"{_kind.lower()}_versions:{_kind}Version", 200),
         ("post", _base + "/{sid}/Versions", (f"Upload a {_kind.lower()} version (Path, Visibility, Content; "
-         "assethost: media_warnings in the answer)"), "multipart", f"Uploaded{_kind}Version", 201),
+         "assethost: StripMetadata, and media_warnings in the answer)"), "multipart", f"Uploaded{_kind}Version", 201),
         ("get", _base + "/{sid}/Versions/{version}", f"Fetch a {_kind.lower()} version", (), f"{_kind}Version", 200),
         ("post", X + "/Services/{service}/" + _collection + "/{sid}/Versions",
          f"A {_kind.lower()} version of content this account stored before, named by its SHA-256 (assethost)",
@@ -186,8 +186,8 @@ OPERATIONS += [
      "are (media) and its telephony checks (assethost)"), (), "AssetVersionMedia", 200),
     ("get", X + "/Services/{service}/MediaSettings", "A service's media settings and the rules (assethost)", (),
      "MediaSettings", 200),
-    ("post", X + "/Services/{service}/MediaSettings", ("Make media rules fail builds (StrictRules: names, "
-     "comma-separated) (assethost)"), ("StrictRules",),
+    ("post", X + "/Services/{service}/MediaSettings", ("Strip image metadata from every upload (StripMetadata), "
+     "make rules fail builds (StrictRules: names, comma-separated) (assethost)"), ("StripMetadata", "StrictRules"),
      "MediaSettings", 200),
     ("get", X + "/openapi.json", "This document (assethost)", (), None, 200),
 ]
@@ -211,6 +211,7 @@ def _request(fields: tuple[str, ...] | str) -> dict[str, Any] | None:
         return {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["Path", "Visibility", "Content"],
             "properties": {"Path": STRING, "Visibility": VISIBILITY,
+                           "StripMetadata": {"type": "string", "enum": ["true", "false"]},
                            "Content": {"type": "string", "format": "binary"}}}}}}
     if not fields:
         return None

@@ -307,13 +307,13 @@ async def asset_version_media(request: Request) -> Response:
 
 
 async def media_settings(request: Request) -> Response:
-    """A service's media settings: StrictRules (rule names, comma-separated, '' for none), the
-    rules that fail a build."""
+    """A service's media settings: StripMetadata (true|false) and StrictRules (rule names,
+    comma-separated, '' for none), the rules that fail a build."""
     account = await authenticate(request)
     ctx, ref = _ctx(request), request.path_params["service"]
     if request.method == "POST":
         f = await _form(request)
-        row = await _call(checks.update_settings, ctx, account, ref, f.get("StrictRules"))
+        row = await _call(checks.update_settings, ctx, account, ref, f.get("StripMetadata"), f.get("StrictRules"))
     else:
         row = await _call(checks.get_settings, ctx, account, ref)
     return _json(_render(request).media_settings(row))

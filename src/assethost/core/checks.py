@@ -185,13 +185,23 @@ def get_settings(ctx: Context, account_sid: str, service_ref: str) -> MediaSetti
         return settings(tx, services.find(tx, account_sid, service_ref).sid)
 
 
-def update_settings(ctx: Context, account_sid: str, service_ref: str, strict_rules: str | None) -> MediaSettings:
+def _flag(raw: str | None, name: str) -> bool | None:
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise Invalid(f"{name} must be true or false (got {raw[:20]!r})")
+
+
+def update_settings(ctx: Context, account_sid: str, service_ref: str, strip_metadata: str | None,
+                    strict_rules: str | None) -> MediaSettings:
+    strip = _flag(strip_metadata, "StripMetadata")
     rules = parse_rules(strict_rules) if strict_rules is not None else None
     with ctx.meta.write() as tx:
         service = services.find(tx, account_sid, service_ref)
         current = settings(tx, service.sid)
         values: dict[str, Value] = {
-            "strip_metadata": current.strip_metadata,
+            "strip_metadata": current.strip_metadata if strip is None else strip,
             "strict_rules": current.strict_rules if rules is None else ",".join(rules),
             "date_updated": clock.now(),
         }

@@ -4,8 +4,8 @@ A face (the API's Versions endpoint, the console's Assets pane, its Assets (Lega
 names where the file goes and has it `locate`d, so that a wrong address fails before the body is
 read; then it streams the body into an uncommitted blob writer (`web/multipart.py`) and hands the
 result to `store`, which checks the fields against the destination's rules, commits the bytes
-and adds the version. Between the check and the commit, `core/mediafiles.py` inspects new
-content. Bytes are committed only once every check has passed: a refused upload,
+and adds the version. Between the check and the commit, `core/mediafiles.py` strips an image's
+metadata when asked (`StripMetadata=true`, or the service's setting) and inspects new content. Bytes are committed only once every check has passed: a refused upload,
 like a failed one, leaves nothing stored. (The checks that depend on other uploads are repeated
 when the version is added, in its transaction: one that a concurrent upload makes fail there
 leaves its blob unreferenced, which costs its bytes and nothing else: blobs are named by their
@@ -129,7 +129,7 @@ def store(ctx: Context, destination: Destination, received: Received) -> Version
     try:
         path, visibility = destination.check(ctx, received.fields.get("Path"), received.fields.get("Visibility"),
                                              received.content.size)
-        facts = mediafiles.prepare(ctx, received, path, destination.media_service())
+        facts = mediafiles.prepare(ctx, received, path, destination.media_service())  # may replace the content
         try:
             blob_hash, size = received.content.commit()
         except StorageError as exc:

@@ -1,5 +1,5 @@
-"""Media at upload and on reading a version: inspect new content once, and tell what a version
-is and how it fares under the telephony checks."""
+"""Media at upload and on reading a version: strip an image's metadata when asked, inspect new
+content once, and tell what a version is and how it fares under the telephony checks."""
 
 from __future__ import annotations
 
@@ -7,25 +7,67 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assethost.core import builds, checks, media, resources
+from assethost.core import builds, checks, media, resources, strip
 from assethost.core.context import Context
+from assethost.core.errors import Invalid, storage_refusal
 from assethost.core.model import Build, Media, Version
+from assethost.core.ports import BlobWriter, StorageError
 
 if TYPE_CHECKING:  # core/ingest.py calls this module
     from assethost.core.ingest import Received
 
 log = logging.getLogger("assethost.media")
 
+STRIP_FIELD = "StripMetadata"
+STRIP_SLACK = 1024  # what the kept Orientation tag may add to a stripped file
+
+
+def wants_strip(ctx: Context, raw: str | None, service_sid: str | None) -> bool:
+    """The upload's `StripMetadata` field, else its service's setting."""
+    if raw is not None and raw.strip() != "":
+        if raw.strip().lower() not in ("true", "false"):
+            raise Invalid(f"{STRIP_FIELD} must be true or false (got {raw[:20]!r})")
+        return raw.strip().lower() == "true"
+    if service_sid is None:
+        return False
+    with ctx.meta.read() as tx:
+        return checks.settings(tx, service_sid).strip_metadata
 
 
 def prepare(ctx: Context, received: Received, path: str, service_sid: str | None) -> media.Facts | None:
-    """Before the upload is committed: inspect its bytes unless the same bytes were before.
+    """Before the upload is committed: replace its bytes by the stripped ones when asked (so that
+    they are what is hashed and stored), and inspect them unless the same bytes were before.
     Returns the facts to remember once committed, or None if they are known."""
+    if wants_strip(ctx, received.fields.get(STRIP_FIELD), service_sid):
+        _strip(ctx, received, path)
     digest = received.content.digest()
     with ctx.meta.read() as tx:
         if media.known(tx, digest) is not None:
             return None
     return media.inspect(received.content.spooled, received.content_type, path)
+
+
+def _strip(ctx: Context, received: Received, path: str) -> None:
+    facts = media.inspect(received.content.spooled, received.content_type, path)
+    if facts.kind != "image" or facts.format not in strip.FORMATS:
+        return
+    try:
+        cleaned: BlobWriter = ctx.blobs.writer(received.content.size + STRIP_SLACK)
+    except StorageError as exc:
+        raise storage_refusal(exc) from None
+    try:
+        changed = strip.strip(received.content.spooled, facts.format, cleaned.write)
+    except strip.NotStrippable as exc:
+        log.info("%s not stripped: %s", path, exc)
+        changed = False
+    except BaseException:
+        cleaned.abort()
+        raise
+    if not changed:
+        cleaned.abort()
+        return
+    received.content.abort()
+    received.content = cleaned
 
 
 def remember(ctx: Context, blob_hash: str, facts: media.Facts | None) -> None:
