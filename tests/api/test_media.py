@@ -1,6 +1,6 @@
 """Media through the API and the edge, on real files made at test time (tests/mediakit.py): what an
 upload is, each telephony rule's positive and negative case (upload warnings, the version's media
-view, the build summary, strict rules failing a build), and metadata stripping."""
+view, the build summary, strict rules failing a build), metadata stripping, and immutable aliases."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from edgekit import twilio_signature
 from helpers import (
     completed_build,
     create_asset,
@@ -70,6 +71,7 @@ def test_an_mp3_is_known_and_passes_every_rule(http, tmp_path):
     assert (m["kind"], m["format"], m["codec"], m["sample_rate"], m["channels"]) == ("audio", "mp3", "mp3", 22050, 1)
     assert 1.0 < m["duration_seconds"] < 4.0
     assert {c["rule"] for c in m["checks"]} == ALL and _failed(m["checks"]) == set()
+    assert got["immutable_url"] is None  # not live anywhere yet
     assert {k: got[k] for k in ("sid", "path", "visibility", "asset_sid")} == {
         "sid": version["sid"], "path": "/greeting.mp3", "visibility": "public", "asset_sid": version["asset_sid"]}
 
@@ -232,3 +234,51 @@ def test_the_service_setting_strips_png_and_webp(server, http, fmt):
     assert pixels(served) == pixels(original)
     kept = _upload(http, zs, f"/kept.{ext}", original, f"image/{ext}", StripMetadata="false")
     assert _media(http, kept)["media"]["has_gps"] is True
+
+
+# --- immutable aliases ------------------------------------------------------------------------
+
+
+def test_an_alias_serves_while_a_live_build_holds_the_content_and_404s_after(server, http, tmp_path):
+    zs = create_service(http, uniq("media"))["sid"]
+    greeting = audio(tmp_path, "mp3")
+    v1 = _upload(http, zs, "/greeting.mp3", greeting, "audio/mpeg")
+    env = _live(http, zs, [v1])
+    alias_url = _media(http, v1)["immutable_url"]
+    domain = env["domain_name"]
+    assert alias_url.startswith(f"http://{domain}:{server.port}/greeting~") and alias_url.endswith(".mp3")
+    alias = alias_url.split(str(server.port), 1)[1]
+    first = _edge(server, domain, alias)
+    assert (first.status_code, first.content) == (200, greeting)
+    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert first.headers["content-type"] == "audio/mpeg"
+    assert _edge(server, domain, "/greeting.mp3").headers["cache-control"] != first.headers["cache-control"]
+
+    # a redeploy with a new version of the same bytes, and another file: the alias still serves
+    v2 = _upload(http, zs, "/greeting.mp3", greeting, "audio/mpeg")
+    other = _upload(http, zs, "/other.txt", b"other", "text/plain")
+    b2 = completed_build(http, zs, [v2["sid"], other["sid"]])
+    assert deploy(http, zs, env["sid"], b2["sid"]).status_code == 201
+    assert _edge(server, domain, alias).status_code == 200
+    assert _media(http, v2)["immutable_url"] == alias_url
+
+    # new bytes at the path: the old alias is gone, the new one serves them
+    v3 = _upload(http, zs, "/greeting.mp3", greeting + b"\x00" * 16, "audio/mpeg")
+    b3 = completed_build(http, zs, [v3["sid"]])
+    assert deploy(http, zs, env["sid"], b3["sid"]).status_code == 201
+    assert _edge(server, domain, alias).status_code == 404
+    assert _media(http, v1)["immutable_url"] is None
+    fresh = _media(http, v3)["immutable_url"]
+    assert fresh != alias_url and _edge(server, domain, fresh.split(str(server.port), 1)[1]).content == greeting + b"\x00" * 16
+
+
+def test_a_protected_alias_needs_a_signature_and_is_not_publicly_cached(server, http):
+    zs = create_service(http, uniq("media"))["sid"]
+    version = _upload(http, zs, "/secret.png", image("PNG", exif=False), "image/png", visibility="protected")
+    env = _live(http, zs, [version])
+    alias = _media(http, version)["immutable_url"].split(str(server.port), 1)[1]
+    assert _edge(server, env["domain_name"], alias).status_code == 403
+    url = f"http://{env['domain_name']}:{server.port}{alias}"
+    signed = _edge(server, env["domain_name"], alias, **{"X-Twilio-Signature": twilio_signature(server.auth_token, url)})
+    assert signed.status_code == 200
+    assert signed.headers["cache-control"] == "private, max-age=31536000, immutable"

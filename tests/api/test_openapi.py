@@ -98,7 +98,7 @@ def test_real_answers_validate_against_their_schemas(spec, http):
                           "ContentSha256": hashlib.sha256(b"hello").hexdigest()}), 201)
     described = check("get", X + "/Services/{service}/Assets/{sid}/Versions/{version}",
                       http.get(f"{X}/Services/{service['sid']}/Assets/{asset['sid']}/Versions/{version['sid']}"))
-    assert described["media"]["kind"] == "text"
+    assert described["media"]["kind"] == "text" and described["immutable_url"] is not None
     check("get", X + "/Services/{service}/MediaSettings", http.get(f"{X}/Services/{service['sid']}/MediaSettings"))
     check("post", X + "/Services/{service}/MediaSettings",
           http.post(f"{X}/Services/{service['sid']}/MediaSettings", data={"StrictRules": "play.type"}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from clikit import run_cli, write_files
+from clikit import edge_get, edge_url, run_cli, write_files
 from mediakit import audio, jpeg_with_gps
 
 OGG_FAILS = {"play.format", "play.type", "whatsapp.type"}
@@ -61,3 +61,28 @@ def test_a_strict_rule_fails_the_deploy_naming_the_file(cli_server, tmp_path):
     listed = run_cli(cli_server, "list", "--service-name", name, "--no-builds", "--json").ok().json()
     live = listed["services"][0]["environments"][0]["files"]
     assert [f["path"] for f in live] == ["/greeting.mp3"]  # the failed build was not deployed
+
+
+def test_list_offers_the_immutable_url_and_deploy_shows_which_urls_changed_bytes(cli_server, tmp_path):
+    name = f"alias-{uuid.uuid4().hex[:8]}"
+    greeting = audio(tmp_path, "mp3")
+    root = _project(tmp_path, {"assets/greeting.mp3": greeting, "assets/notes.txt": "same\n"})
+    first = _deploy(cli_server, root, name, "--json").ok().json()
+    domain = first["environment"]["domain_name"]
+    assert first["changed_urls"] == []  # nothing was live before
+    listed = run_cli(cli_server, "list", "--service-name", name, "--no-builds", "--json").ok().json()
+    old = {f["path"]: f for f in listed["services"][0]["environments"][0]["files"]}["/greeting.mp3"]["immutable_url"]
+    assert old.startswith(edge_url(cli_server, domain, "/greeting~")) and old.endswith(".mp3")
+    old_path = old.split(str(cli_server.port), 1)[1]
+    assert edge_get(cli_server, domain, old_path).content == greeting
+
+    write_files(root, {"assets/greeting.mp3": greeting + b"\x00" * 32})
+    text = _deploy(cli_server, root, name).ok().stdout
+    changed = [line.strip() for line in text.splitlines() if "changed bytes:" in line]
+    assert len(changed) == 1 and changed[0].startswith(f"changed bytes: {edge_url(cli_server, domain, '/greeting.mp3')}  (now ")
+    new = changed[0].split("(now ", 1)[1].rstrip(")")
+    assert new != old and new.startswith(edge_url(cli_server, domain, "/greeting~"))
+    assert edge_get(cli_server, domain, new.split(str(cli_server.port), 1)[1]).content == greeting + b"\x00" * 32
+    assert edge_get(cli_server, domain, old_path).status_code == 404  # no live build holds the old bytes
+    listed = run_cli(cli_server, "list", "--service-name", name, "--no-builds").ok().stdout
+    assert f"immutable: {new}" in listed

@@ -101,7 +101,7 @@ SCHEMAS: dict[str, Schema] = {
     "UploadedAssetVersion": _object(**_ASSET_VERSION, media_warnings=_WARNINGS),
     "UploadedFunctionVersion": _object(**_FUNCTION_VERSION, links=_links("function_version_content"),
                                        media_warnings=_WARNINGS),
-    "AssetVersionMedia": _object(**_ASSET_VERSION, media=_nullable(_MEDIA)),
+    "AssetVersionMedia": _object(**_ASSET_VERSION, media=_nullable(_MEDIA), immutable_url=_nullable(URL)),
     "MediaSettings": _object(service_sid=_sid("ZS"), strip_metadata=BOOLEAN,
                              strict_rules={"type": "array", "items": STRING},
                              rules={"type": "array", "items": _object(rule=STRING, checks=STRING, source=STRING)},
@@ -183,7 +183,7 @@ OPERATIONS += [
     ("get", X + "/Services/{service}/Versions", ("Every version of the service with its content hash, ?Kind= "
      "asset or function (assethost)"), (), "versions:VersionFacts", 200),
     ("get", X + "/Services/{service}/Assets/{sid}/Versions/{version}", ("An asset version with what its bytes "
-     "are (media) and its telephony checks (assethost)"), (), "AssetVersionMedia", 200),
+     "are (media), its telephony checks and its immutable URL (assethost)"), (), "AssetVersionMedia", 200),
     ("get", X + "/Services/{service}/MediaSettings", "A service's media settings and the rules (assethost)", (),
      "MediaSettings", 200),
     ("post", X + "/Services/{service}/MediaSettings", ("Strip image metadata from every upload (StripMetadata), "

@@ -170,6 +170,13 @@ class Renderer:
 
     # --- assethost extensions: media ----------------------------------------------------------
 
+    def edge_url(self, domain_label: str, path: str) -> str:
+        """An environment's URL as clients reach the edge: the API's scheme and port (they share
+        them), the environment's domain."""
+        scheme, _, netloc = self.origin.partition("://")
+        port = netloc.rsplit(":", 1)[1] if ":" in netloc and not netloc.endswith("]") else None
+        return f"{scheme}://{domain_name(domain_label, self.base_domain)}{':' + port if port else ''}{path}"
+
     @staticmethod
     def media_warnings(results: list[checks.Result]) -> list[dict[str, Any]]:
         return [{"rule": r.rule, "message": r.message} for r in results]
@@ -189,7 +196,11 @@ class Renderer:
                 media |= {"width": facts.width, "height": facts.height, "has_exif": facts.has_exif,
                           "has_gps": facts.has_gps}
             media["checks"] = [{"rule": r.rule, "ok": r.ok, "message": r.message} for r in vm.checks]
-        return self.version(vm.version) | {"media": media}
+        alias = vm.immutable_url
+        return self.version(vm.version) | {
+            "media": media,
+            "immutable_url": self.edge_url(alias.domain_label, alias.path) if alias else None,
+        }
 
     def media_settings(self, row: MediaSettings) -> dict[str, Any]:
         return {

@@ -299,7 +299,7 @@ async def build_details(request: Request) -> Response:
 
 
 async def asset_version_media(request: Request) -> Response:
-    """An asset version with what its bytes are and its media checks."""
+    """An asset version with what its bytes are, its media checks and its immutable URL."""
     account = await authenticate(request)
     p = request.path_params
     found = await _call(mediafiles.get, _ctx(request), account, p["service"], p["sid"], p["version"])

@@ -1,5 +1,6 @@
 """Media at upload and on reading a version: strip an image's metadata when asked, inspect new
-content once, and tell what a version is and how it fares under the telephony checks."""
+content once, and tell what a version is, how it fares under the telephony checks and under which
+immutable URL a live build serves it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assethost.core import builds, checks, media, resources, strip
+from assethost.core import aliases, builds, checks, media, resources, strip
 from assethost.core.context import Context
 from assethost.core.errors import Invalid, storage_refusal
 from assethost.core.model import Build, Media, Version
@@ -85,13 +86,15 @@ class VersionMedia:
     version: Version
     media: Media | None  # None: content uploaded before media were inspected
     checks: list[checks.Result]
+    immutable_url: aliases.LiveAlias | None
 
 
 def describe(ctx: Context, version: Version) -> VersionMedia:
     with ctx.meta.read() as tx:
         facts = media.known(tx, version.blob_hash)
+        alias = aliases.live_alias(tx, version)
     results = checks.run(version.path, version.content_type, version.size, facts) if facts else []
-    return VersionMedia(version, facts, results)
+    return VersionMedia(version, facts, results, alias)
 
 
 def get(ctx: Context, account_sid: str, service_ref: str, asset_sid: str, version_sid: str) -> VersionMedia:

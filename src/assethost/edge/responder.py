@@ -13,6 +13,7 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 from assethost.core import signatures
+from assethost.edge import aliases
 from assethost.edge.compress import ENCODINGS, Compressor
 from assethost.edge.conditional import UNSATISFIABLE, byte_range, not_modified
 from assethost.edge.httpparts import choose_encoding, form_params
@@ -139,6 +140,8 @@ class Responder:
         if build is None:
             return plain(404, "Not Found: nothing is deployed to this environment\n")
         entry = build.root if raw_path == "/" else (build.served.get(raw_path) or build.served.get(unquote(raw_path)))
+        if entry is None and aliases.MARK in raw_path:
+            entry = build.aliases.get(raw_path) or build.aliases.get(unquote(raw_path))
         if entry is None:
             if build.functions:
                 fn = build.functions.get(raw_path) or build.functions.get(unquote(raw_path))

@@ -1,6 +1,6 @@
 """`assethost list`: services, their environments (domain, live build), builds, and the files of
-each live build with their URLs and what their media are (kind, format, GPS, the telephony checks
-they fail)."""
+each live build with their URLs, their immutable aliases and what their media are (kind, format,
+GPS, the telephony checks they fail)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from assethost.cli.targets import TargetError, find_environment, parse_environme
 @click.option("--environment", "-e", default=None, help="Only this environment (suffix, production, or ZE… SID).")
 @click.option("--builds/--no-builds", "with_builds", default=True, show_default=True, help="List each service's builds.")
 @click.option("--media/--no-media", "with_media", default=True, show_default=True,
-              help="Show each asset's media facts and failed checks (one request per asset).")
+              help="Show each asset's media facts, failed checks and immutable URL (one request per asset).")
 @json_option
 @connection_options
 @handles_errors
@@ -45,6 +45,8 @@ def list_command(service_name: str | None, environment: str | None, with_builds:
                 click.echo(f"    {kind}{f['visibility']:<9} {f['path']:<40} {f['url'] or '(private: not served)'}")
                 if f.get("media"):
                     click.echo(f"      {_media_line(f['media'])}")
+                if f.get("immutable_url"):
+                    click.echo(f"      immutable: {f['immutable_url']}")
         if with_builds:
             for b in s["builds"]:
                 click.echo(f"  build {b['sid']}  {b['status']:<9} {b['date_created']}  "
@@ -91,7 +93,7 @@ def _service(client: Client, service: dict[str, Any], environment: str | None, w
                     }
                     if with_media and kind == "asset":
                         described = client.version_media(zs, v["asset_sid"], v["sid"])
-                        entry["media"] = described["media"]
+                        entry |= {"media": described["media"], "immutable_url": described["immutable_url"]}
                     files.append(entry)
         out_envs.append({
             "sid": env["sid"], "unique_name": env["unique_name"], "domain_suffix": env.get("domain_suffix"),
