@@ -7,12 +7,13 @@ Conditional requests and ranges are decided in `edge/conditional.py`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import unquote
 
-from assethost.core import signatures
+from assethost.core import share, signatures
 from assethost.edge import aliases
 from assethost.edge.compress import ENCODINGS, Compressor
 from assethost.edge.conditional import UNSATISFIABLE, byte_range, not_modified
@@ -73,7 +74,7 @@ def plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None
 
 
 NOT_FOUND = "Not Found\n"
-FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature\n"
+FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature (or an unexpired share link)\n"
 FORBIDDEN_FUNCTION = "Forbidden: this function needs a valid X-Twilio-Signature\n"
 
 
@@ -153,7 +154,10 @@ class Responder:
             return Reply(204, list(_CORS_PREFLIGHT))
         if method not in SERVED_METHODS:
             return plain(405, "Method Not Allowed\n", [(b"allow", b"GET, HEAD, POST, OPTIONS")])
-        if entry.visibility == "protected" and not _signed(site, scheme, host, raw_path, query, headers, form, body):
+        if entry.visibility == "protected" and not (
+            _signed(site, scheme, host, raw_path, query, headers, form, body)
+            or share.valid(site.auth_token, raw_path, query, time.time())
+        ):
             return plain(403, FORBIDDEN)
         return self._file(method, entry, headers)
 
