@@ -75,3 +75,16 @@ def test_a_share_link_stops_working_when_the_token_rotates(cli_server, tmp_path)
     assert edge_get(cli_server, domain, link).status_code == 200
     cli_server.admin("accounts", "rotate-token", "--account", account_sid)
     assert _eventually(lambda: edge_get(cli_server, domain, link).status_code == 403)
+
+
+def test_a_share_link_works_for_a_path_sent_percent_encoded(cli_server, tmp_path):
+    name = f"share-{uuid.uuid4().hex[:8]}"
+    root = tmp_path / name
+    write_files(root, {"assets/café.protected.txt": "accented\n"})
+    out = run_cli(cli_server, "deploy", ".", "--service-name", name, "--json", cwd=root).ok().json()
+    domain = out["environment"]["domain_name"]
+    url = next(f["url"] for f in out["files"] if f["path"] == "/café.txt")
+    link = run_cli(cli_server, "share", url, "--ttl", "1m").ok().stdout.strip()
+    assert "/café.txt?" in link
+    got = edge_get(cli_server, domain, _path_and_query(link).replace("é", "%C3%A9"))
+    assert (got.status_code, got.text) == (200, "accented\n")

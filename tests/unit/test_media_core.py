@@ -78,3 +78,10 @@ def test_strip_writes_nothing_for_a_png_without_metadata(tmp_path):
 ])
 def test_alias_paths_name_the_content_and_keep_the_extension(path, alias):
     assert aliases.alias_path(path, "0123456789abcdef" * 4) == alias
+
+
+def test_a_jpeg_of_countless_tiny_segments_is_not_walked(tmp_path):
+    path = tmp_path / "many.jpg"
+    path.write_bytes(b"\xff\xd8" + b"\xff\xfe\x00\x02" * 100_000 + b"\xff\xd9")  # 100,000 empty comments
+    with pytest.raises(strip.NotStrippable, match="too many"):
+        strip.strip(path, "jpeg", lambda chunk: None)

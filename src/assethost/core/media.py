@@ -13,6 +13,7 @@ a file we cannot read is served as it is, never refused for it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import time
@@ -116,7 +117,7 @@ def inspect(path: Path, declared_type: str | None, name: str) -> Facts:
             facts = Facts(kind="video", format=guess.split("/", 1)[1].split(";")[0])
         elif mediatypes.is_textual(guess):
             facts = Facts(kind="text", format=guess.split(";")[0])
-    return Facts(**{**facts.__dict__, "sniffed_type": sniffed})
+    return dataclasses.replace(facts, sniffed_type=sniffed)
 
 
 def _is_video(sniffed: str | None, declared: str | None, name: str) -> bool:
@@ -212,7 +213,7 @@ def known(tx: Tx, blob_hash: str) -> Media | None:
 def remember(tx: Tx, blob_hash: str, facts: Facts) -> None:
     """Store the facts of a blob unless a concurrent upload of the same bytes stored them first."""
     try:
-        tx.media.insert(blob_hash=blob_hash, date_created=clock.now(), **facts.__dict__)
+        tx.media.insert(blob_hash=blob_hash, date_created=clock.now(), **dataclasses.asdict(facts))
     except Duplicate:
         pass
 

@@ -31,7 +31,8 @@ def query(token: str, path: str, expires: int) -> str:
 
 
 def valid(token: str, path: str, raw_query: str, now: float) -> bool:
-    """Whether the request's query holds a share link for `path` that has not expired."""
+    """Whether the request's query holds a share link for `path` (percent-decoded, as the link was
+    signed) that has not expired."""
     if SIGNATURE not in raw_query:
         return False
     params = dict(parse_qsl(raw_query, keep_blank_values=True))

@@ -29,6 +29,9 @@ from assethost.core.media import exif_of, open_bounded
 FORMATS = ("jpeg", "png", "webp")
 _ORIENTATION = 0x0112
 COPY_CHUNK = 1024 * 1024
+# Real files have tens of JPEG segments and WebP chunks, and PNGs at most some thousands of IDAT
+# chunks: a file with more is refused (stored as uploaded) rather than walked for seconds.
+MAX_PIECES = {"jpeg": 4096, "png": 200_000, "webp": 4096}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_DROP = {b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"}
 _JPEG_DROP = {0xE1, 0xED, 0xFE}  # APP1 (EXIF, XMP), APP13 (Photoshop, IPTC), COM
@@ -65,7 +68,7 @@ def strip(path: Path, fmt: str, write: Callable[[bytes], None]) -> bool:
     it has none to remove. Raises NotStrippable for a file that is not what its format says."""
     keep = orientation(path)
     with open(path, "rb") as f:
-        pieces = {"jpeg": _jpeg, "png": _png, "webp": _webp}[fmt](f, keep)
+        pieces = {"jpeg": _jpeg, "png": _png, "webp": _webp}[fmt](_Counted(f, MAX_PIECES[fmt]), keep)
         if pieces is None:
             return False
         for piece in pieces:
@@ -83,14 +86,33 @@ def strip(path: Path, fmt: str, write: Callable[[bytes], None]) -> bool:
     return True
 
 
-def _read(f: io.BufferedReader, n: int) -> bytes:
+class _Counted:
+    """The file, refusing to give more than `limit` headers (every container walk reads one per piece)."""
+
+    def __init__(self, f: io.BufferedReader, limit: int) -> None:
+        self._f, self._left = f, limit
+
+    def read(self, n: int) -> bytes:
+        self._left -= 1
+        if self._left < 0:
+            raise NotStrippable("too many segments or chunks")
+        return self._f.read(n)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+
+def _read(f: _Counted, n: int) -> bytes:
     data = f.read(n)
     if len(data) != n:
         raise NotStrippable("the file ended inside a header")
     return data
 
 
-def _jpeg(f: io.BufferedReader, keep: int) -> list[Piece] | None:
+def _jpeg(f: _Counted, keep: int) -> list[Piece] | None:
     if _read(f, 2) != b"\xff\xd8":
         raise NotStrippable("not a JPEG")
     pieces: list[Piece] = [b"\xff\xd8"]
@@ -131,7 +153,7 @@ def _jpeg(f: io.BufferedReader, keep: int) -> list[Piece] | None:
     return pieces
 
 
-def _png(f: io.BufferedReader, keep: int) -> list[Piece] | None:
+def _png(f: _Counted, keep: int) -> list[Piece] | None:
     if _read(f, 8) != _PNG_SIGNATURE:
         raise NotStrippable("not a PNG")
     pieces: list[Piece] = [_PNG_SIGNATURE]
@@ -163,7 +185,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 _VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
 
 
-def _webp(f: io.BufferedReader, keep: int) -> list[Piece] | None:
+def _webp(f: _Counted, keep: int) -> list[Piece] | None:
     header = _read(f, 12)
     if header[:4] != b"RIFF" or header[8:12] != b"WEBP":
         raise NotStrippable("not a WebP")
