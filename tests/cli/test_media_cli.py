@@ -1,13 +1,17 @@
-"""Media in the CLI, on real files made at test time: `assethost list` shows what each asset is and
-the rules it fails, `assethost deploy` prints the build's media warnings, and a rule the service
-made strict fails the deploy, naming the file."""
+"""Media in the CLI, on real files made at test time: `assethost deploy` prints the build's media
+warnings (a negative case of every rule, next to files that pass them all), `assethost list` shows
+what each asset is, the rules it fails and its immutable URL, a deploy shows which URLs changed
+bytes, and a rule the service made strict fails the deploy, naming the file."""
 
 from __future__ import annotations
 
+import io
+import os
 import uuid
 
 from clikit import edge_get, edge_url, run_cli, write_files
 from mediakit import audio, jpeg_with_gps
+from PIL import Image
 
 OGG_FAILS = {"play.format", "play.type", "whatsapp.type"}
 
@@ -22,14 +26,31 @@ def _deploy(server, root, name, *args):
     return run_cli(server, "deploy", ".", "--service-name", name, *args, cwd=root)
 
 
+def _big_png() -> bytes:
+    out = io.BytesIO()
+    Image.frombytes("RGB", (1400, 1300), os.urandom(1400 * 1300 * 3)).save(out, "PNG", compress_level=1)
+    assert out.tell() > 5_000_000
+    return out.getvalue()
+
+
 def test_deploy_and_list_show_media_and_its_warnings(cli_server, tmp_path):
     name = f"media-{uuid.uuid4().hex[:8]}"
-    root = _project(tmp_path, {"assets/greeting.mp3": audio(tmp_path, "mp3"), "assets/music.ogg": audio(tmp_path, "ogg"),
-                               "assets/photo.jpg": jpeg_with_gps()})
+    root = _project(tmp_path, {
+        "assets/greeting.mp3": audio(tmp_path, "mp3"), "assets/music.ogg": audio(tmp_path, "ogg"),
+        "assets/photo.jpg": jpeg_with_gps(), "assets/hold.wav": audio(tmp_path, "ulaw"),
+        "assets/a-long-name-for-a-photo.jpg": jpeg_with_gps(), "assets/poster.png": _big_png(),
+    })
     text = _deploy(cli_server, root, name).ok().stdout
-    warnings = [line.strip() for line in text.splitlines() if line.strip().startswith("warning ")]
-    assert sorted(w.split(":", 2)[1].strip() for w in warnings) == sorted(OGG_FAILS)
-    assert all(w.startswith("warning /music.ogg: ") for w in warnings)
+    warned = set()
+    for line in text.splitlines():
+        if line.strip().startswith("warning "):
+            path, rule, _ = line.strip().removeprefix("warning ").split(": ", 2)
+            warned.add((path, rule))
+    assert warned == {("/music.ogg", r) for r in OGG_FAILS} | {
+        ("/hold.wav", "mms.type"), ("/hold.wav", "whatsapp.type"),
+        ("/a-long-name-for-a-photo.jpg", "mms.filename"),
+        ("/poster.png", "mms.size"), ("/poster.png", "whatsapp.size"),
+    }
 
     listed = run_cli(cli_server, "list", "--service-name", name, "--no-builds", "--json").ok().json()
     files = {f["path"]: f for f in listed["services"][0]["environments"][0]["files"]}
