@@ -10,6 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from clikit import cli_env, edge_get, run_cli, write_files
 
+from assethost.core import share
+
 WAIT_S = 10
 
 
@@ -88,3 +90,11 @@ def test_a_share_link_works_for_a_path_sent_percent_encoded(cli_server, tmp_path
     assert "/café.txt?" in link
     got = edge_get(cli_server, domain, _path_and_query(link).replace("é", "%C3%A9"))
     assert (got.status_code, got.text) == (200, "accented\n")
+
+
+def test_the_edge_refuses_a_validly_signed_link_that_lives_too_long(cli_server, tmp_path):
+    domain, _ = _deploy_protected(cli_server, tmp_path, None)
+    soon = int(time.time()) + 600
+    assert edge_get(cli_server, domain, "/secret.txt?" + share.query(cli_server.auth_token, "/secret.txt", soon)).status_code == 200
+    far = int(time.time()) + share.MAX_TTL_S + 3600
+    assert edge_get(cli_server, domain, "/secret.txt?" + share.query(cli_server.auth_token, "/secret.txt", far)).status_code == 403
