@@ -16,7 +16,7 @@ from starlette.routing import Route
 from assethost.api import openapi
 from assethost.api.auth import authenticate
 from assethost.api.render import Renderer
-from assethost.core import builds, environments, ingest, logs, resources, services, usage
+from assethost.core import builds, checks, environments, ingest, logs, mediafiles, resources, services, usage
 from assethost.core.context import Context
 from assethost.core.errors import Invalid
 from assethost.core.paging import PageRequest
@@ -156,7 +156,10 @@ async def _create_version(request: Request, ctx: Context, account: str, ref: str
     destination = await _call(ingest.NewVersion(account, ref, kind, sid).locate, ctx)
     received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind))
     row = await _call(ingest.store, ctx, destination, received)
-    return _json(_render(request).version(row), 201)
+    r = _render(request)
+    # An extension field: Twilio's clients read the fields they know and ignore the others.
+    warnings = await _call(mediafiles.warnings, ctx, row)
+    return _json(r.version(row) | {"media_warnings": r.media_warnings(warnings)}, 201)
 
 
 # --- builds ---------------------------------------------------------------------------------
@@ -287,10 +290,33 @@ def _version_by_hash(kind: str):  # type: ignore[no-untyped-def]
 
 
 async def build_details(request: Request) -> Response:
-    """A build's status and, when it failed, why (e.g. the output of a failed npm install)."""
+    """A build's status and, when it failed, why (e.g. the output of a failed npm install), and
+    every file of it that fails a media rule."""
     account = await authenticate(request)
-    row, _ = await _call(builds.get, _ctx(request), account, request.path_params["service"], request.path_params["sid"])
-    return _json(_render(request).build_details(row))
+    row, warnings = await _call(mediafiles.build_summary, _ctx(request), account, request.path_params["service"],
+                                request.path_params["sid"])
+    return _json(_render(request).build_details(row, warnings))
+
+
+async def asset_version_media(request: Request) -> Response:
+    """An asset version with what its bytes are, its media checks and its immutable URL."""
+    account = await authenticate(request)
+    p = request.path_params
+    found = await _call(mediafiles.get, _ctx(request), account, p["service"], p["sid"], p["version"])
+    return _json(_render(request).version_media(found))
+
+
+async def media_settings(request: Request) -> Response:
+    """A service's media settings: StripMetadata (true|false) and StrictRules (rule names,
+    comma-separated, '' for none), the rules that fail a build."""
+    account = await authenticate(request)
+    ctx, ref = _ctx(request), request.path_params["service"]
+    if request.method == "POST":
+        f = await _form(request)
+        row = await _call(checks.update_settings, ctx, account, ref, f.get("StripMetadata"), f.get("StrictRules"))
+    else:
+        row = await _call(checks.get_settings, ctx, account, ref)
+    return _json(_render(request).media_settings(row))
 
 
 async def openapi_document(request: Request) -> Response:
@@ -306,4 +332,6 @@ routes += [
     Route(X + "/Versions", service_versions, methods=["GET"]),
     Route(X + "/Assets/{sid}/Versions", _version_by_hash("asset"), methods=["POST"]),
     Route(X + "/Functions/{sid}/Versions", _version_by_hash("function"), methods=["POST"]),
+    Route(X + "/Assets/{sid}/Versions/{version}", asset_version_media, methods=["GET"]),
+    Route(X + "/MediaSettings", media_settings, methods=["GET", "POST"]),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from assethost.core import clock, dependencies, limits, lookup, services, sids
+from assethost.core import checks, clock, dependencies, limits, lookup, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound, TooMany
 from assethost.core.model import Build, BuildEntry, Service, Version
@@ -126,16 +126,20 @@ def entries(tx: Tx, build_sid: str) -> list[BuildEntry]:
 
 
 def finish(ctx: Context, build_sid: str) -> str:
-    """The packaging step: check that every byte the manifest names is in the blob store, then
-    mark the build completed (or failed, with the reason)."""
+    """The packaging step: check that every byte the manifest names is in the blob store and that
+    no file fails a media rule the service made strict, then mark the build completed (or failed,
+    with the reason)."""
     with ctx.meta.read() as tx:
         build = tx.builds.get(sid=build_sid)
         if build is None or build.status != "building":
             return build.status if build else "gone"
         rows = entries(tx, build_sid)
         missing = [e.path for e in rows if not ctx.blobs.exists(e.blob_hash)]
+        refused = checks.build_errors(tx, build.service_sid, rows)  # the service's strict media rules
     status, reason = ("failed", f"content missing for {', '.join(missing[:5])}") if missing else ("completed", None)
-    for name, step in list(ctx.packagers.items()) if not missing else []:
+    if refused and not missing:
+        status, reason = "failed", refused
+    for name, step in list(ctx.packagers.items()) if status == "completed" else []:
         try:
             reason = step(ctx, build, rows)
         except Exception as exc:  # a packaging bug fails the build, never leaves it `building`

@@ -145,6 +145,12 @@ class Tx(Protocol):
     @property
     def logs(self) -> Rows[model.LogLine]: ...
 
+    @property
+    def media(self) -> Rows[model.Media]: ...
+
+    @property
+    def media_settings(self) -> Rows[model.MediaSettings]: ...
+
     def generation(self) -> int:
         """The deployment counter: every change of what some domain serves (or of an Auth Token)
         bumps it, so other processes notice with one cheap read."""
@@ -191,6 +197,16 @@ class BlobWriter(Protocol):
     def write(self, chunk: bytes) -> None:
         """Raises BlobTooLarge past the writer's limit (the bytes are discarded) and
         StorageError when the store refuses."""
+        ...
+
+    @property
+    def spooled(self) -> Path:
+        """The local file holding the bytes written so far, to be read (never written) before
+        commit: what core/media.py inspects and core/strip.py cleans."""
+        ...
+
+    def digest(self) -> str:
+        """The SHA-256 hex of the bytes written so far: the name commit will give them."""
         ...
 
     def commit(self) -> tuple[str, int]:

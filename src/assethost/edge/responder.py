@@ -7,13 +7,15 @@ Conditional requests and ranges are decided in `edge/conditional.py`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import unquote
 
-from assethost.core import signatures
+from assethost.core import share, signatures
 from assethost.core.variants import ENCODINGS
+from assethost.edge import aliases
 from assethost.edge.conditional import UNSATISFIABLE, byte_range, not_modified
 from assethost.edge.httpparts import choose_encoding, form_params
 from assethost.edge.snapshot import FileEntry, Site, Snapshot
@@ -76,7 +78,7 @@ def plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None
 
 
 NOT_FOUND = "Not Found\n"
-FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature\n"
+FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature (or an unexpired share link)\n"
 FORBIDDEN_FUNCTION = "Forbidden: this function needs a valid X-Twilio-Signature\n"
 
 
@@ -142,6 +144,8 @@ class Responder:
         if build is None:
             return plain(404, "Not Found: nothing is deployed to this environment\n")
         entry = build.root if raw_path == "/" else (build.served.get(raw_path) or build.served.get(unquote(raw_path)))
+        if entry is None and aliases.MARK in raw_path:
+            entry = build.aliases.get(raw_path) or build.aliases.get(unquote(raw_path))
         if entry is None:
             if build.functions:
                 fn = build.functions.get(raw_path) or build.functions.get(unquote(raw_path))
@@ -153,7 +157,10 @@ class Responder:
             return Reply(204, list(_CORS_PREFLIGHT))
         if method not in SERVED_METHODS:
             return plain(405, "Method Not Allowed\n", [(b"allow", b"GET, HEAD, POST, OPTIONS")])
-        if entry.visibility == "protected" and not _signed(site, scheme, host, raw_path, query, headers, form, body):
+        if entry.visibility == "protected" and not (
+            _signed(site, scheme, host, raw_path, query, headers, form, body)
+            or share.valid(site.auth_token, unquote(raw_path), query, time.time())
+        ):
             return plain(403, FORBIDDEN)
         return self._file(method, entry, headers)
 

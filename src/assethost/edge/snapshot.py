@@ -20,6 +20,7 @@ from assethost.core.context import Context
 from assethost.core.environments import domain_name
 from assethost.core.model import BuildEntry
 from assethost.core.ports import StorageError
+from assethost.edge import aliases
 from assethost.edge.httpparts import http_date
 from assethost.functions.call import FunctionEntry
 from assethost.functions.package import language
@@ -70,6 +71,8 @@ class BuildFiles:
     root: FileEntry | None
     # Looked up only when no asset has the path, so serving assets never pays for functions.
     functions: dict[str, FunctionEntry] = field(default_factory=dict)
+    # Immutable aliases (`/greeting~<hash>.mp3`) of the served files, by alias path (edge/aliases.py).
+    aliases: dict[str, FileEntry] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -234,7 +237,8 @@ def _build_files(
         legacy = served.get("/assets/index.html")
         if legacy is not None and legacy.content_type.startswith("text/html"):
             root = legacy
-    return BuildFiles(build_sid=build_sid, served=served, private=private, root=root, functions=functions)
+    return BuildFiles(build_sid=build_sid, served=served, private=private, root=root, functions=functions,
+                      aliases=aliases.immutable(served))
 
 
 class SnapshotLoader:

@@ -202,6 +202,8 @@ class Tx:
         self.usage = Rows(conn, schema.usage, model.Usage)
         self.console_sessions = Rows(conn, schema.console_sessions, model.ConsoleSession)
         self.logs = Rows(conn, schema.logs, model.LogLine)
+        self.media = Rows(conn, schema.media, model.Media)
+        self.media_settings = Rows(conn, schema.media_settings, model.MediaSettings)
 
     def generation(self) -> int:
         value = self.conn.execute(select(schema.deploy_state.c.generation).limit(1)).scalar()

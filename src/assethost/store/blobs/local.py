@@ -106,6 +106,13 @@ class BlobWriter:
                 written = os.write(self._fd, view)  # type: ignore[arg-type]
                 view = view[written:]
 
+    @property
+    def spooled(self) -> Path:
+        return self._tmp
+
+    def digest(self) -> str:
+        return self._sha.hexdigest()
+
     def commit(self) -> tuple[str, int]:
         """Make the bytes durable under their hash; returns (sha256 hex, size). The temporary
         file is renamed (or removed) before it is closed, so it is never unlocked while it exists."""

@@ -100,6 +100,13 @@ class _Writer:
     def write(self, chunk: bytes) -> None:
         self._local.write(chunk)
 
+    @property
+    def spooled(self) -> Path:
+        return self._local.spooled
+
+    def digest(self) -> str:
+        return self._local.digest()
+
     def commit(self) -> tuple[str, int]:
         digest, size = self._local.commit()
         self._store.cache.added(size)
