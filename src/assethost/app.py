@@ -82,7 +82,7 @@ def bootstrap_account(settings: Settings, ctx: Context) -> list[str]:
 class HostDispatch:
     """One port for everything: subdomains of the base domain are environments (the edge), any
     other host is the API, and on it `OPERATOR_PATHS` are the operator's (`ops`; with --edge-only
-    too). Also runs the edge's background work over the ASGI lifespan."""
+    too). With --api-only the edge still claims the environments' domains, to answer them 421. Also runs the edge's background work over the ASGI lifespan."""
 
     def __init__(self, edge: Edge, edge_app: ASGIApp, api: ASGIApp | None, ops: ASGIApp | None = None) -> None:
         self.edge = edge
@@ -149,7 +149,8 @@ def assemble(settings: Settings) -> Assembly:
     packager = ctx.packagers["functions"]
     assert isinstance(packager, Packager)
     edge = Edge(ctx, settings.base_domain, settings.edge, packager=packager, function_options=settings.functions,
-                public_scheme=settings.public_scheme, trust_forwarded=settings.trust_forwarded)
+                public_scheme=settings.public_scheme, trust_forwarded=settings.trust_forwarded,
+                serves_environments=not settings.api_only)
     edge.access = access_writer(settings.access_log)
     edge_app = EdgeApp(edge, settings.front.max_body_bytes)
     api = None

@@ -69,7 +69,7 @@ def test_flags_and_variables_of_serve():
     added = [
         "--compress-limit", "--function-queue-wait", "--function-node-workers", "--function-python-workers",
         "--function-idle-seconds", "--function-open-files", "--function-uid-count", "--node", "--npm", "--bwrap",
-        "--blob-url", "--memory-budget", "--log-format", "--access-log", "--twilio-api-url",
+        "--blob-url", "--memory-budget", "--log-format", "--access-log", "--twilio-api-url", "--api-only",
     ]
     assert sorted(options) == sorted(before + added)
     assert options["--data"] == "ASSETHOST_DATA"
