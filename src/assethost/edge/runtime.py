@@ -71,6 +71,8 @@ class Edge:
         self.trust_forwarded = trust_forwarded
         # Called after each flush of the request meter (every flush_interval, and at stop).
         self.after_flush: list[Callable[[], None]] = []
+        # Called at each sweep of build folders (every minute), on the poll thread: quick, or handed on.
+        self.every_sweep: list[Callable[[], None]] = []
         self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add, public_scheme,
                                    trust_forwarded, serves_environments)
         self.poll_interval = poll_interval
@@ -217,6 +219,11 @@ class Edge:
                 self.packager.sweep(self.ctx)
             except Exception:
                 log.exception("sweeping build folders failed; trying again at the next sweep")
+        for task in self.every_sweep if builds else ():
+            try:
+                task()
+            except Exception:
+                log.exception("a periodic task of the sweep failed; it runs again at the next")
         try:
             files, size = self.ctx.blobs.sweep()
         except Exception:
