@@ -20,6 +20,7 @@ from assethost.console.app import PREFIX as CONSOLE_PREFIX
 from assethost.console.app import with_console
 from assethost.core import accounts, builds
 from assethost.core.context import Context
+from assethost.core.variants import Variants
 from assethost.edge.asgi import EdgeApp
 from assethost.edge.runtime import Edge
 from assethost.functions.package import Packager
@@ -40,11 +41,13 @@ def open_context(settings: Settings, migrate: bool = True) -> Context:
         meta.migrate()
     scratch = settings.data_dir / "scratch"
     scratch.mkdir(exist_ok=True)
-    ctx = Context(meta=meta, blobs=open_blob_store(settings.blob_dir, settings.blob_url), limits=settings.limits,
+    ctx = Context(meta=meta, blobs=open_blob_store(settings.blob_dir, settings.blob_url, settings.cache_size), limits=settings.limits,
                   scratch_dir=scratch, base_domain=settings.base_domain)
     # A completed build with functions gets its own folder (sources, private assets, npm
     # dependencies) while still `building`; see assethost.functions.package.
     ctx.packagers["functions"] = Packager(settings.data_dir, settings.functions)
+    # Its compressible assets get their brotli and gzip variants, once per blob (core.variants).
+    ctx.packagers["variants"] = Variants(settings.edge.compress_limit)
     return ctx
 
 

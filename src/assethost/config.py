@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 KiB = 1024
 MiB = 1024 * KiB
+GiB = 1024 * MiB
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 NETWORKS = ("none", "public")
 LOG_FORMATS = ("text", "json")
@@ -129,6 +130,7 @@ class Settings:
     data_dir: Path = Path("assethost-data")
     database_url: str | None = None
     blob_url: str | None = None  # s3://bucket/prefix: blobs in an object store, --data holding a cache
+    cache_size: int = 2 * GiB  # ... of at most this many bytes (least recently used files go first)
     public_url: str | None = None
     base_domain: str = "localhost"
     workers: int = 1  # processes sharing the port

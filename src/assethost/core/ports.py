@@ -8,7 +8,7 @@ nothing above it changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -224,6 +224,32 @@ class BlobStore(Protocol):
         """A local file holding the blob, for what must have one: the edge sends files with
         sendfile and builds hard-link private assets into function folders. A remote store
         downloads (and caches) it first; the file must not be written to."""
+        ...
+
+    def prefetch(self, digests: Sequence[str], with_variants: Collection[str] = ()) -> None:
+        """Make these blobs local now, several at a time, and the variants of those also in
+        `with_variants` (a remote store fills its cache; a local one has nothing to do). For the edge, off the request path,
+        before it serves a new build. A blob that cannot be fetched is left for `local_path` to
+        fail on."""
+        ...
+
+    def used(self, path: str) -> None:
+        """The edge is about to send this local file (of `local_path` or `variant_path`): a cache
+        keeps it before less recently used ones. Cheap enough to call per request."""
+        ...
+
+    def has_variant(self, digest: str, encoding: str) -> bool:
+        """Whether the blob's compressed variant (`encoding`: "br" or "gzip") is stored."""
+        ...
+
+    def put_variant(self, digest: str, encoding: str, data: bytes) -> None:
+        """Store `data`, the blob compressed with `encoding`, beside the blob. Made from the blob's
+        bytes alone, so one variant per blob and encoding: storing it again changes nothing."""
+        ...
+
+    def variant_path(self, digest: str, encoding: str) -> Path | None:
+        """A local file holding the variant, fetched first by a remote store; None when the blob
+        has no such variant."""
         ...
 
     def sweep(self) -> tuple[int, int]:

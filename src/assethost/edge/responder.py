@@ -13,7 +13,7 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 from assethost.core import signatures
-from assethost.edge.compress import ENCODINGS, Compressor
+from assethost.core.variants import ENCODINGS
 from assethost.edge.conditional import UNSATISFIABLE, byte_range, not_modified
 from assethost.edge.httpparts import choose_encoding, form_params
 from assethost.edge.snapshot import FileEntry, Site, Snapshot
@@ -52,6 +52,10 @@ class Reply:
     offset: int = 0
     length: int = 0
     raw_head: bytes | None = None  # `headers` already serialised, when precomputed
+    # The blob (and its variant's encoding) that `file` holds, to fetch it again if a node's cache
+    # evicted it since the snapshot named it.
+    blob: str | None = None
+    encoding: str | None = None
     call: FunctionCall | None = None  # run this function and answer with its result instead
 
     def open_file(self) -> BinaryIO:
@@ -102,12 +106,11 @@ def _signed(
 
 class Responder:
     def __init__(
-        self, snapshot: Callable[[], Snapshot], compressor: Compressor, count: Callable[[str], None],
+        self, snapshot: Callable[[], Snapshot], count: Callable[[str], None],
         public_scheme: str | None = None, trust_forwarded: bool = False, serves_environments: bool = True,
     ) -> None:
         self._snapshot = snapshot
         self._serves_environments = serves_environments
-        self._compressor = compressor
         self._count = count
         self._public_scheme = public_scheme
         self._trust_forwarded = trust_forwarded
@@ -192,21 +195,17 @@ class Responder:
                 (b"content-length", str(length).encode()),
             ]
             return self._body(206, hdrs, entry, first, length, head)
-        if entry.compressible:
-            variants = self._compressor.variants.get(entry.blob_hash)
-            if variants:
-                accept = headers.get(b"accept-encoding")
-                enc = choose_encoding(accept.decode("latin-1"), ENCODINGS) if accept else None
-                if enc is not None and enc in variants:
-                    body = variants[enc]
-                    # Other bytes than the identity response, so not the same strong validator;
-                    # the weak form still matches If-None-Match (a 304 needs no body either way).
-                    hdrs = [h for h in entry.headers if h[0] != b"etag"] + [
-                        (b"etag", b"W/" + entry.etag.encode()),
-                        (b"content-encoding", enc.encode()),
-                        (b"content-length", str(len(body)).encode()),
-                    ]
-                    return Reply(200, hdrs, b"" if head else body)
+        if entry.variants:
+            accept = headers.get(b"accept-encoding")
+            enc = choose_encoding(accept.decode("latin-1"), ENCODINGS) if accept else None
+            variant = next((v for v in entry.variants if v.encoding == enc), None) if enc else None
+            if variant is not None:
+                if head:
+                    return Reply(200, variant.headers, raw_head=variant.head)
+                if variant.body is not None:
+                    return Reply(200, variant.headers, variant.body, raw_head=variant.head)
+                return Reply(200, variant.headers, file=variant.file, length=variant.size, raw_head=variant.head,
+                             blob=entry.blob_hash, encoding=variant.encoding)
         reply = self._body(200, entry.ok_headers, entry, 0, size, head)
         reply.raw_head = entry.ok_head
         return reply
@@ -219,4 +218,4 @@ class Responder:
         if entry.body is not None:
             body = entry.body if (offset == 0 and length == entry.size) else entry.body[offset : offset + length]
             return Reply(status, headers, body)
-        return Reply(status, headers, file=entry.file, offset=offset, length=length)
+        return Reply(status, headers, file=entry.file, offset=offset, length=length, blob=entry.blob_hash)

@@ -15,7 +15,6 @@ from typing import BinaryIO
 from assethost.config import EdgeOptions, FunctionOptions
 from assethost.core import live
 from assethost.core.context import Context
-from assethost.edge.compress import Compressor
 from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.responder import NOT_FOUND, Reply, Responder, hostname, plain
 from assethost.edge.snapshot import Snapshot, SnapshotLoader
@@ -35,7 +34,7 @@ class SnapshotFigures:
     sites: int = 0
     builds: int = 0
     files: int = 0  # served and private assets of the deployed builds, each version once
-    memory_bytes: int = 0  # of those, the bytes held in memory (files up to --memory-file-limit)
+    memory_bytes: int = 0  # of those, the bytes held in memory (files up to --memory-file-limit), variants included
     loaded_at: float = 0.0  # time.time() of the reload; 0: none yet
 
 
@@ -43,6 +42,7 @@ def _figures(snapshot: Snapshot) -> SnapshotFigures:
     builds = {site.build.build_sid: site.build for site in snapshot.sites.values() if site.build is not None}
     entries = {e.version_sid: e for b in builds.values() for e in (*b.served.values(), *b.private.values())}
     memory = sum(len(e.body) for e in entries.values() if e.body is not None)
+    memory += sum(len(v.body) for e in entries.values() for v in e.variants or () if v.body is not None)
     return SnapshotFigures(sites=len(snapshot.sites), builds=len(builds), files=len(entries), memory_bytes=memory,
                            loaded_at=time.time())
 
@@ -63,7 +63,6 @@ class Edge:
         self.options = options or EdgeOptions()
         self.snapshot = Snapshot()
         self.loader = SnapshotLoader(ctx, self.options)
-        self.compressor = Compressor()
         self.meter = ctx.meter
         self.traffic = Traffic()
         self.figures = SnapshotFigures()
@@ -73,7 +72,7 @@ class Edge:
         self.after_flush: list[Callable[[], None]] = []
         # Called at each sweep of build folders (every minute), on the poll thread: quick, or handed on.
         self.every_sweep: list[Callable[[], None]] = []
-        self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add, public_scheme,
+        self.responder = Responder(lambda: self.snapshot, self.meter.add, public_scheme,
                                    trust_forwarded, serves_environments)
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
@@ -147,14 +146,6 @@ class Edge:
         self.figures = _figures(snapshot)
         if previous.generation >= 0:  # what was deployed before this process started is no deployment of its
             self._observe_propagation(previous, snapshot)
-        blobs: set[str] = set()
-        for site in snapshot.sites.values():
-            if site.build is not None:
-                for entry in site.build.served.values():
-                    blobs.add(entry.blob_hash)
-                    if entry.compressible:
-                        self.compressor.want(entry.blob_hash, entry.file)
-        self.compressor.keep_only(blobs)
 
     def _observe_propagation(self, previous: Snapshot, snapshot: Snapshot) -> None:
         """For each environment this reload switched to another build: how long after the
