@@ -142,6 +142,7 @@ class Settings:
     front: FrontLimits = field(default_factory=FrontLimits)  # what one client connection may cost
     functions: FunctionOptions = field(default_factory=FunctionOptions)
     edge_only: bool = False  # serve deployed assets only; no API
+    api_only: bool = False  # the API, console and operator paths only; no environment is served
     trust_forwarded: bool = False  # rebuild signed URLs from X-Forwarded-Proto/-Host
     # Credentials of the account to serve, from TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN.
     account_sid: str | None = None

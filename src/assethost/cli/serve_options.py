@@ -157,6 +157,9 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
                 "processes sharing the port; with more than one, other workers see a deployment within 0.5 s",
                 type=int),
     ServeOption("--edge-only", "edge_only", "serve deployed assets only, no API or console (nodes behind a CDN)"),
+    ServeOption("--api-only", "api_only",
+                "the API, console and operator paths only: no environment is served (their domains are "
+                "answered 421), no deployed build is held in memory and no function runs; not with `--edge-only`"),
     ServeOption("--trust-forwarded", "trust_forwarded",
                 "behind a proxy, rebuild signed URLs from `X-Forwarded-Proto`/`X-Forwarded-Host`"),
     ServeOption("--cache-control", "edge.public_cache_control", "`Cache-Control` of public assets"),

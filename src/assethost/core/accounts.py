@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from assethost.core import clock, sids
 from assethost.core.errors import Invalid, NotFound, Unauthorized
-from assethost.core.ports import MetaStore
+from assethost.core.ports import Duplicate, MetaStore
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,17 @@ def ensure_account(meta: MetaStore, account_sid: str, auth_token: str) -> bool:
     problem = credentials_problem(account_sid, auth_token)
     if problem:
         raise Invalid(problem)
+    try:
+        with meta.write() as tx:
+            if tx.accounts.get(sid=account_sid) is None:
+                tx.accounts.insert(sid=account_sid, friendly_name="Main account", auth_token=auth_token,
+                    date_created=clock.now(),
+                )
+                return True
+    except Duplicate:  # nodes starting at once on a new database: another one created it first
+        pass
     with meta.write() as tx:
-        row = tx.accounts.get(sid=account_sid)
-        if row is None:
-            tx.accounts.insert(sid=account_sid, friendly_name="Main account", auth_token=auth_token,
-                date_created=clock.now(),
-            )
-            return True
+        row = tx.accounts.one(sid=account_sid)
         if row.auth_token != auth_token:
             tx.accounts.update({"sid": account_sid}, auth_token=auth_token)
             tx.bump_generation()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 from assethost.core import checks, clock, dependencies, limits, lookup, services, sids
 from assethost.core.context import Context
@@ -156,13 +157,25 @@ def finish(ctx: Context, build_sid: str) -> str:
     return status
 
 
-def finish_pending(ctx: Context) -> int:
-    """Finish builds a stopped process left in `building`."""
+def finish_pending(ctx: Context, older_than: timedelta) -> int:
+    """Finish builds a stopped process left in `building`: those not touched for `older_than`,
+    longer than a live process's packaging can take (its npm install is bounded), since on a
+    shared database another node may be packaging the younger ones right now. Each is claimed
+    first, by moving its `date_updated` on only if nobody did meanwhile, so that nodes doing this
+    at once finish each build once. Returns the builds this call finished."""
+    cutoff = clock.now() - older_than
     with ctx.meta.read() as tx:
-        pending = [b.sid for b in tx.builds.select(status="building")]
-    for sid in pending:
-        finish(ctx, sid)
-    return len(pending)
+        stale = [b for b in tx.builds.select(status="building") if b.date_updated < cutoff]
+    finished = 0
+    for build in stale:
+        with ctx.meta.write() as tx:
+            claimed = tx.builds.update({"sid": build.sid, "status": "building", "date_updated": build.date_updated},
+                                       date_updated=clock.now())
+        if claimed:
+            log.warning("build %s was left building by a stopped process; finishing it", build.sid)
+            finish(ctx, build.sid)
+            finished += 1
+    return finished
 
 
 def get(ctx: Context, account_sid: str, service_ref: str, sid: str) -> tuple[Build, list[BuildEntry]]:

@@ -80,6 +80,10 @@ def plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None
 NOT_FOUND = "Not Found\n"
 FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature (or an unexpired share link)\n"
 FORBIDDEN_FUNCTION = "Forbidden: this function needs a valid X-Twilio-Signature\n"
+# An environment's domain sent to a node run with --api-only: a load balancer's routing mistake,
+# not a missing environment (RFC 9110 §15.5.20), so that the two never look alike in its logs.
+MISDIRECTED = ("Misdirected Request: this node serves no environments (assethost serve --api-only); "
+               "send environment domains to an edge node\n")
 
 
 def hostname(host: str) -> str:
@@ -105,9 +109,10 @@ def _signed(
 class Responder:
     def __init__(
         self, snapshot: Callable[[], Snapshot], count: Callable[[str], None],
-        public_scheme: str | None = None, trust_forwarded: bool = False,
+        public_scheme: str | None = None, trust_forwarded: bool = False, serves_environments: bool = True,
     ) -> None:
         self._snapshot = snapshot
+        self._serves_environments = serves_environments
         self._count = count
         self._public_scheme = public_scheme
         self._trust_forwarded = trust_forwarded
@@ -118,6 +123,8 @@ class Responder:
     ) -> Reply:
         """A request as a front received it: the URL the client used is rebuilt (a configured public
         scheme, or trusted X-Forwarded-* headers) and a form body parsed, then answered."""
+        if not self._serves_environments:
+            return plain(421, MISDIRECTED)
         scheme = self._public_scheme or transport_scheme
         host = headers.get(b"host", b"").decode("latin-1")
         if self._trust_forwarded:

@@ -51,8 +51,13 @@ class Edge:
     def __init__(self, ctx: Context, base_domain: str, options: EdgeOptions | None = None,
                  poll_interval: float = 0.5, flush_interval: float = 2.0,
                  packager: Packager | None = None, function_options: FunctionOptions | None = None,
-                 public_scheme: str | None = None, trust_forwarded: bool = False) -> None:
+                 public_scheme: str | None = None, trust_forwarded: bool = False,
+                 serves_environments: bool = True) -> None:
+        """`serves_environments=False` (an --api-only node): the environments' domains are still
+        claimed, to be answered 421, but no snapshot is loaded or followed and no function runs; the
+        periodic work (the meter's flush, the sweeps) goes on."""
         self.ctx = ctx
+        self.serves_environments = serves_environments
         self.base_domain = base_domain
         self.suffix = "." + base_domain
         self.options = options or EdgeOptions()
@@ -65,8 +70,10 @@ class Edge:
         self.trust_forwarded = trust_forwarded
         # Called after each flush of the request meter (every flush_interval, and at stop).
         self.after_flush: list[Callable[[], None]] = []
+        # Called at each sweep of build folders (every minute), on the poll thread: quick, or handed on.
+        self.every_sweep: list[Callable[[], None]] = []
         self.responder = Responder(lambda: self.snapshot, self.meter.add, public_scheme,
-                                   trust_forwarded)
+                                   trust_forwarded, serves_environments)
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
         self._stop = threading.Event()
@@ -74,6 +81,8 @@ class Edge:
         # Functions run only when the edge knows where builds keep their folders.
         self.functions: FunctionRunner | None = None
         self.packager = packager
+        if not serves_environments:
+            return
         if packager is not None:
             self.functions = FunctionRunner(ctx, packager, function_options or FunctionOptions(), self.live_builds)
         ctx.listeners.append(self.reload)
@@ -152,7 +161,8 @@ class Edge:
                 self.traffic.propagation.observe(max(0.0, now - deployed))
 
     def start(self) -> None:
-        self.reload()
+        if self.serves_environments:
+            self.reload()
         if self.functions is not None:
             self.functions.start()
         for target, name in ((self._poll, "assethost-edge-poll"), (self._flush_loop, "assethost-meter")):
@@ -187,7 +197,7 @@ class Edge:
         while not self._stop.wait(self.poll_interval):
             polls += 1
             try:
-                if live.generation(self.ctx.meta) != self.snapshot.generation:
+                if self.serves_environments and live.generation(self.ctx.meta) != self.snapshot.generation:
                     self.reload()
             except Exception:
                 log.exception("edge reload failed; serving the previous snapshot")
@@ -200,6 +210,11 @@ class Edge:
                 self.packager.sweep(self.ctx)
             except Exception:
                 log.exception("sweeping build folders failed; trying again at the next sweep")
+        for task in self.every_sweep if builds else ():
+            try:
+                task()
+            except Exception:
+                log.exception("a periodic task of the sweep failed; it runs again at the next")
         try:
             files, size = self.ctx.blobs.sweep()
         except Exception:
