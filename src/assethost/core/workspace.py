@@ -6,7 +6,7 @@ Two rules keep the console from publishing what a careful user would not expect:
 - A service whose `ui_editable` is false (what the Serverless Toolkit and the CLI create) is
   managed from a project folder: every edit here is refused until the user allows editing in the
   console (`allow_editing`), since the next CLI deploy would overwrite it anyway.
-- An asset the environment's live build left out although it was there when that build was made
+- An asset whose latest version an earlier build held but the environment's live build left out
   (a CLI deploy of a project whose file was removed) is `dropped`: Deploy All leaves it out
   rather than publishing it again; saving a new version of it brings it back.
 """
@@ -39,7 +39,7 @@ class AssetStatus:
     asset: Resource
     version: Version | None  # the latest version, if any was uploaded
     live: bool  # that latest version is part of the environment's deployed build
-    dropped: bool = False  # the live build was made after that version and left it out
+    dropped: bool = False  # an earlier build held that version, the live build left it out
 
 
 def latest_versions(tx: Tx, service_sid: str, kind: str | None = None) -> dict[str, Version]:
@@ -114,19 +114,22 @@ def assets(
     with ctx.meta.read() as tx:
         service = services.find(tx, account_sid, service_ref)
         live: set[str] = set()
-        built_at = None
+        left_out: set[str] = set()  # versions an earlier build held
         if environment_sid:
             _, env = environments.find(tx, account_sid, service.sid, environment_sid)
             if env.build_sid:
                 live = {e.version_sid for e in builds.entries(tx, env.build_sid)}
-                built_at = tx.builds.one(sid=env.build_sid).date_created
+                current = tx.builds.one(sid=env.build_sid)
+                earlier = [b.sid for b in tx.builds.select(service_sid=service.sid) if b.id < current.id]
+                if earlier:
+                    left_out = {e.version_sid for e in tx.build_entries.select_in("build_sid", earlier)} - live
         latest = latest_versions(tx, service.sid, kind)
         rows = tx.resources.select(service_sid=service.sid, kind=kind)
     out = []
     for r in rows:
         version = latest.get(r.sid)
         is_live = version is not None and version.sid in live
-        dropped = version is not None and not is_live and built_at is not None and version.date_created < built_at
+        dropped = version is not None and version.sid in left_out
         out.append(AssetStatus(asset=r, version=version, live=is_live, dropped=dropped))
     return out
 
