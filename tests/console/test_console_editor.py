@@ -1,0 +1,280 @@
+"""The console's editor in Chromium, at desktop and phone sizes: Add+ → New Asset, edit and save a
+text asset in CodeMirror (and in the plain textarea without JavaScript), deploy it and fetch the
+new bytes from the edge; rename to `/` and `/assets/index.html` and fetch the root URL; an image
+previewed; an mp3 played (its duration read); functions listed and opened; Copy URL below the
+content; the logs pane following a function's live log lines. axe-core checks each page."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import zlib
+
+import pytest
+from consolekit import PHONE, VIEWPORT, axe_violations, runtime_get, screenshot, sign_in, uniq
+from helpers import upload_function_version
+from playwright.sync_api import expect
+
+SIZES = {"desktop": VIEWPORT, "phone": PHONE}
+LOG_WAIT_MS = 20_000  # the function runs, its lines are stored, the pane polls every 3 s
+
+
+def _new_context(browser, server, size: str, javascript: bool = True):
+    ctx = browser.new_context(viewport=SIZES[size], base_url=server.base_url, java_script_enabled=javascript)
+    ctx.set_default_timeout(10_000)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base_url)
+    return ctx
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request):
+    return request.param
+
+
+@pytest.fixture
+def sized_page(browser, console_server, size):
+    ctx = _new_context(browser, console_server, size)
+    page = ctx.new_page()
+    page.on("dialog", lambda d: d.accept())
+    sign_in(page, console_server)
+    yield page
+    ctx.close()
+
+
+def _file(name: str, data: bytes, mime: str) -> dict:
+    return {"name": name, "mimeType": mime, "buffer": data}
+
+
+def _row(page, path: str):
+    return page.locator(f"#assets tr[data-path='{path}']")
+
+
+def _no_page_overflow(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{page.url}: {width} px wide"
+
+
+def _service_with_dev(page) -> tuple[str, str]:
+    """A service made in the console with a dev environment: (service page URL, dev origin)."""
+    page.goto("/console/services")
+    page.fill("#unique_name", uniq("editor"))
+    page.click("button:has-text('Create service')")
+    page.select_option("#env-name", "dev")
+    page.click("button:has-text('Create environment')")
+    return page.url, page.locator(".env-tab[data-env='dev'] .domain").inner_text()
+
+
+def _new_asset(page, path: str) -> None:
+    page.click("#add-menu summary")
+    page.click("#new-asset-item")
+    page.fill("#new-asset-path", path)
+    page.click("#new-asset-dialog button[type=submit]")
+    expect(page.locator("#editor-path")).to_have_text(path)
+
+
+def _deploy(page, service_url: str) -> None:
+    page.goto(service_url)
+    page.click("#deploy-all")
+    expect(page.locator(".flash-success")).to_contain_text("Deployed build")
+
+
+def test_new_asset_edit_save_deploy_and_fetch(sized_page, console_server, size):
+    page = sized_page
+    service_url, origin = _service_with_dev(page)
+    _new_asset(page, "/hello.html")
+    expect(page.locator(".flash-success")).to_contain_text("Created /hello.html")
+    editor = page.locator(".editor-pane .cm-editor")
+    expect(editor).to_be_visible()  # CodeMirror replaced the textarea
+    expect(page.locator("#content")).to_be_hidden()
+    body = "<!doctype html><title>Hi</title><p>Edited in the console</p>"
+    page.locator(".editor-pane .cm-content").click()
+    page.keyboard.insert_text(body)
+    expect(page.locator("#content")).to_have_value(body)
+    # Copy URL sits below the content editor and above the logs pane.
+    copy = page.locator("#copy-url").bounding_box()
+    assert editor.bounding_box()["y"] + editor.bounding_box()["height"] <= copy["y"]
+    assert copy["y"] + copy["height"] <= page.locator("#logs").bounding_box()["y"]
+    _no_page_overflow(page)
+    assert axe_violations(page) == []
+    if size == "desktop":
+        screenshot(page, "editor")
+    page.click("#save")
+    expect(page.locator(".flash-success")).to_contain_text("Saved /hello.html as version ZN")
+    expect(page.locator(".cm-content")).to_contain_text("Edited in the console")
+    page.click("#copy-url")
+    expect(page.locator("#copied-url")).to_have_value(origin + "/hello.html")
+
+    assert runtime_get(origin + "/hello.html").status_code == 404  # not deployed yet
+    _deploy(page, service_url)
+    resp = runtime_get(origin + "/hello.html")
+    assert resp.status_code == 200 and resp.text == body
+    assert resp.headers["content-type"].startswith("text/html")
+
+    # An existing path cannot be made twice: the flash says to open it.
+    page.click("#add-menu summary")
+    page.click("#new-asset-item")
+    page.fill("#new-asset-path", "/hello.html")
+    page.click("#new-asset-dialog button[type=submit]")
+    expect(page.locator(".flash-error")).to_have_text("An asset already has the path /hello.html: open it instead")
+
+
+def test_plain_textarea_without_javascript(browser, console_server):
+    """No JavaScript, so no CodeMirror: the textarea is the editor and its form saves."""
+    ctx = _new_context(browser, console_server, "desktop")
+    page = ctx.new_page()
+    page.on("dialog", lambda d: d.accept())
+    sign_in(page, console_server)
+    service_url, origin = _service_with_dev(page)
+    _new_asset(page, "/data.json")
+    editor_url = page.url
+    ctx.close()
+
+    ctx = _new_context(browser, console_server, "desktop", javascript=False)
+    page = ctx.new_page()
+    try:
+        sign_in(page, console_server)
+        page.goto(editor_url)
+        expect(page.locator(".cm-editor")).to_have_count(0)
+        expect(page.locator("#content")).to_be_visible()
+        page.fill("#content", '{"edited": "without js",\n "lines": 2}')
+        page.click("#save")
+        expect(page.locator(".flash-success")).to_contain_text("Saved /data.json")
+        expect(page.locator("#content")).to_have_value('{"edited": "without js",\n "lines": 2}')
+        _deploy(page, service_url)  # a plain form post (no production here: no confirmation)
+        assert runtime_get(origin + "/data.json").content == b'{"edited": "without js",\n "lines": 2}'
+    finally:
+        ctx.close()
+
+
+def test_rename_to_root_and_to_assets_index(sized_page, console_server):
+    page = sized_page
+    service_url, origin = _service_with_dev(page)
+    _new_asset(page, "/landing.html")
+    page.locator(".editor-pane .cm-content").click()
+    page.keyboard.insert_text("<h1>Landing</h1>")
+    page.click("#save")
+    expect(page.locator(".flash-success")).to_contain_text("Saved")
+    page.fill("#new-path", "/")
+    page.click("#rename")
+    expect(page.locator(".flash-success")).to_have_text("The path is now /. Deploy All to make it live.")
+    expect(page.locator("#editor-path")).to_have_text("/")
+    expect(page.locator("#serves-root")).to_have_text("served at the root URL")
+    page.goto(service_url)
+    expect(page.locator("#root-note")).to_contain_text("serves / after Deploy All")
+    expect(_row(page, "/").locator(".badge-root")).to_have_text("root URL")
+    _deploy(page, service_url)
+    resp = runtime_get(origin + "/")
+    assert resp.status_code == 200 and resp.text == "<h1>Landing</h1>"
+    assert resp.headers["content-type"].startswith("text/html")  # the type of the bytes, kept
+
+    # /assets/index.html: the legacy way to the root, for HTML.
+    _row(page, "/").locator("a.open").click()
+    page.fill("#new-path", "/assets/index.html")
+    page.click("#rename")
+    expect(page.locator("#editor-path")).to_have_text("/assets/index.html")
+    expect(page.locator("#serves-root")).to_be_visible()
+    _no_page_overflow(page)
+    _deploy(page, service_url)
+    expect(page.locator("#root-note")).to_contain_text("serves /assets/index.html")
+    assert runtime_get(origin + "/").text == "<h1>Landing</h1>"
+    assert runtime_get(origin + "/assets/index.html").text == "<h1>Landing</h1>"
+
+    # A path the API refuses is refused here in the same words.
+    _row(page, "/assets/index.html").locator("a.open").click()
+    page.fill("#new-path", "/a/../b.html")
+    page.click("#rename")
+    expect(page.locator(".flash-error")).to_have_text(
+        "Not renamed: Path '/a/../b.html' may not contain empty, '.' or '..' segments")
+
+
+def _mp3(tmp_path) -> bytes:
+    espeak, lame = shutil.which("espeak-ng"), shutil.which("lame")
+    if not espeak or not lame:
+        pytest.skip("espeak-ng and lame (Debian packages, installed by scripts/test when run as root) are needed "
+                    "to make the test's mp3")
+    wav, mp3 = tmp_path / "greeting.wav", tmp_path / "greeting.mp3"
+    subprocess.run([espeak, "-w", str(wav), "Thanks for calling."], check=True, timeout=30, capture_output=True)
+    subprocess.run([lame, "--quiet", "-b", "32", str(wav), str(mp3)], check=True, timeout=30)
+    return mp3.read_bytes()
+
+
+def _png() -> bytes:
+    """A 3×2 RGB PNG, written by hand (zlib and struct are all it takes)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * 3 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 3, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_audio_plays_and_images_preview(sized_page, console_server, tmp_path, size):
+    page = sized_page
+    mp3 = _mp3(tmp_path)
+    service_url, origin = _service_with_dev(page)
+    page.set_input_files("#file-input", [_file("greeting.mp3", mp3, "audio/mpeg"), _file("logo.png", _png(),
+                                                                                         "image/png")])
+    page.click("#upload-start")
+    expect(page.locator("#assets tbody tr")).to_have_count(2)
+    _row(page, "/greeting.mp3").locator("a.open").click()
+    player = page.locator("audio#player")
+    expect(player).to_be_visible()
+    page.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=10_000)
+    duration = player.evaluate("el => el.duration")
+    assert 0.5 < duration < 5, duration  # "Thanks for calling." is about a second and a half
+    player.evaluate("el => el.play()")
+    page.wait_for_function("document.querySelector('#player').currentTime > 0", timeout=10_000)
+    assert axe_violations(page) == []
+    _no_page_overflow(page)
+    if size == "desktop":
+        screenshot(page, "editor-audio")
+
+    page.goto(service_url)
+    _row(page, "/logo.png").locator("a.open").click()
+    img = page.locator("img#preview")
+    expect(img).to_be_visible()
+    assert img.evaluate("el => [el.naturalWidth, el.naturalHeight]") == [3, 2]
+    # The content URL serves images and audio only, never as a page.
+    content_url = img.get_attribute("src")
+    resp = page.request.get(content_url)
+    assert resp.headers["content-type"] == "image/png"
+    assert "sandbox" in resp.headers["content-security-policy"]
+
+
+def test_functions_are_listed_opened_and_their_logs_follow(sized_page, console_server):
+    page = sized_page
+    service_url, origin = _service_with_dev(page)
+    service_sid = service_url.split("/services/")[1].split("?")[0]
+    marker = uniq("logline")
+    source = ("exports.handler = (context, event, callback) => {\n"
+              f"  console.log('{marker} ' + (event.n || 'none'));\n"
+              "  callback(null, 'ok');\n};\n")
+    with console_server.http_client() as http:
+        fn = http.post(f"/v1/Services/{service_sid}/Functions", data={"FriendlyName": "/hello"}).json()
+        upload_function_version(http, service_sid, fn["sid"], "/hello", source, "protected")
+    page.goto(service_url)
+    row = page.locator("#functions tr[data-path='/hello']")
+    expect(row).to_have_attribute("data-visibility", "protected")
+    expect(row.locator(".badge")).to_have_text("protected")
+    page.click("#deploy-all", timeout=60_000)  # the build of a function takes a while on a busy machine
+    expect(page.locator(".flash-success")).to_contain_text("Deployed build")
+    expect(page.locator("#functions tr[data-path='/hello']")).to_have_attribute("data-status", "live")
+    page.locator("#functions tr[data-path='/hello'] a.open").click()
+    expect(page.locator("#editor-path")).to_have_text("/hello")
+    expect(page.locator(".cm-content")).to_contain_text(marker)
+    assert axe_violations(page) == []
+    _no_page_overflow(page)
+
+    # Protected, an unsigned call is refused before it runs: a public version to call it here.
+    with console_server.http_client() as http:
+        upload_function_version(http, service_sid, fn["sid"], "/hello", source, "public")
+    _deploy(page, service_url)
+    page.locator("#functions tr[data-path='/hello'] a.open").click()
+    resp = runtime_get(origin + "/hello", params={"n": "1"})
+    assert resp.status_code == 200 and resp.text == "ok", resp.text
+    lines = page.locator("#log-lines li[data-sid]")
+    expect(lines.filter(has_text=f"{marker} 1")).to_have_count(1, timeout=LOG_WAIT_MS)
+    # A second call: its line comes on top without a reload (newest first).
+    runtime_get(origin + "/hello", params={"n": "2"})
+    expect(lines.first).to_contain_text(f"{marker} 2", timeout=LOG_WAIT_MS)
+    expect(lines.nth(1)).to_contain_text(f"{marker} 1")
