@@ -211,7 +211,7 @@ def _png() -> bytes:
 def test_audio_plays_and_images_preview(sized_page, console_server, tmp_path, size):
     page = sized_page
     mp3 = _mp3(tmp_path)
-    service_url, origin = _service_with_dev(page)
+    service_url, _ = _service_with_dev(page)
     page.set_input_files("#file-input", [_file("greeting.mp3", mp3, "audio/mpeg"), _file("logo.png", _png(),
                                                                                          "image/png")])
     page.click("#upload-start")
