@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from consolekit import PHONE, VIEWPORT, axe_violations, runtime_get, sign_in, uniq
+from consolekit import PHONE, VIEWPORT, axe_violations, runtime_get, screenshot, sign_in, uniq
 from helpers import completed_build, create_environment, create_service, deploy, upload_asset_version
 from playwright.sync_api import expect
 
@@ -96,6 +96,8 @@ def test_dev_environment_is_chosen_however_named_and_production_needs_confirmati
     page.click("#deploy-all")
     expect(page.locator("h1")).to_have_text("Deploy to production?")
     expect(page.locator("#confirm-domain")).to_have_text(prod_origin)
+    if page.viewport_size == VIEWPORT:
+        screenshot(page, "confirm-production")
     _no_page_overflow(page)
     assert axe_violations(page) == []
     page.click("#cancel-deploy")
@@ -179,7 +181,8 @@ def test_legacy_reupload_keeps_visibility_and_the_choice_is_not_sticky(sized_pag
     url = row.locator("a.asset-url").inner_text()
     # The choice for new files is protected now; the existing file keeps public.
     page.select_option("#legacy-visibility", "protected")
-    page.set_input_files("#legacy-input", [_file(name, b"public second\n")])
+    with page.expect_navigation():  # the page reloads once the upload is done
+        page.set_input_files("#legacy-input", [_file(name, b"public second\n")])
     expect(page.locator(f"#legacy-files tr[data-filename='{name}']")).to_have_attribute("data-visibility", "public")
     assert runtime_get(url).content == b"public second\n"
     # After the reload the choice is back at Public: nothing remembered to surprise the next upload.
@@ -316,6 +319,7 @@ def test_phone_layout_contrast_and_target_sizes(browser, console_server):
             assert axe_violations(page) == []
         page.goto(service_url)
         expect(page.locator("#assets")).to_be_visible()
+        screenshot(page, "phone-assets-pane")
         # The not-deployed ring: at least 3:1 against the white of the row (WCAG 1.4.11).
         ring, ground = page.locator("#assets .mark-pending").evaluate(
             "el => [getComputedStyle(el).borderTopColor, getComputedStyle(el).backgroundColor]")

@@ -282,12 +282,13 @@ def rename(ctx: Context, account_sid: str, service_ref: str, kind: str, sid: str
     if clean == current.path:
         return current
     check_room(ctx, account_sid, service.sid, clean, current.visibility, current.size, replacing=row.sid, kind=kind)
-    resources.update(ctx, account_sid, service.sid, kind, row.sid, clean)
     content_type = resources.content_type(None, clean) if kind == "asset" else current.content_type
     if content_type == "application/octet-stream":
         content_type = current.content_type  # `/` has no extension: keep what the bytes were
-    return resources.add_version_from_content(ctx, account_sid, service.sid, kind, row.sid, clean,
-                                              current.visibility, current.blob_hash, content_type)
+    version = resources.add_version_from_content(ctx, account_sid, service.sid, kind, row.sid, clean,
+                                                 current.visibility, current.blob_hash, content_type)
+    resources.update(ctx, account_sid, service.sid, kind, row.sid, clean)
+    return version
 
 
 def change_visibility(
