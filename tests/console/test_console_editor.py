@@ -37,9 +37,12 @@ def sized_page(browser, console_server, size):
     ctx = _new_context(browser, console_server, size)
     page = ctx.new_page()
     page.on("dialog", lambda d: d.accept())
+    csp = []  # what the browser blocked: nothing may be, with the editor loaded
+    page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     sign_in(page, console_server)
     yield page
     ctx.close()
+    assert csp == []
 
 
 def _file(name: str, data: bytes, mime: str) -> dict:
@@ -86,6 +89,9 @@ def test_new_asset_edit_save_deploy_and_fetch(sized_page, console_server, size):
     expect(page.locator(".flash-success")).to_contain_text("Created /hello.html")
     editor = page.locator(".editor-pane .cm-editor")
     expect(editor).to_be_visible()  # CodeMirror replaced the textarea
+    # with its styles applied (a constructed stylesheet in its shadow root, allowed by the CSP)
+    expect(editor).to_have_css("border-top-style", "solid")
+    expect(page.locator(".cm-gutters")).to_have_css("display", "flex")
     expect(page.locator("#content")).to_be_hidden()
     body = "<!doctype html><title>Hi</title><p>Edited in the console</p>"
     page.locator(".editor-pane .cm-content").click()
