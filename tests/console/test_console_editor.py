@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+import time
 import zlib
 
 import pytest
@@ -205,6 +206,15 @@ def _mp3(tmp_path) -> bytes:
     return mp3.read_bytes()
 
 
+def _wait_until(page, expression: str, timeout_s: float = 10.0) -> None:
+    """Poll an expression from here: Playwright's wait_for_function evaluates strings in the page,
+    which the console's CSP (no 'unsafe-eval') refuses."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s}s: {expression}"
+        time.sleep(0.1)
+
+
 def _png() -> bytes:
     """A 3×2 RGB PNG, written by hand (zlib and struct are all it takes)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -225,11 +235,11 @@ def test_audio_plays_and_images_preview(sized_page, console_server, tmp_path, si
     _row(page, "/greeting.mp3").locator("a.open").click()
     player = page.locator("audio#player")
     expect(player).to_be_visible()
-    page.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=10_000)
+    _wait_until(page, "document.querySelector('#player').readyState >= 1")
     duration = player.evaluate("el => el.duration")
     assert 0.5 < duration < 5, duration  # "Thanks for calling." is about a second and a half
     player.evaluate("el => el.play()")
-    page.wait_for_function("document.querySelector('#player').currentTime > 0", timeout=10_000)
+    _wait_until(page, "document.querySelector('#player').currentTime > 0")
     assert axe_violations(page) == []
     _no_page_overflow(page)
     if size == "desktop":
@@ -284,3 +294,38 @@ def test_functions_are_listed_opened_and_their_logs_follow(sized_page, console_s
     runtime_get(origin + "/hello", params={"n": "2"})
     expect(lines.first).to_contain_text(f"{marker} 2", timeout=LOG_WAIT_MS)
     expect(lines.nth(1)).to_contain_text(f"{marker} 1")
+
+
+def test_markup_in_a_path_stays_text_and_html_is_never_served_by_the_console(browser, console_server):
+    ctx = _new_context(browser, console_server, "desktop")
+    page = ctx.new_page()
+    alerts = []
+    page.on("dialog", lambda d: (alerts.append(d.message), d.accept()))
+    try:
+        sign_in(page, console_server)
+        service_url, _ = _service_with_dev(page)
+        name = "x'<img src=x onerror=alert(7)>.html"
+        path = "/" + name.replace(" ", "-")  # as the dialog names it
+        row = page.locator(f'#assets tr[data-path="{path}"]')
+        page.set_input_files("#file-input", [_file(name, b"<script>alert(8)</script>", "text/html")])
+        page.click("#upload-start")
+        expect(row).to_be_visible()
+        # The dialog's map of existing paths survived the quote and the markup (it recognises the path).
+        page.set_input_files("#file-input", [_file(name, b"again", "text/html")])
+        expect(page.locator("#pending .pf-replaces")).to_have_text(
+            f"Replaces the existing asset {path} (public; it stays public unless you change it)")
+        page.click("#upload-cancel")
+        row.locator("a.open").click()
+        expect(page.locator("#editor-path")).to_have_text(path)
+        expect(page.locator(".cm-content")).to_contain_text("<script>alert(8)</script>")  # shown as text
+        sid = page.url.split("/assets/")[1].split("?")[0]
+        resp = page.request.get(f"{service_url.split('?')[0]}/assets/{sid}/content")
+        assert resp.status == 404 and "<script>" not in resp.text()  # the console never serves an asset as a page
+        # Visibility from the editor: back to the editor, protected.
+        page.select_option("#visibility", "protected")
+        page.click("#change-visibility")
+        expect(page.locator(".flash-success")).to_contain_text("is now protected")
+        expect(page.locator("#editor-visibility")).to_have_text("protected")
+        assert alerts == []
+    finally:
+        ctx.close()
