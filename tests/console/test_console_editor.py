@@ -257,34 +257,48 @@ def test_audio_plays_and_images_preview(sized_page, console_server, tmp_path, si
     assert "sandbox" in resp.headers["content-security-policy"]
 
 
-def test_functions_are_listed_opened_and_their_logs_follow(sized_page, console_server):
+def test_functions_are_listed_opened_edited_and_their_logs_follow(sized_page, console_server):
     page = sized_page
     service_url, origin = _service_with_dev(page)
     service_sid = service_url.split("/services/")[1].split("?")[0]
     marker = uniq("logline")
     source = ("exports.handler = (context, event, callback) => {\n"
-              f"  console.log('{marker} ' + (event.n || 'none'));\n"
+              "  console.log('before the edit ' + (event.n || 'none'));\n"
               "  callback(null, 'ok');\n};\n")
+    edited = source.replace("before the edit", marker)
     with console_server.http_client() as http:
         fn = http.post(f"/v1/Services/{service_sid}/Functions", data={"FriendlyName": "/hello"}).json()
-        upload_function_version(http, service_sid, fn["sid"], "/hello", source, "protected")
+        upload_function_version(http, service_sid, fn["sid"], "/hello", source, "public")
+        hidden = http.post(f"/v1/Services/{service_sid}/Functions", data={"FriendlyName": "/admin"}).json()
+        upload_function_version(http, service_sid, hidden["sid"], "/admin", source, "protected")
     page.goto(service_url)
     row = page.locator("#functions tr[data-path='/hello']")
-    expect(row).to_have_attribute("data-visibility", "protected")
-    expect(row.locator(".badge")).to_have_text("protected")
+    expect(row).to_have_attribute("data-status", "pending")
+    expect(row.locator(".badge")).to_have_text("public")
+    expect(page.locator("#functions tr[data-path='/admin'] .badge")).to_have_text("protected")
+
+    # Opened in the same editor, edited and saved as a new version.
+    row.locator("a.open").click()
+    expect(page.locator("#editor-path")).to_have_text("/hello")
+    expect(page.locator(".cm-content")).to_contain_text("before the edit")
+    page.locator(".cm-content").click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.insert_text(edited)
+    page.click("#save")
+    expect(page.locator(".flash-success")).to_contain_text("Saved /hello as version ZN")
+    assert axe_violations(page) == []
+    _no_page_overflow(page)
+    with console_server.http_client() as http:
+        versions = http.get(f"/v1/Services/{service_sid}/Functions/{fn['sid']}/Versions").json()["function_versions"]
+        assert len(versions) == 2
+        newest = max(versions, key=lambda v: v["date_created"] + v["sid"])
+        content = http.get(f"/v1/Services/{service_sid}/Functions/{fn['sid']}/Versions/{newest['sid']}/Content")
+        assert content.json()["content"] == edited
+
+    page.goto(service_url)
     page.click("#deploy-all", timeout=60_000)  # the build of a function takes a while on a busy machine
     expect(page.locator(".flash-success")).to_contain_text("Deployed build")
     expect(page.locator("#functions tr[data-path='/hello']")).to_have_attribute("data-status", "live")
-    page.locator("#functions tr[data-path='/hello'] a.open").click()
-    expect(page.locator("#editor-path")).to_have_text("/hello")
-    expect(page.locator(".cm-content")).to_contain_text(marker)
-    assert axe_violations(page) == []
-    _no_page_overflow(page)
-
-    # Protected, an unsigned call is refused before it runs: a public version to call it here.
-    with console_server.http_client() as http:
-        upload_function_version(http, service_sid, fn["sid"], "/hello", source, "public")
-    _deploy(page, service_url)
     page.locator("#functions tr[data-path='/hello'] a.open").click()
     resp = runtime_get(origin + "/hello", params={"n": "1"})
     assert resp.status_code == 200 and resp.text == "ok", resp.text
