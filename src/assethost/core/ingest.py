@@ -81,10 +81,11 @@ class WorkspaceFile:
     service_ref: str
 
     def locate(self, ctx: Context) -> WorkspaceFile:
-        return WorkspaceFile(self.account_sid, services.get(ctx, self.account_sid, self.service_ref).sid)
+        service = services.get(ctx, self.account_sid, self.service_ref)
+        workspace.require_editable(service)  # before the body is read
+        return WorkspaceFile(self.account_sid, service.sid)
 
     def check(self, ctx: Context, path: str | None, visibility: str | None, size: int) -> tuple[str, str]:
-        workspace.require_editable(services.get(ctx, self.account_sid, self.service_ref))
         if not visibility:  # an upload over an existing asset keeps its visibility unless told otherwise
             existing = workspace.visibility_of(ctx, self.account_sid, self.service_ref, names.version_path(path))
             visibility = existing or "public"
