@@ -141,6 +141,14 @@ def test_plain_textarea_without_javascript(browser, console_server):
     page = ctx.new_page()
     try:
         sign_in(page, console_server)
+        # Add+ → New Asset is a page of its own without the script.
+        page.goto(service_url)
+        page.click("#add-menu summary")
+        page.click("#new-asset-item")
+        expect(page.locator("h1")).to_have_text("New Asset")
+        page.fill("#new-asset-path", "/plain.txt")
+        page.click("button:has-text('Create')")
+        expect(page.locator("#editor-path")).to_have_text("/plain.txt")
         page.goto(editor_url)
         expect(page.locator(".cm-editor")).to_have_count(0)
         expect(page.locator("#content")).to_be_visible()

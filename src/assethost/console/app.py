@@ -46,7 +46,7 @@ def create_console(ctx: Context, public_url: str | None = None) -> ASGIApp:
               name="environment_logs"),
         Route(p + "/services/{service}/editing", views.allow_editing, methods=["POST"], name="allow_editing"),
         Route(p + "/services/{service}/upload", views.asset_upload, methods=["POST"], name="asset_upload"),
-        Route(p + "/services/{service}/new-asset", views.asset_new, methods=["POST"], name="asset_new"),
+        Route(p + "/services/{service}/new-asset", views.asset_new, methods=["GET", "POST"], name="asset_new"),
         Route(p + "/services/{service}/deploy", views.deploy_all, methods=["POST"], name="deploy_all"),
         Route(p + "/services/{service}/assets/{asset}/visibility", views.asset_visibility, methods=["POST"],
               name="asset_visibility"),

@@ -306,7 +306,12 @@ async def asset_upload(request: Request) -> Response:
 
 @signed_in
 async def asset_new(request: Request) -> Response:
-    """Add+ → New Asset: an empty text asset at the typed path, opened in the editor."""
+    """Add+ → New Asset: an empty text asset at the typed path, opened in the editor. (The pane's
+    script asks for the path in a dialog; without it, the menu item opens this page's form.)"""
+    if request.method == "GET":
+        service = await _call(services.get, _ctx(request), request.state.account, request.path_params["service"])
+        return await _page(request, "new_asset.html", {"title": "New Asset", "nav": "services", "service": service,
+                                                       "environment_sid": request.query_params.get("env") or ""})
     ctx, account, session, service, form = await _service_form(request)
     env_sid = str(form.get("environment") or "") or None
     try:

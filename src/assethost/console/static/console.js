@@ -281,7 +281,8 @@
   /* ---------------------------------------------------------------- Add+ -> New Asset */
   var newDialog = $("#new-asset-dialog");
   if (newDialog) {
-    $("#new-asset-item").addEventListener("click", function () {
+    $("#new-asset-item").addEventListener("click", function (e) {
+      e.preventDefault();  // the dialog here; the link's page without this script
       closeMenus(null);
       newDialog.showModal();
       $("#new-asset-path").focus();
