@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from assethost.core import legacy, mediafiles, resources, services, workspace
+from assethost.core import legacy, mediafiles, names, resources, services, workspace
 from assethost.core.context import Context
 from assethost.core.errors import storage_refusal
 from assethost.core.model import Version
@@ -81,16 +81,22 @@ class NewVersion:
 
 @dataclass(frozen=True)
 class WorkspaceFile:
-    """A file of the console's Assets pane: a new asset, or a new version of the one with its path,
-    refused when Deploy All would then break a build limit."""
+    """A file of the console's Assets pane: a new asset, or a new version of the one with its path
+    (keeping its visibility when the upload names none), refused when Deploy All would then break
+    a build limit or the service is not editable in the console."""
 
     account_sid: str
     service_ref: str
 
     def locate(self, ctx: Context) -> WorkspaceFile:
-        return WorkspaceFile(self.account_sid, services.get(ctx, self.account_sid, self.service_ref).sid)
+        service = services.get(ctx, self.account_sid, self.service_ref)
+        workspace.require_editable(service)  # before the body is read
+        return WorkspaceFile(self.account_sid, service.sid)
 
     def check(self, ctx: Context, path: str | None, visibility: str | None, size: int) -> tuple[str, str]:
+        if not visibility:  # an upload over an existing asset keeps its visibility unless told otherwise
+            existing = workspace.visibility_of(ctx, self.account_sid, self.service_ref, names.version_path(path))
+            visibility = existing or "public"
         clean_path, clean_visibility = resources.check_upload(ctx, "asset", path, visibility, size)
         workspace.check_room(ctx, self.account_sid, self.service_ref, clean_path, clean_visibility, size)
         return clean_path, clean_visibility
