@@ -30,7 +30,8 @@ def not_modified(headers: dict[bytes, bytes], etag: str, last_modified: float) -
     If-Modified-Since (whole seconds, as Last-Modified has them) only when it is not."""
     inm = headers.get(b"if-none-match")
     if inm is not None:
-        return etag_matches(inm.decode("latin-1"), etag)
+        value = inm.decode("latin-1")
+        return value == etag or etag_matches(value, etag)  # the first: a cache revalidating its copy
     ims = headers.get(b"if-modified-since")
     if ims is None:
         return False

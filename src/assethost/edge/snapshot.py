@@ -26,6 +26,9 @@ from assethost.functions.package import language
 log = logging.getLogger("assethost.edge")
 
 SNIFF_BYTES = 512
+# What a 304 carries of the headers a 200 would have (RFC 9110 §15.4.5; the front adds Date):
+# what a cache updates its stored response with. The rest describes the body it does not send.
+NOT_MODIFIED_HEADERS = frozenset((b"cache-control", b"content-location", b"etag", b"expires", b"vary"))
 
 
 @dataclass(slots=True)
@@ -44,7 +47,8 @@ class FileEntry:
     headers: list[tuple[bytes, bytes]]  # every header but Content-Length, Content-Range, Date
     ok_headers: list[tuple[bytes, bytes]]  # a whole-file 200: `headers` and Content-Length
     ok_head: bytes  # the same, serialised
-    not_modified_head: bytes
+    not_modified_headers: list[tuple[bytes, bytes]]  # a 304's: NOT_MODIFIED_HEADERS of `headers`
+    not_modified_head: bytes  # the same, serialised
 
 
 @dataclass(slots=True)
@@ -124,10 +128,12 @@ def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry, budget: _Budget)
     if compressible:
         headers.append((b"vary", b"Accept-Encoding"))
     ok_headers = headers + [(b"content-length", str(row.size).encode())]
+    not_modified = [h for h in headers if h[0] in NOT_MODIFIED_HEADERS]
     return FileEntry(
         version_sid=row.version_sid, path=row.path, visibility=row.visibility, blob_hash=row.blob_hash, size=row.size, file=str(blob),
         content_type=ctype, etag=etag, last_modified=modified, compressible=compressible, body=body,
-        headers=headers, ok_headers=ok_headers, ok_head=serialize(ok_headers), not_modified_head=serialize(headers),
+        headers=headers, ok_headers=ok_headers, ok_head=serialize(ok_headers),
+        not_modified_headers=not_modified, not_modified_head=serialize(not_modified),
     )
 
 
