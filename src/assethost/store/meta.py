@@ -27,7 +27,8 @@ T = TypeVar("T")
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, open transactions, so BEGIN IMMEDIATE is possible.
+        # The driver opens no transaction of its own: MetaStore.read and write (and the
+        # migrations) send BEGIN, so that a writer can take its lock up front (BEGIN IMMEDIATE).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -35,17 +36,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=15000")
         cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # A writer takes the lock up front: a deferred transaction that upgrades to a write
-        # fails at once with SQLITE_BUSY instead of waiting its turn.
-        # Sent on the driver's connection: through exec_driver_sql it cost 30 µs of SQLAlchemy
-        # machinery per transaction.
-        immediate = conn.get_execution_options().get("assethost_write", False)
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class MetaStore:
@@ -66,17 +56,25 @@ class MetaStore:
 
         upgrade(self.engine)
 
+    # On SQLite, BEGIN goes to the driver's connection here rather than from a "begin" event
+    # listener: any engine event makes SQLAlchemy dispatch events around every statement, which
+    # cost 20-40 µs per transaction, more than SQLite takes to answer a small read.
+
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self.engine.connect() as conn, conn.begin():
+            if self.is_sqlite:
+                _driver(conn).execute("BEGIN")
             yield Tx(conn)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(assethost_write=True)
-            with conn.begin():
-                yield Tx(conn)
+        with self.engine.connect() as conn, conn.begin():
+            if self.is_sqlite:
+                # A writer takes the lock up front: a deferred transaction that upgrades to a
+                # write fails at once with SQLITE_BUSY instead of waiting its turn.
+                _driver(conn).execute("BEGIN IMMEDIATE")
+            yield Tx(conn)
 
     def credentials_version(self) -> str:
         """`Tx.credentials_version`, outside a transaction: one plain query on a pooled driver
@@ -98,6 +96,12 @@ class MetaStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _driver(conn: Connection) -> Any:
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver
 
 
 CREDENTIALS_KEY = "credentials_version"

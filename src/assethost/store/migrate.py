@@ -20,5 +20,7 @@ def config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = config()
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")  # the driver begins nothing by itself (store/meta.py)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
