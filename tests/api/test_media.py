@@ -282,3 +282,25 @@ def test_a_protected_alias_needs_a_signature_and_is_not_publicly_cached(server, 
     signed = _edge(server, env["domain_name"], alias, **{"X-Twilio-Signature": twilio_signature(server.auth_token, url)})
     assert signed.status_code == 200
     assert signed.headers["cache-control"] == "private, max-age=31536000, immutable"
+
+
+def test_an_alias_revalidates_with_a_minimal_304_and_its_compressed_variant_stays_immutable(server, http):
+    zs = create_service(http, uniq("media"))["sid"]
+    text = b"<html><body>" + b"Press one for sales, two for support. " * 200 + b"</body></html>"
+    version = _upload(http, zs, "/menu.html", text, "text/html")
+    env = _live(http, zs, [version])
+    domain = env["domain_name"]
+    alias = _media(http, version)["immutable_url"].split(str(server.port), 1)[1]
+    immutable = "public, max-age=31536000, immutable"
+
+    compressed = _edge(server, domain, alias, **{"Accept-Encoding": "br"})
+    assert compressed.status_code == 200
+    assert compressed.headers["content-encoding"] == "br"
+    assert compressed.headers["cache-control"] == immutable
+    assert compressed.content == text  # httpx decodes brotli
+
+    plain = _edge(server, domain, alias)
+    revalidated = _edge(server, domain, alias, **{"If-None-Match": plain.headers["etag"]})
+    assert revalidated.status_code == 304
+    assert revalidated.headers["cache-control"] == immutable
+    assert set(revalidated.headers) == {"cache-control", "etag", "vary", "date"}

@@ -158,6 +158,16 @@ class Tx(Protocol):
 
     def bump_generation(self) -> int: ...
 
+    def credentials_version(self) -> str:
+        """A value that changes with every change of credentials (an Auth Token, a deleted API
+        key) and never comes back, so a process that checked credentials can tell cheaply whether
+        what it checked still holds."""
+        ...
+
+    def bump_credentials(self) -> None:
+        """Give `credentials_version` a new value, in the transaction that changes credentials."""
+        ...
+
     def get_or_set(self, key: str, make: Callable[[], str]) -> str:
         """The shared value stored under key, storing make() first if there is none (the first
         writer wins)."""
@@ -176,6 +186,10 @@ class MetaStore(Protocol):
     def write(self) -> AbstractContextManager[Tx]: ...
 
     def migrate(self) -> None: ...
+
+    def credentials_version(self) -> str:
+        """`Tx.credentials_version`, read on its own (cheaper than a transaction)."""
+        ...
 
     def dispose(self) -> None:
         """Close pooled connections (before forking workers, which open their own)."""

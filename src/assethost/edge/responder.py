@@ -188,7 +188,7 @@ class Responder:
 
     def _file(self, method: str, entry: FileEntry, headers: dict[bytes, bytes]) -> Reply:
         if not_modified(headers, entry.etag, entry.last_modified):
-            return Reply(304, entry.headers, raw_head=entry.not_modified_head)
+            return Reply(304, entry.not_modified_headers, raw_head=entry.not_modified_head)
         head = method == "HEAD"
         size = entry.size
         span = byte_range(headers, entry.etag, entry.last_modified, size)

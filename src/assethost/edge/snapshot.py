@@ -21,6 +21,7 @@ from assethost.core.environments import domain_name
 from assethost.core.model import BuildEntry
 from assethost.core.ports import StorageError
 from assethost.edge import aliases
+from assethost.edge.conditional import not_modified_headers
 from assethost.edge.httpparts import http_date
 from assethost.functions.call import FunctionEntry
 from assethost.functions.package import language
@@ -58,7 +59,8 @@ class FileEntry:
     headers: list[tuple[bytes, bytes]]  # every header but Content-Length, Content-Range, Date
     ok_headers: list[tuple[bytes, bytes]]  # a whole-file 200: `headers` and Content-Length
     ok_head: bytes  # the same, serialised
-    not_modified_head: bytes
+    not_modified_headers: list[tuple[bytes, bytes]]  # a 304's: those of `headers` it carries
+    not_modified_head: bytes  # the same, serialised
     # Of a compressible file: those worth sending, best first; None when the store had none yet.
     variants: tuple[Variant, ...] | None = None
 
@@ -143,11 +145,12 @@ def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry, budget: _Budget)
         headers.append((b"vary", b"Accept-Encoding"))
     ok_headers = headers + [(b"content-length", str(row.size).encode())]
     found = _variants(ctx, options, row, headers, budget) if compressible and row.visibility != "private" else None
+    not_modified = not_modified_headers(headers)
     return FileEntry(
         version_sid=row.version_sid, path=row.path, visibility=row.visibility, blob_hash=row.blob_hash, size=row.size, file=str(blob),
         content_type=ctype, etag=etag, last_modified=modified, compressible=compressible, body=body,
-        headers=headers, ok_headers=ok_headers, ok_head=serialize(ok_headers), not_modified_head=serialize(headers),
-        variants=found,
+        headers=headers, ok_headers=ok_headers, ok_head=serialize(ok_headers),
+        not_modified_headers=not_modified, not_modified_head=serialize(not_modified), variants=found,
     )
 
 

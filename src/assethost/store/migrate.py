@@ -29,5 +29,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # released at the transaction's end, the migration's
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")  # the driver begins nothing by itself (store/meta.py)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

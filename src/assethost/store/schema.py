@@ -128,8 +128,10 @@ versions = Table(
     Column("size", BigInteger, nullable=False),
     Column("content_type", String(255), nullable=False),
     _created(),
-    Index("ix_versions_resource", "resource_sid"),
+    # A resource's and a service's versions, each list in its order (deploy plans read the latter).
+    Index("ix_versions_resource", "resource_sid", "id"),
     Index("ix_versions_account_blob", "account_sid", "blob_hash"),
+    Index("ix_versions_service", "service_sid", "id"),
 )
 
 builds = Table(

@@ -1,7 +1,7 @@
 """media facts per blob, media settings per service
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0012
 Create Date: 2026-12-01 16:00:00.000000
 
 Two new tables, nothing else changes: `media` holds what the bytes of a blob are (read at its
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
