@@ -96,7 +96,13 @@ def test_real_answers_validate_against_their_schemas(spec, http):
           http.post(f"{X}/Services/{service['sid']}/Assets/{asset['sid']}/Versions",
                     data={"Path": "/b.txt", "Visibility": "protected",
                           "ContentSha256": hashlib.sha256(b"hello").hexdigest()}), 201)
-    assert len(set(checked)) == 22  # distinct operations whose real answers were checked
+    described = check("get", X + "/Services/{service}/Assets/{sid}/Versions/{version}",
+                      http.get(f"{X}/Services/{service['sid']}/Assets/{asset['sid']}/Versions/{version['sid']}"))
+    assert described["media"]["kind"] == "text" and described["immutable_url"] is not None
+    check("get", X + "/Services/{service}/MediaSettings", http.get(f"{X}/Services/{service['sid']}/MediaSettings"))
+    check("post", X + "/Services/{service}/MediaSettings",
+          http.post(f"{X}/Services/{service['sid']}/MediaSettings", data={"StrictRules": "play.type"}))
+    assert len(set(checked)) == 25  # distinct operations whose real answers were checked
 
     with pytest.raises(jsonschema.ValidationError):  # the schemas do hold something
         _validator(spec, "get", S, 200)({**service, "surprise": 1})

@@ -8,7 +8,6 @@ from twilio.request_validator import RequestValidator
 from worldkit import ACCOUNT_SID, AUTH_TOKEN, deploy, make_context
 
 from assethost.core import builds
-from assethost.edge.compress import Compressor
 from assethost.edge.httpparts import http_date
 from assethost.edge.responder import NOT_FOUND, Reply, Responder
 from assethost.edge.snapshot import EdgeOptions, Snapshot, SnapshotLoader
@@ -31,7 +30,7 @@ def world(tmp_path_factory):
     snapshot = SnapshotLoader(ctx, EdgeOptions(memory_file_limit=MEMORY_LIMIT)).load(Snapshot())
     assert snapshot.builds is not None and snapshot.builds.load(site.build_sid) is not None  # as a first request does
     counted: list[str] = []
-    responder = Responder(lambda: snapshot, Compressor(), counted.append)
+    responder = Responder(lambda: snapshot, counted.append)
     return responder, site, snapshot, counted
 
 
@@ -134,7 +133,7 @@ def test_a_build_not_loaded_yet_is_loaded_then_answered(tmp_path):
     site = deploy(ctx, "cold", {"/a.txt": (b"cold\n", "public")})
     snapshot = SnapshotLoader(ctx, EdgeOptions()).load(Snapshot())
     counted: list[str] = []
-    responder = Responder(lambda: snapshot, Compressor(), counted.append)
+    responder = Responder(lambda: snapshot, counted.append)
     wire = {b"host": site.domain.encode()}
     reply = responder.answer("GET", "http", "/a.txt", "", wire, None)
     assert (reply.load, reply.status, counted) == (site.build_sid, 0, [])  # nothing answered yet

@@ -409,7 +409,8 @@ class Deployer:
                 delay = min(delay * 2, POLL_MAX_S)
                 status = self.client.build_status(zs, zb)
         if status != "completed":
-            raise DeployError(f"build {zb} failed")
+            reason = self.client.build_details(zs, zb).get("status_reason")
+            raise DeployError(f"build {zb} failed" + (f": {reason}" if reason else ""))
         self.reporter.step(f"deploying {zb} to {env.get('domain_name')}")
         self.deploying = zb
         try:

@@ -16,7 +16,6 @@ from assethost.config import EdgeOptions, FunctionOptions
 from assethost.core import live
 from assethost.core.context import Context
 from assethost.core.ports import ChangeListener
-from assethost.edge.compress import Compressor
 from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.responder import NOT_FOUND, Reply, Responder, hostname, plain
 from assethost.edge.snapshot import BuildCache, BuildFiles, Snapshot, SnapshotLoader
@@ -49,13 +48,17 @@ class Edge:
     def __init__(self, ctx: Context, base_domain: str, options: EdgeOptions | None = None,
                  poll_interval: float | None = None, flush_interval: float = 2.0,
                  packager: Packager | None = None, function_options: FunctionOptions | None = None,
-                 public_scheme: str | None = None, trust_forwarded: bool = False) -> None:
+                 public_scheme: str | None = None, trust_forwarded: bool = False,
+                 serves_environments: bool = True) -> None:
+        """`serves_environments=False` (an --api-only node): the environments' domains are still
+        claimed, to be answered 421, but no snapshot is loaded or followed and no function runs; the
+        periodic work (the meter's flush, the sweeps) goes on."""
         self.ctx = ctx
+        self.serves_environments = serves_environments
         self.base_domain = base_domain
         self.suffix = "." + base_domain
         self.options = options or EdgeOptions()
-        self.compressor = Compressor()
-        self.builds = BuildCache(ctx, self.options, self._loaded)
+        self.builds = BuildCache(ctx, self.options)
         self.snapshot = Snapshot(builds=self.builds)
         self.loader = SnapshotLoader(ctx, self.options, self.builds)
         self._reloading = threading.Lock()  # the API thread and the poller may both reload
@@ -70,8 +73,10 @@ class Edge:
         self.trust_forwarded = trust_forwarded
         # Called after each flush of the request meter (every flush_interval, and at stop).
         self.after_flush: list[Callable[[], None]] = []
-        self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add, public_scheme,
-                                   trust_forwarded)
+        # Called at each sweep of build folders (every minute), on the poll thread: quick, or handed on.
+        self.every_sweep: list[Callable[[], None]] = []
+        self.responder = Responder(lambda: self.snapshot, self.meter.add, public_scheme,
+                                   trust_forwarded, serves_environments)
         self.poll_interval = self.options.poll_interval if poll_interval is None else poll_interval
         self.flush_interval = flush_interval
         self._stop = threading.Event()
@@ -79,6 +84,8 @@ class Edge:
         # Functions run only when the edge knows where builds keep their folders.
         self.functions: FunctionRunner | None = None
         self.packager = packager
+        if not serves_environments:
+            return
         if packager is not None:
             self.functions = FunctionRunner(ctx, packager, function_options or FunctionOptions(), self.live_builds)
         ctx.listeners.append(self.reload)
@@ -160,11 +167,6 @@ class Edge:
         if previous.generation >= 0:  # what was deployed before this process started is no deployment of its
             self._observe_propagation(previous, snapshot)
 
-    def _loaded(self, build: BuildFiles) -> None:
-        for entry in build.served.values():
-            if entry.compressible:
-                self.compressor.want(entry.blob_hash, entry.file)
-
     def _observe_propagation(self, previous: Snapshot, snapshot: Snapshot) -> None:
         """For each environment this reload switched to another build: how long after the
         deployment was recorded (whole seconds, so up to a second more than it took)."""
@@ -178,8 +180,9 @@ class Edge:
                 self.traffic.propagation.observe(max(0.0, now - deployed))
 
     def start(self) -> None:
-        self.reload()
-        self.listener = self.ctx.meta.listen(self._wake.set)
+        if self.serves_environments:
+            self.reload()
+            self.listener = self.ctx.meta.listen(self._wake.set)
         if self.functions is not None:
             self.functions.start()
         for target, name in ((self._poll, "assethost-edge-poll"), (self._flush_loop, "assethost-meter")):
@@ -221,7 +224,8 @@ class Edge:
             if self._stop.is_set():
                 return
             try:
-                self.reload()
+                if self.serves_environments:
+                    self.reload()
             except Exception:
                 log.exception("edge reload failed; serving the previous snapshot")
             now = time.monotonic()
@@ -233,7 +237,6 @@ class Edge:
                 self._sweep(builds=sweep_builds)
 
     def _sweep(self, builds: bool) -> None:
-        self.compressor.keep_only({e.blob_hash for b in self.builds.builds() for e in b.served.values()})
         if builds:
             try:
                 live.prune(self.ctx.meta, FEED_KEEP)
@@ -244,6 +247,11 @@ class Edge:
                 self.packager.sweep(self.ctx)
             except Exception:
                 log.exception("sweeping build folders failed; trying again at the next sweep")
+        for task in self.every_sweep if builds else ():
+            try:
+                task()
+            except Exception:
+                log.exception("a periodic task of the sweep failed; it runs again at the next")
         try:
             files, size = self.ctx.blobs.sweep()
         except Exception:

@@ -21,12 +21,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from assethost.config import EdgeOptions
-from assethost.core import live, mediatypes
+from assethost.core import live, mediatypes, variants
 from assethost.core.context import Context
 from assethost.core.environments import domain_name
 from assethost.core.model import BuildEntry
+from assethost.edge import aliases
+from assethost.edge.conditional import not_modified_headers
 from assethost.edge.httpparts import http_date
 from assethost.functions.call import FunctionEntry
 from assethost.functions.package import language
@@ -39,6 +42,18 @@ _ACCEPT_RANGES = (b"accept-ranges", b"bytes")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _ANY_ORIGIN = (b"access-control-allow-origin", b"*")
 _VARY = (b"vary", b"Accept-Encoding")
+
+
+@dataclass(slots=True)
+class Variant:
+    """A file compressed at build time (`core.variants`), for clients that accept its encoding."""
+
+    encoding: str
+    size: int
+    file: str
+    body: bytes | None  # in memory, like the file's own body, when small and within the budget
+    headers: list[tuple[bytes, bytes]]  # the file's, with a weak ETag, Content-Encoding, Content-Length
+    head: bytes  # the same, serialised
 
 
 @dataclass(slots=True)
@@ -58,9 +73,12 @@ class FileEntry:
     compressible: bool
     body: bytes | None
     cache_control: bytes
+    # Of a compressible file: those worth sending, best first; None when the store had none yet.
+    variants: tuple[Variant, ...] | None = None
     _etag: str | None = None
     _ok_headers: list[tuple[bytes, bytes]] | None = None
     _ok_head: bytes | None = None
+    _not_modified: tuple[list[tuple[bytes, bytes]], bytes] | None = None
 
     @property
     def etag(self) -> str:
@@ -104,8 +122,25 @@ class FileEntry:
         return head
 
     @property
+    def not_modified_headers(self) -> list[tuple[bytes, bytes]]:
+        """A 304's: those of `headers` it carries (made once)."""
+        return self._not_modified_parts()[0]
+
+    @property
     def not_modified_head(self) -> bytes:
-        return self.ok_head[: -len(b"content-length: %d\r\n" % self.size)]
+        return self._not_modified_parts()[1]
+
+    def _not_modified_parts(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        found = self._not_modified
+        if found is None:
+            headers = not_modified_headers(self.headers)
+            found = self._not_modified = (headers, serialize(headers))
+        return found
+
+    def memory(self) -> int:
+        """Bytes it holds in memory: its body and its variants'."""
+        held = len(self.body) if self.body is not None else 0
+        return held + sum(len(v.body) for v in self.variants or () if v.body is not None)
 
 
 @dataclass(slots=True)
@@ -116,6 +151,8 @@ class BuildFiles:
     root: FileEntry | None
     # Looked up only when no asset has the path, so serving assets never pays for functions.
     functions: dict[str, FunctionEntry] = field(default_factory=dict)
+    # Immutable aliases (`/greeting~<hash>.mp3`) of the served files, by alias path (edge/aliases.py).
+    aliases: dict[str, FileEntry] = field(default_factory=dict)
 
     def entries(self) -> list[FileEntry]:
         return [*self.served.values(), *self.private.values()]
@@ -216,6 +253,12 @@ class BuildCache:
         private: dict[str, FileEntry] = {}
         functions: dict[str, FunctionEntry] = {}
         fresh: dict[str, FileEntry] = {}
+        new = [r for r in rows if r.kind == "asset" and r.version_sid not in self._entries]
+        self.ctx.blobs.prefetch([r.blob_hash for r in new], {
+            r.blob_hash for r in new
+            if r.visibility != "private" and variants.may_have(r.path, r.content_type, r.size,
+                                                               self.options.compress_limit)
+        })
         try:
             for row in rows:
                 if row.kind == "function":
@@ -227,23 +270,26 @@ class BuildCache:
                     continue
                 entry = self._entries.get(row.version_sid) or fresh.get(row.version_sid)
                 if entry is None:
-                    entry = fresh[row.version_sid] = _entry(self.ctx, self.options, row, self._room)
-                    if entry.body is not None:
-                        self.memory_bytes += entry.size
+                    entry = fresh[row.version_sid] = _entry(self.ctx, self.options, row, self._take)
                 (private if row.visibility == "private" else served)[row.path] = entry
         except BaseException:
-            self.memory_bytes -= sum(len(e.body) for e in fresh.values() if e.body is not None)
+            self.memory_bytes -= sum(e.memory() for e in fresh.values())
             raise
         root = served.get("/")
         if root is None:
             legacy = served.get("/assets/index.html")
             if legacy is not None and legacy.content_type.startswith("text/html"):
                 root = legacy
-        return BuildFiles(build_sid=build_sid, served=served, private=private, root=root, functions=functions)
+        return BuildFiles(build_sid=build_sid, served=served, private=private, root=root, functions=functions,
+                          aliases=aliases.immutable(served))
 
-    def _room(self, size: int) -> bool:
-        """Whether a body of `size` bytes fits in the memory budget."""
-        return self.memory_bytes + size <= self.options.memory_budget
+    def _take(self, size: int) -> bool:
+        """Whether a body of `size` bytes fits in the memory budget (then it is counted; a
+        negative size gives bytes back)."""
+        if self.memory_bytes + size > self.options.memory_budget:
+            return False
+        self.memory_bytes += size
+        return True
 
     def _admit(self, build: BuildFiles) -> None:
         self._builds[build.build_sid] = build
@@ -265,8 +311,7 @@ class BuildCache:
                 continue
             del self._holders[entry.version_sid]
             del self._entries[entry.version_sid]
-            if entry.body is not None:
-                self.memory_bytes -= len(entry.body)
+            self.memory_bytes -= entry.memory()
 
 
 @dataclass
@@ -285,26 +330,77 @@ class Snapshot:
 _shared: dict[str, str] = {}  # one string per content type, however many files have it
 
 
-def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry, room: Callable[[int], bool]) -> FileEntry:
+def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry, take: Callable[[int], bool]) -> FileEntry:
+    """`take(size)`: whether a body of that size may be held in memory (then counted)."""
     blob = ctx.blobs.local_path(row.blob_hash)
-    body = None
-    if row.size <= options.memory_file_limit and room(row.size):
-        body = blob.read_bytes()
-        head = body[:SNIFF_BYTES]
-    else:
-        with open(blob, "rb") as f:
-            head = f.read(SNIFF_BYTES)
+    in_memory = row.size <= options.memory_file_limit and take(row.size)
+    try:
+        try:
+            body, head = _read(blob, in_memory)
+        except FileNotFoundError:  # evicted from the cache since: fetched again
+            blob = ctx.blobs.local_path(row.blob_hash)
+            body, head = _read(blob, in_memory)
+    except BaseException:
+        if in_memory:
+            take(-row.size)
+        raise
     ctype = mediatypes.resolve(row.path, row.content_type, head)
     ctype = _shared.setdefault(ctype, ctype)
-    compressible = mediatypes.compressible(ctype) and 0 < row.size <= options.compress_limit
+    compressible = variants.compressible(ctype, row.size, options.compress_limit)
     public = row.visibility == "public"
-    return FileEntry(
+    entry = FileEntry(
         version_sid=row.version_sid, path=row.path, visibility=row.visibility, blob_hash=row.blob_hash,
         size=row.size, file=str(blob), content_type=ctype,
         last_modified=float(calendar.timegm(row.version_date_created.timetuple())), compressible=compressible,
         body=body, cache_control=_cache_control(options.public_cache_control if public
                                                 else options.protected_cache_control),
     )
+    if compressible and row.visibility != "private":
+        entry.variants = _variants(ctx, options, row, entry.headers, take)
+    return entry
+
+
+def _read(blob: Path, whole: bool) -> tuple[bytes | None, bytes]:
+    """(the body if `whole`, the first bytes for sniffing)."""
+    if whole:
+        body = blob.read_bytes()
+        return body, body[:SNIFF_BYTES]
+    with open(blob, "rb") as f:
+        return None, f.read(SNIFF_BYTES)
+
+
+def _variants(ctx: Context, options: EdgeOptions, row: BuildEntry, headers: list[tuple[bytes, bytes]],
+              take: Callable[[int], bool]) -> tuple[Variant, ...] | None:
+    """The file's stored variants worth sending; None when the store has none (a build made
+    before there were variants)."""
+    found: list[Variant] = []
+    stored = False
+    for encoding in variants.ENCODINGS:
+        path = ctx.blobs.variant_path(row.blob_hash, encoding)
+        if path is None:
+            continue
+        stored = True
+        try:
+            size = path.stat().st_size
+            if not variants.worth_sending(size, row.size):
+                continue
+            body = None
+            if size <= options.memory_file_limit and take(size):
+                try:
+                    body = path.read_bytes()
+                except BaseException:
+                    take(-size)
+                    raise
+        except FileNotFoundError:  # evicted meanwhile: the file is served without this variant
+            continue
+        etag = next(value for name, value in headers if name == b"etag")
+        hdrs = [h for h in headers if h[0] != b"etag"] + [
+            (b"etag", b"W/" + etag),  # other bytes than the identity response: not the same strong validator
+            (b"content-encoding", encoding.encode()),
+            (b"content-length", str(size).encode()),
+        ]
+        found.append(Variant(encoding, size, str(path), body, hdrs, serialize(hdrs)))
+    return tuple(found) if stored else None
 
 
 _cache_controls: dict[str, bytes] = {}
