@@ -63,6 +63,12 @@ class EdgeOptions:
     # Protected responses must never be kept by a shared cache: it would hand them to anyone.
     protected_cache_control: str = "private, no-cache"
     compress_limit: int = 8 * MiB  # larger compressible files are sent uncompressed
+    # Files of the builds one process keeps loaded (least recently served let go first): each costs
+    # 1-2 KiB of metadata (the more once served), its body aside (which counts against memory_budget).
+    build_cache_files: int = 100_000
+    # How often a process reads the change feed: how fast it sees changes on SQLite, and on
+    # PostgreSQL the bound on a change whose notification was lost.
+    poll_interval: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -32,15 +32,16 @@ def test_the_edge_sends_stored_variants_and_compresses_nothing(tmp_path):
     try:
         names = {t.name for t in threading.enumerate()}
         assert not any("compress" in name for name in names), names
-        entry = edge.snapshot.sites[shop.domain].build.served["/style.css"]
+        edge.builds.load(shop.build_sid)  # as a first request does
+        entry = edge.snapshot.files(edge.snapshot.sites[shop.domain]).served["/style.css"]
         assert [v.encoding for v in entry.variants] == ["br", "gzip"]
         br = _get(edge, shop.domain, "/style.css", "br, gzip")
         assert dict(br.headers)[b"content-encoding"] == b"br" and brotli.decompress(br.body) == CSS
         assert br.body == Path(entry.variants[0].file).read_bytes()
         gz = _get(edge, shop.domain, "/style.css", "gzip")
         assert gzip.decompress(gz.body) == CSS
-        assert edge.figures.memory_bytes == len(CSS) + len(br.body) + len(gz.body) + 4008
-        assert edge.snapshot.sites[shop.domain].build.served["/logo.png"].variants is None
+        assert edge.builds.memory_bytes == len(CSS) + len(br.body) + len(gz.body) + 4008
+        assert edge.snapshot.files(edge.snapshot.sites[shop.domain]).served["/logo.png"].variants is None
     finally:
         edge.stop()
 
@@ -49,7 +50,10 @@ def test_variants_past_the_budget_are_sent_from_their_files(tmp_path):
     ctx = make_context(tmp_path)
     shop = deploy(ctx, "shop", {"/style.css": (CSS, "public")})
     snapshot = SnapshotLoader(ctx, EdgeOptions(memory_budget=len(CSS) + 10)).load(Snapshot())
-    entry = snapshot.sites[shop.domain].build.served["/style.css"]
+    assert snapshot.builds is not None
+    build = snapshot.builds.load(shop.build_sid)  # as a first request does
+    assert build is not None
+    entry = build.served["/style.css"]
     assert entry.body == CSS  # the file fits the budget, its variants do not
     assert [v.body for v in entry.variants] == [None, None]
     edge = Edge(ctx, "localhost")

@@ -12,13 +12,14 @@ from assethost.core import model
 from assethost.store import schema
 from assethost.store.meta import MetaStore, Tx
 
-# Tables read through Tx; the rest (deploy_state, settings_kv) have operations of their own.
+# Tables read through Tx; the rest (deploy_state, settings_kv, changes) have operations of their own.
 RECORDS = {
     "accounts": model.Account, "api_keys": model.ApiKey, "services": model.Service,
     "resources": model.Resource, "versions": model.Version, "builds": model.Build,
     "build_entries": model.BuildEntry, "environments": model.Environment, "deployments": model.Deployment,
     "variables": model.Variable, "usage": model.Usage, "console_sessions": model.ConsoleSession,
     "logs": model.LogLine, "media": model.Media, "media_settings": model.MediaSettings,
+    "changes": model.Change,
 }
 
 

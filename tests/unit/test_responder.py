@@ -7,6 +7,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 from worldkit import ACCOUNT_SID, AUTH_TOKEN, deploy, make_context
 
+from assethost.core import builds
 from assethost.edge.httpparts import http_date
 from assethost.edge.responder import NOT_FOUND, Reply, Responder
 from assethost.edge.snapshot import EdgeOptions, Snapshot, SnapshotLoader
@@ -27,6 +28,7 @@ def world(tmp_path_factory):
         "/assets/index.html": (b"<p>home</p>", "public"),
     })
     snapshot = SnapshotLoader(ctx, EdgeOptions(memory_file_limit=MEMORY_LIMIT)).load(Snapshot())
+    assert snapshot.builds is not None and snapshot.builds.load(site.build_sid) is not None  # as a first request does
     counted: list[str] = []
     responder = Responder(lambda: snapshot, counted.append)
     return responder, site, snapshot, counted
@@ -46,7 +48,7 @@ def _header(reply: Reply, name: bytes) -> bytes | None:
 def test_a_small_file_is_answered_from_memory_with_its_precomputed_head(world):
     _, site, snapshot, counted = world
     reply = _get(world, "/small.txt")
-    entry = snapshot.sites[site.domain].build.served["/small.txt"]
+    entry = snapshot.files(snapshot.sites[site.domain]).served["/small.txt"]
     assert (reply.status, reply.body, reply.file) == (200, SMALL, None)
     assert reply.raw_head is entry.ok_head
     assert _header(reply, b"content-length") == b"100"
@@ -58,7 +60,7 @@ def test_a_small_file_is_answered_from_memory_with_its_precomputed_head(world):
 def test_a_large_file_is_named_not_read(world):
     _, site, snapshot, _ = world
     reply = _get(world, "/large.bin")
-    entry = snapshot.sites[site.domain].build.served["/large.bin"]
+    entry = snapshot.files(snapshot.sites[site.domain]).served["/large.bin"]
     assert (reply.status, reply.body, reply.file, reply.offset, reply.length) == (200, b"", entry.file, 0, 2048)
     with reply.open_file() as f:
         assert f.read() == LARGE
@@ -124,3 +126,28 @@ def test_root_methods_and_unknown_hosts(world):
     assert _header(refused, b"allow") == b"GET, HEAD, POST, OPTIONS"
     unknown = responder.answer("GET", "http", "/small.txt", "", {b"host": b"nobody.localhost"}, None)
     assert (unknown.status, unknown.body) == (404, b"Not Found: no environment has the domain nobody.localhost\n")
+
+
+def test_a_build_not_loaded_yet_is_loaded_then_answered(tmp_path):
+    ctx = make_context(tmp_path)
+    site = deploy(ctx, "cold", {"/a.txt": (b"cold\n", "public")})
+    snapshot = SnapshotLoader(ctx, EdgeOptions()).load(Snapshot())
+    counted: list[str] = []
+    responder = Responder(lambda: snapshot, counted.append)
+    wire = {b"host": site.domain.encode()}
+    reply = responder.answer("GET", "http", "/a.txt", "", wire, None)
+    assert (reply.load, reply.status, counted) == (site.build_sid, 0, [])  # nothing answered yet
+    assert reply.again is not None and snapshot.builds is not None
+    answer = reply.again(snapshot.builds.load(site.build_sid))
+    assert (answer.status, answer.body, counted) == (200, b"cold\n", [ACCOUNT_SID])
+    assert responder.answer("GET", "http", "/a.txt", "", wire, None).body == b"cold\n"  # loaded now
+
+    gone = deploy(ctx, "gone", {"/g.txt": (b"gone\n", "public")})
+    snapshot = SnapshotLoader(ctx, EdgeOptions()).load(Snapshot())
+    with ctx.meta.read() as tx:
+        blob = builds.entries(tx, gone.build_sid)[0].blob_hash
+    ctx.blobs.local_path(blob).unlink()
+    reply = responder.answer("HEAD", "http", "/g.txt", "", {b"host": gone.domain.encode()}, None)
+    assert reply.again is not None and snapshot.builds.load(gone.build_sid) is None
+    failed = reply.again(None)
+    assert failed.status == 503 and dict(failed.headers)[b"retry-after"] == b"10"

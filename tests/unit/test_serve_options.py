@@ -70,7 +70,7 @@ def test_flags_and_variables_of_serve():
         "--compress-limit", "--function-queue-wait", "--function-node-workers", "--function-python-workers",
         "--function-idle-seconds", "--function-open-files", "--function-uid-count", "--node", "--npm", "--bwrap",
         "--blob-url", "--memory-budget", "--log-format", "--access-log", "--twilio-api-url", "--cache-size",
-        "--api-only",
+        "--api-only", "--build-cache-files", "--poll-interval",
     ]
     assert sorted(options) == sorted(before + added)
     assert options["--data"] == "ASSETHOST_DATA"

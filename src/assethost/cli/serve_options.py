@@ -171,6 +171,14 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
                 "most bytes of files one process holds in memory, every live build together; past it, "
                 "small files too are served from disk (where the page cache keeps them)",
                 type=click.IntRange(min=0), size=True),
+    ServeOption("--build-cache-files", "edge.build_cache_files",
+                "most files of deployed builds one process keeps loaded; past it, the least recently "
+                "served builds are let go and loaded again (in about a millisecond per file) when asked for",
+                type=click.IntRange(min=1)),
+    ServeOption("--poll-interval", "edge.poll_interval",
+                "seconds between each process's reads of the change feed: how fast other processes' "
+                "changes are seen on SQLite; on PostgreSQL notifications are at once, this the fallback",
+                type=click.FloatRange(min=0.01, max=60)),
     ServeOption("--compress-limit", "edge.compress_limit",
                 "text files (HTML, CSS, JavaScript, JSON…) from 1 KiB up to this size get brotli and gzip "
                 "variants, made once per file when a build is made and stored beside it, sent to clients that "

@@ -64,7 +64,7 @@ def ensure_account(meta: MetaStore, account_sid: str, auth_token: str) -> bool:
         row = tx.accounts.one(sid=account_sid)
         if row.auth_token != auth_token:
             tx.accounts.update({"sid": account_sid}, auth_token=auth_token)
-            tx.bump_generation()
+            tx.bump_generation(account_sid=account_sid)
             tx.bump_credentials()
         return False
 
@@ -84,7 +84,7 @@ def rotate_token(meta: MetaStore, account_sid: str) -> Credentials:
     with meta.write() as tx:
         if tx.accounts.update({"sid": account_sid}, auth_token=token) == 0:
             raise NotFound(f"Account {account_sid} does not exist")
-        tx.bump_generation()
+        tx.bump_generation(account_sid=account_sid)
         tx.bump_credentials()
     return Credentials(sid=account_sid, secret=token, account_sid=account_sid)
 

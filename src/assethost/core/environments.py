@@ -56,7 +56,7 @@ def create(ctx: Context, account_sid: str, service_ref: str, unique_name: str | 
             )
         except Duplicate:
             raise Conflict(_DUPLICATE) from None
-        tx.bump_generation()  # the edge then knows the domain ("nothing deployed", not "unknown")
+        tx.bump_generation(environment_sid=sid)  # the edge then knows the domain ("nothing deployed", not "unknown")
         row = tx.environments.one(sid=sid)
     ctx.changed()
     return row
@@ -78,7 +78,7 @@ def delete(ctx: Context, account_sid: str, service_ref: str, sid: str) -> None:
     with ctx.meta.write() as tx:
         _, row = find(tx, account_sid, service_ref, sid)
         tx.environments.delete(sid=row.sid)
-        tx.bump_generation()
+        tx.bump_generation(environment_sid=row.sid)
     ctx.changed()
 
 
@@ -119,7 +119,7 @@ def switch(tx: Tx, service: Service, env: Environment, build_sid: str | None) ->
     tx.deployments.insert(sid=sid, account_sid=service.account_sid, service_sid=service.sid, environment_sid=env.sid,
         build_sid=build_sid, date_created=now, date_updated=now,
     )
-    tx.bump_generation()
+    tx.bump_generation(environment_sid=env.sid)
     return tx.deployments.one(sid=sid)
 
 
@@ -172,7 +172,7 @@ def create_variable(
             )
         except Duplicate:
             raise _duplicate_key(key) from None
-        tx.bump_generation()  # every edge reloads, so the next call of a function sees it
+        tx.bump_generation(environment_sid=env.sid)  # every edge reloads it, so the next call of a function sees it
         row = tx.variables.one(sid=sid)
     ctx.changed()
     return row
@@ -205,7 +205,7 @@ def update_variable(
                 tx.variables.update({"sid": row.sid}, date_updated=clock.now(), **values)
             except Duplicate:
                 raise _duplicate_key(values["key"]) from None
-            tx.bump_generation()
+            tx.bump_generation(environment_sid=row.environment_sid)
         row = tx.variables.one(sid=row.sid)
     if values:
         ctx.changed()
@@ -216,5 +216,5 @@ def delete_variable(ctx: Context, account_sid: str, service_ref: str, environmen
     with ctx.meta.write() as tx:
         row = _find_variable(tx, account_sid, service_ref, environment_sid, sid)
         tx.variables.delete(sid=row.sid)
-        tx.bump_generation()
+        tx.bump_generation(environment_sid=row.environment_sid)
     ctx.changed()

@@ -146,6 +146,18 @@ class Variable:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the change feed: what the bump to `generation` changed. All three None:
+    anything may have (every process reloads everything)."""
+
+    generation: int
+    environment_sid: str | None
+    service_sid: str | None
+    account_sid: str | None
+    date_created: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     account_sid: str
     month: str  # YYYY-MM, UTC

@@ -8,6 +8,7 @@ nothing above it changes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -156,7 +157,21 @@ class Tx(Protocol):
         bumps it, so other processes notice with one cheap read."""
         ...
 
-    def bump_generation(self) -> int: ...
+    def bump_generation(self, environment_sid: str | None = None, service_sid: str | None = None,
+                        account_sid: str | None = None) -> int:
+        """Bump the counter and record in the change feed what changed: the environment, every
+        environment of the service, or of the account (none given: anything). Returns the new
+        generation; other processes learn of it when the transaction commits."""
+        ...
+
+    def changes_after(self, generation: int, limit: int) -> list[model.Change]:
+        """The change feed after `generation`, oldest first, at most `limit` entries."""
+        ...
+
+    def prune_changes(self, keep: int) -> int:
+        """Delete all but the newest `keep` entries of the change feed (safe to run anywhere at
+        once: a reader behind what is left reloads everything)."""
+        ...
 
     def credentials_version(self) -> str:
         """A value that changes with every change of credentials (an Auth Token, a deleted API
@@ -194,6 +209,17 @@ class MetaStore(Protocol):
     def dispose(self) -> None:
         """Close pooled connections (before forking workers, which open their own)."""
         ...
+
+    def listen(self, wake: Callable[[], None]) -> ChangeListener | None:
+        """Call `wake` soon after each change another process commits, where the backend can push
+        them (PostgreSQL's NOTIFY); None where it cannot: then polling alone notices them."""
+        ...
+
+
+class ChangeListener(Protocol):
+    connected: threading.Event  # set while changes are pushed
+
+    def stop(self) -> None: ...
 
 
 # --- blobs ------------------------------------------------------------------------------------

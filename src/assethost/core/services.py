@@ -81,7 +81,7 @@ def update(
         if values:
             tx.services.update({"sid": row.sid}, date_updated=clock.now(), **values)
         if "include_credentials" in values:
-            tx.bump_generation()  # every edge reloads: the next call of a function has, or lacks, them
+            tx.bump_generation(service_sid=row.sid)  # every edge reloads its environments: the next call of a function has, or lacks, them
         row = tx.services.one(sid=row.sid)
     if "include_credentials" in values:
         ctx.changed()
@@ -93,5 +93,5 @@ def delete(ctx: Context, account_sid: str, ref: str) -> None:
     with ctx.meta.write() as tx:
         row = find(tx, account_sid, ref)
         tx.services.delete(sid=row.sid)
-        tx.bump_generation()
+        tx.bump_generation(service_sid=row.sid)
     ctx.changed()

@@ -9,7 +9,6 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from assethost.core.aliases import CACHE_CONTROL_PROTECTED, CACHE_CONTROL_PUBLIC, alias_path
-from assethost.edge.conditional import not_modified_headers
 
 if TYPE_CHECKING:
     from assethost.edge.snapshot import FileEntry
@@ -21,16 +20,14 @@ def immutable(served: dict[str, FileEntry]) -> dict[str, FileEntry]:
     out = {}
     for entry in served.values():
         cache = CACHE_CONTROL_PUBLIC if entry.visibility == "public" else CACHE_CONTROL_PROTECTED
-        headers = _immutable(entry.headers, cache)
-        ok_headers = headers + [(b"content-length", str(entry.size).encode())]
-        not_modified = not_modified_headers(headers)
         variants = None if entry.variants is None else tuple(
             dataclasses.replace(v, headers=(h := _immutable(v.headers, cache)), head=_serialize(h))
             for v in entry.variants
         )
+        # Its heads are made from these fields at its first answer, as the original's are.
         out[alias_path(entry.path, entry.blob_hash)] = dataclasses.replace(
-            entry, headers=headers, ok_headers=ok_headers, ok_head=_serialize(ok_headers),
-            not_modified_headers=not_modified, not_modified_head=_serialize(not_modified), variants=variants,
+            entry, cache_control=cache.encode(), variants=variants, _ok_headers=None, _ok_head=None,
+            _not_modified=None,
         )
     return out
 

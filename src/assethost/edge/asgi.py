@@ -35,6 +35,8 @@ class EdgeApp:
             method, scope["scheme"], raw_path.decode("latin-1"), scope["query_string"].decode("latin-1"), headers,
             body,
         )
+        if reply.load is not None:
+            reply = await self.edge.warm(reply)
         if reply.call is not None:
             reply = await self.edge.call(reply)
         self._count(scope, headers, reply, time.monotonic() - started)

@@ -45,7 +45,6 @@ from assethost.edge.bounds import (
 from assethost.edge.responder import Reply
 from assethost.edge.sender import open_body
 from assethost.edge.snapshot import serialize
-from assethost.functions.call import FunctionCall
 from assethost.web.traffic import OPERATOR_PATHS, client_address
 
 # Bodies up to this size go out in one write with their head (for a 100 KiB file, one copy costs
@@ -53,6 +52,7 @@ from assethost.web.traffic import OPERATOR_PATHS, client_address
 # served from memory, when --memory-file-limit is raised past this) in a second write, so they are
 # not copied once more. A function's answer is that large only when the disk refused to hold it
 # (see Edge.call): otherwise one over FILE_CHUNK comes as a file.
+Asked = tuple[str, str, str, dict[bytes, bytes]]  # a request's method, target, Host and headers
 JOIN_LIMIT = 1024 * 1024
 
 
@@ -313,7 +313,9 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         if not keep_alive:
             self.stopped = True
         reply = self._respond()
-        if reply.call is None:  # a function's answer is counted when it comes (_run_function)
+        if reply.load is not None:  # answered (and counted) once the build is loaded: _run_function
+            reply.asked = self._asked()
+        elif reply.call is None:  # a function's answer is counted when it comes (_run_function)
             self._count(reply, perf_counter() - self.began, None)
         if self.busy or self.write_paused_at is not None or self.queue:
             self._wait(reply, keep_alive)
@@ -329,22 +331,21 @@ class FrontProtocol(Bounded, asyncio.Protocol):
             (target.query or b"").decode("latin-1"), self.headers, bytes(self.body) if self.body is not None else None,
         )
 
-    def _count(self, reply: Reply, seconds: float, call: FunctionCall | None) -> None:
+    def _count(self, reply: Reply, seconds: float, asked: Asked | None) -> None:
         """Count an answer of the edge (plain increments: this runs for every request), and log
-        it when the access log is on. `call`: the function call it answers, whose request it
-        names, since the parser may have read later requests meanwhile."""
+        it when the access log is on. `asked`: the request it answers when that is not the one
+        being parsed (a function's or a cold build's answer comes later: the parser may have read
+        later requests meanwhile)."""
         size = len(reply.body) + (reply.length if reply.file is not None else 0)
         self.edge.traffic.edge.add(reply.status, seconds, size)
         if self.edge.access is not None:
-            if call is not None:
-                method, target = call.method, call.path + (f"?{call.query}" if call.query else "")
-                host, headers = call.host, call.headers
-            else:
-                method = self.parser.get_method().decode("ascii", "replace")
-                target = self.url.decode("latin-1")
-                headers = self.headers
-                host = headers.get(b"host", b"").decode("latin-1")
+            method, target, host, headers = asked or self._asked()
             self._access("edge", method, target, host, headers, reply.status, size, seconds)
+
+    def _asked(self) -> Asked:
+        headers = self.headers
+        return (self.parser.get_method().decode("ascii", "replace"), self.url.decode("latin-1"),
+                headers.get(b"host", b"").decode("latin-1"), headers)
 
     def _access(self, role: str, method: str, target: str, host: str, headers: dict[bytes, bytes], status: int,
                 size: int, seconds: float) -> None:
@@ -363,8 +364,8 @@ class FrontProtocol(Bounded, asyncio.Protocol):
         if transport.is_closing():
             reply.discard()
             return
-        if reply.call is not None:
-            # A function: answered when its worker is done; later requests wait their turn.
+        if reply.call is not None or reply.load is not None:
+            # A function, or a build to load first: answered when that is done; later requests wait their turn.
             self.busy = True
             self._pause_reading()
             self.loop.create_task(self._run_function(reply, keep_alive))
@@ -407,8 +408,16 @@ class FrontProtocol(Bounded, asyncio.Protocol):
 
     async def _run_function(self, reply: Reply, keep_alive: bool) -> None:
         started = perf_counter()
-        answer = await self.edge.call(reply)
-        self._count(answer, perf_counter() - started, reply.call)
+        asked = reply.asked
+        if reply.load is not None:
+            reply = await self.edge.warm(reply)
+        if reply.call is not None:
+            call = reply.call
+            answer = await self.edge.call(reply)
+            asked = (call.method, call.path + (f"?{call.query}" if call.query else ""), call.host, call.headers)
+        else:
+            answer = reply
+        self._count(answer, perf_counter() - started, asked)
         self.busy = False
         self._write(answer, keep_alive)
         if not self.busy:

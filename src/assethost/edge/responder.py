@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import BinaryIO
 from urllib.parse import unquote
 
@@ -18,7 +19,7 @@ from assethost.core.variants import ENCODINGS
 from assethost.edge import aliases
 from assethost.edge.conditional import UNSATISFIABLE, byte_range, not_modified
 from assethost.edge.httpparts import choose_encoding, form_params
-from assethost.edge.snapshot import FileEntry, Site, Snapshot
+from assethost.edge.snapshot import BuildFiles, FileEntry, Site, Snapshot
 from assethost.functions.call import FunctionCall, FunctionEntry
 
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
@@ -59,6 +60,10 @@ class Reply:
     blob: str | None = None
     encoding: str | None = None
     call: FunctionCall | None = None  # run this function and answer with its result instead
+    # Load this build (not loaded yet: `Edge.warm`), then answer with `again(the build)` instead.
+    load: str | None = None
+    again: Callable[[BuildFiles | None], Reply] | None = None
+    asked: tuple[str, str, str, dict[bytes, bytes]] | None = None  # the request's (method, target, host, headers)
 
     def open_file(self) -> BinaryIO:
         """The file to send, to be closed by the caller (a blob's is opened anew each time)."""
@@ -80,6 +85,7 @@ def plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None
 NOT_FOUND = "Not Found\n"
 FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature (or an unexpired share link)\n"
 FORBIDDEN_FUNCTION = "Forbidden: this function needs a valid X-Twilio-Signature\n"
+UNAVAILABLE = "Service Unavailable: the files of this environment's build cannot be read now\n"
 # An environment's domain sent to a node run with --api-only: a load balancer's routing mistake,
 # not a missing environment (RFC 9110 §15.5.20), so that the two never look alike in its logs.
 MISDIRECTED = ("Misdirected Request: this node serves no environments (assethost serve --api-only); "
@@ -119,10 +125,12 @@ class Responder:
 
     def answer(
         self, method: str, transport_scheme: str, raw_path: str, query: str, headers: dict[bytes, bytes],
-        body: bytes | None,
+        body: bytes | None, loaded: BuildFiles | None | bool = False,
     ) -> Reply:
         """A request as a front received it: the URL the client used is rebuilt (a configured public
-        scheme, or trusted X-Forwarded-* headers) and a form body parsed, then answered."""
+        scheme, or trusted X-Forwarded-* headers) and a form body parsed, then answered. When the
+        site's build is not loaded, the answer says to load it (`Reply.load`) and to ask again
+        with `loaded`: the build then loaded, or None if it could not be."""
         if not self._serves_environments:
             return plain(421, MISDIRECTED)
         scheme = self._public_scheme or transport_scheme
@@ -134,22 +142,34 @@ class Responder:
             if fwd_host:
                 host = fwd_host.decode("latin-1").split(",")[0].strip()
         form = form_params(headers, body) if body is not None else None
-        reply = self._respond(method, scheme, host, raw_path, query, headers, form, body)
-        if method == "HEAD" and reply.body:
+        reply = self._respond(method, scheme, host, raw_path, query, headers, form, body, loaded)
+        if reply.load is not None:
+            reply.again = partial(self.answer, method, transport_scheme, raw_path, query, headers, body)
+        elif method == "HEAD" and reply.body:
             reply.body = b""
         return reply
 
     def _respond(
         self, method: str, scheme: str, host: str, raw_path: str, query: str,
         headers: dict[bytes, bytes], form: list[tuple[str, str]] | None, body: bytes | None = None,
+        loaded: BuildFiles | None | bool = False,
     ) -> Reply:
-        site = self._snapshot().sites.get(hostname(host))
+        snapshot = self._snapshot()
+        site = snapshot.sites.get(hostname(host))
         if site is None:
             return plain(404, f"Not Found: no environment has the domain {hostname(host)}\n")
-        self._count(site.account_sid)
-        build = site.build
-        if build is None:
+        if site.build_sid is None:
+            self._count(site.account_sid)
             return plain(404, "Not Found: nothing is deployed to this environment\n")
+        build = snapshot.files(site)
+        if build is None and isinstance(loaded, BuildFiles) and loaded.build_sid == site.build_sid:
+            build = loaded  # loaded for this request, and let go again already (a small cache)
+        if build is None:
+            if loaded is False:
+                return Reply(0, [], load=site.build_sid)  # counted when answered
+            self._count(site.account_sid)
+            return plain(503, UNAVAILABLE, [(b"retry-after", b"10")])
+        self._count(site.account_sid)
         entry = build.root if raw_path == "/" else (build.served.get(raw_path) or build.served.get(unquote(raw_path)))
         if entry is None and aliases.MARK in raw_path:
             entry = build.aliases.get(raw_path) or build.aliases.get(unquote(raw_path))
@@ -178,10 +198,10 @@ class Responder:
     ) -> Reply:
         if fn.visibility == "protected" and not _signed(site, scheme, host, raw_path, query, headers, form, body):
             return plain(403, FORBIDDEN_FUNCTION)
-        assert site.build is not None
+        assert site.build_sid is not None
         return Reply(0, [], call=FunctionCall(
             account_sid=site.account_sid, service_sid=site.service_sid, environment_sid=site.environment_sid,
-            build_sid=site.build.build_sid, auth_token=site.auth_token, include_credentials=site.include_credentials,
+            build_sid=site.build_sid, auth_token=site.auth_token, include_credentials=site.include_credentials,
             variables=site.variables, function=fn, method=method, scheme=scheme, host=host, path=unquote(raw_path),
             query=query, headers=headers, form=form, body=body,
         ))

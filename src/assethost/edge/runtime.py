@@ -15,16 +15,19 @@ from typing import BinaryIO
 from assethost.config import EdgeOptions, FunctionOptions
 from assethost.core import live
 from assethost.core.context import Context
+from assethost.core.ports import ChangeListener
 from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.responder import NOT_FOUND, Reply, Responder, hostname, plain
-from assethost.edge.snapshot import Snapshot, SnapshotLoader
+from assethost.edge.snapshot import BuildCache, BuildFiles, Snapshot, SnapshotLoader
 from assethost.functions.package import Packager
 from assethost.functions.runner import FunctionRunner
 from assethost.web.traffic import AccessLog, Traffic
 
 log = logging.getLogger("assethost.edge")
-SWEEP_EVERY = 120  # polls between sweeps of deleted builds' folders (a minute at 0.5 s)
-TMP_SWEEP_EVERY = 20  # polls between sweeps of interrupted uploads' temporary files (10 s): one listing
+SWEEP_EVERY_S = 60.0  # between sweeps of deleted builds' folders
+TMP_SWEEP_EVERY_S = 10.0  # between sweeps of interrupted uploads' temporary files (one listing each)
+# The change feed keeps this many entries: a process further behind than that reloads everything.
+FEED_KEEP = 10_000
 
 
 @dataclass(frozen=True)
@@ -32,24 +35,18 @@ class SnapshotFigures:
     """The size of the snapshot being served, worked out at each reload (not at each scrape)."""
 
     sites: int = 0
-    builds: int = 0
-    files: int = 0  # served and private assets of the deployed builds, each version once
-    memory_bytes: int = 0  # of those, the bytes held in memory (files up to --memory-file-limit), variants included
+    builds: int = 0  # deployed
     loaded_at: float = 0.0  # time.time() of the reload; 0: none yet
 
 
 def _figures(snapshot: Snapshot) -> SnapshotFigures:
-    builds = {site.build.build_sid: site.build for site in snapshot.sites.values() if site.build is not None}
-    entries = {e.version_sid: e for b in builds.values() for e in (*b.served.values(), *b.private.values())}
-    memory = sum(len(e.body) for e in entries.values() if e.body is not None)
-    memory += sum(len(v.body) for e in entries.values() for v in e.variants or () if v.body is not None)
-    return SnapshotFigures(sites=len(snapshot.sites), builds=len(builds), files=len(entries), memory_bytes=memory,
-                           loaded_at=time.time())
+    builds = {site.build_sid for site in snapshot.sites.values() if site.build_sid is not None}
+    return SnapshotFigures(sites=len(snapshot.sites), builds=len(builds), loaded_at=time.time())
 
 
 class Edge:
     def __init__(self, ctx: Context, base_domain: str, options: EdgeOptions | None = None,
-                 poll_interval: float = 0.5, flush_interval: float = 2.0,
+                 poll_interval: float | None = None, flush_interval: float = 2.0,
                  packager: Packager | None = None, function_options: FunctionOptions | None = None,
                  public_scheme: str | None = None, trust_forwarded: bool = False,
                  serves_environments: bool = True) -> None:
@@ -61,8 +58,14 @@ class Edge:
         self.base_domain = base_domain
         self.suffix = "." + base_domain
         self.options = options or EdgeOptions()
-        self.snapshot = Snapshot()
-        self.loader = SnapshotLoader(ctx, self.options)
+        self.builds = BuildCache(ctx, self.options)
+        self.snapshot = Snapshot(builds=self.builds)
+        self.loader = SnapshotLoader(ctx, self.options, self.builds)
+        self._reloading = threading.Lock()  # the API thread and the poller may both reload
+        # Asynchronous loads of cold builds, by build SID: concurrent requests share one.
+        self._loading: dict[str, asyncio.Future[BuildFiles | None]] = {}
+        self.listener: ChangeListener | None = None
+        self._wake = threading.Event()
         self.meter = ctx.meter
         self.traffic = Traffic()
         self.figures = SnapshotFigures()
@@ -74,7 +77,7 @@ class Edge:
         self.every_sweep: list[Callable[[], None]] = []
         self.responder = Responder(lambda: self.snapshot, self.meter.add, public_scheme,
                                    trust_forwarded, serves_environments)
-        self.poll_interval = poll_interval
+        self.poll_interval = self.options.poll_interval if poll_interval is None else poll_interval
         self.flush_interval = flush_interval
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -88,7 +91,19 @@ class Edge:
         ctx.listeners.append(self.reload)
 
     def live_builds(self) -> set[str]:
-        return {site.build.build_sid for site in self.snapshot.sites.values() if site.build is not None}
+        return {site.build_sid for site in self.snapshot.sites.values() if site.build_sid is not None}
+
+    async def warm(self, reply: Reply) -> Reply:
+        """The answer to a request for a build not loaded yet: load it in a thread (one load for
+        every request waiting on it), then answer again."""
+        assert reply.load is not None and reply.again is not None
+        sid = reply.load
+        pending = self._loading.get(sid)
+        if pending is None:
+            pending = self._loading[sid] = asyncio.ensure_future(asyncio.to_thread(self.builds.load, sid))
+            pending.add_done_callback(lambda _: self._loading.pop(sid, None))
+        build = await asyncio.shield(pending)
+        return reply.again(build)
 
     async def call(self, reply: Reply) -> Reply:
         """Run the function a reply names and return its answer, for either front.
@@ -140,9 +155,14 @@ class Edge:
         return name in self.snapshot.sites or name.endswith(self.suffix)
 
     def reload(self) -> None:
-        previous = self.snapshot
-        snapshot = self.loader.load(previous)
-        self.snapshot = snapshot
+        """Catch up with the change feed: the environments changed since this snapshot's
+        generation are read again (everything at the first load, or after a gap in the feed)."""
+        with self._reloading:
+            previous = self.snapshot
+            snapshot = self.loader.load(previous)
+            if snapshot is previous:
+                return
+            self.snapshot = snapshot
         self.figures = _figures(snapshot)
         if previous.generation >= 0:  # what was deployed before this process started is no deployment of its
             self._observe_propagation(previous, snapshot)
@@ -150,19 +170,19 @@ class Edge:
     def _observe_propagation(self, previous: Snapshot, snapshot: Snapshot) -> None:
         """For each environment this reload switched to another build: how long after the
         deployment was recorded (whole seconds, so up to a second more than it took)."""
-        before = {site.environment_sid: site.build for site in previous.sites.values()}
         now = time.time()
-        for site in snapshot.sites.values():
-            if site.build is None or site.deployed is None:
-                continue
-            old = before.get(site.environment_sid)
-            if old is None or old.build_sid != site.build.build_sid:
+        for domain, site in snapshot.sites.items():
+            old = previous.sites.get(domain)
+            if old is site or site.build_sid is None or site.deployed is None:
+                continue  # the same object: a site no change named
+            if old is None or old.environment_sid != site.environment_sid or old.build_sid != site.build_sid:
                 deployed = calendar.timegm(site.deployed.timetuple())
                 self.traffic.propagation.observe(max(0.0, now - deployed))
 
     def start(self) -> None:
         if self.serves_environments:
             self.reload()
+            self.listener = self.ctx.meta.listen(self._wake.set)
         if self.functions is not None:
             self.functions.start()
         for target, name in ((self._poll, "assethost-edge-poll"), (self._flush_loop, "assethost-meter")):
@@ -172,6 +192,9 @@ class Edge:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+        if self.listener is not None:
+            self.listener.stop()
         for t in self._threads:
             t.join(timeout=5)
         if self.functions is not None:
@@ -190,21 +213,35 @@ class Edge:
                 log.exception("a periodic task after the meter's flush failed; it runs again at the next")
 
     def _poll(self) -> None:
-        """Notice deployments, variable and Auth Token changes made by other processes sharing the database;
-        now and then, clear away the folders of deleted builds and the temporary files of uploads
-        that crashed."""
-        polls = 0
-        while not self._stop.wait(self.poll_interval):
-            polls += 1
+        """Notice deployments, variable and Auth Token changes made by other processes sharing the
+        database: at once when the listener wakes this (PostgreSQL), else at the next poll. Now and
+        then, clear away the folders of deleted builds and the temporary files of uploads that
+        crashed, and prune the change feed."""
+        swept = builds_swept = time.monotonic()
+        while True:
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
-                if self.serves_environments and live.generation(self.ctx.meta) != self.snapshot.generation:
+                if self.serves_environments:
                     self.reload()
             except Exception:
                 log.exception("edge reload failed; serving the previous snapshot")
-            if polls % TMP_SWEEP_EVERY == 0:
-                self._sweep(builds=polls % SWEEP_EVERY == 0)
+            now = time.monotonic()
+            if now - swept >= TMP_SWEEP_EVERY_S:
+                swept = now
+                sweep_builds = now - builds_swept >= SWEEP_EVERY_S
+                if sweep_builds:
+                    builds_swept = now
+                self._sweep(builds=sweep_builds)
 
     def _sweep(self, builds: bool) -> None:
+        if builds:
+            try:
+                live.prune(self.ctx.meta, FEED_KEEP)
+            except Exception:
+                log.exception("pruning the change feed failed; trying again at the next sweep")
         if builds and self.packager is not None:
             try:
                 self.packager.sweep(self.ctx)

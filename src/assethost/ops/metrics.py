@@ -114,17 +114,31 @@ class EdgeCollector(Collector):
             "From a deployment's recorded time (whole seconds) to this process serving it")
         propagation.add_metric([], _buckets(traffic.propagation), traffic.propagation.total)
         yield propagation
-        figures = self.edge.figures
+        figures, builds, loader = self.edge.figures, self.edge.builds, self.edge.loader
         for name, value, meaning in (
             ("sites", figures.sites, "Environment domains in the snapshot"),
             ("builds", figures.builds, "Deployed builds in the snapshot"),
-            ("files", figures.files, "Asset versions of the deployed builds"),
-            ("memory_bytes", figures.memory_bytes,
+            ("resident_builds", len(builds.builds()), "Deployed builds whose files this process holds loaded"),
+            ("files", builds.files, "Asset files of the loaded builds"),
+            ("memory_bytes", builds.memory_bytes,
              "Bytes of the files served from memory, their compressed variants included"),
             ("generation", self.edge.snapshot.generation, "Deployment counter of the snapshot being served"),
             ("loaded_timestamp_seconds", figures.loaded_at, "When the snapshot was last reloaded (Unix time)"),
         ):
             yield GaugeMetricFamily(f"assethost_snapshot_{name}", meaning, value=value)
+        for name, value, meaning in (
+            ("environments_loaded", loader.environments_loaded,
+             "Environments read from the database: all at start, then only those the change feed names"),
+            ("full_loads", loader.full_loads, "Reads of every environment (at start, or after a gap in the change feed)"),
+            ("build_loads", builds.loads, "Builds whose files were loaded (first asked for, or deployed over a loaded one)"),
+            ("build_evictions", builds.evictions, "Loaded builds let go to stay within --build-cache-files"),
+        ):
+            yield CounterMetricFamily(f"assethost_snapshot_{name}", meaning, value=value)
+        listener = self.edge.listener
+        if listener is not None:
+            yield GaugeMetricFamily("assethost_change_listener_connected",
+                                    "1 while the LISTEN connection for change notifications is up",
+                                    value=1 if listener.connected.is_set() else 0)
 
 
 class Metrics:

@@ -18,11 +18,13 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from assethost.core import model
+from assethost.core import clock, model
 from assethost.core.ports import Duplicate, Value
 from assethost.store import schema
+from assethost.store.listen import Listener
 
 T = TypeVar("T")
+CHANNEL = "assethost_changes"  # the NOTIFY channel of the change feed (store/listen.py listens)
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
@@ -96,6 +98,16 @@ class MetaStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def listen(self, wake: Callable[[], None]) -> Listener | None:
+        """On PostgreSQL, a thread holding one LISTEN connection that calls `wake` at each committed
+        change (and after each reconnection, for what it may have missed); None on SQLite."""
+        if self.is_sqlite:
+            return None
+        listener = Listener(self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                            CHANNEL, wake)
+        listener.start()
+        return listener
 
 
 def _driver(conn: Connection) -> Any:
@@ -351,7 +363,8 @@ class Tx:
         value = self.conn.execute(_GENERATION).scalar()
         return int(value or 0)
 
-    def bump_generation(self) -> int:
+    def bump_generation(self, environment_sid: str | None = None, service_sid: str | None = None,
+                        account_sid: str | None = None) -> int:
         t = schema.deploy_state
         bump = update(t).where(t.c.id == 1).values(generation=t.c.generation + 1)
         if self.conn.execute(bump).rowcount == 0:
@@ -360,7 +373,26 @@ class Tx:
                     self.conn.execute(insert(t).values(id=1, generation=1))
             except IntegrityError:  # the very first bumps of a database, at once: another one made the row
                 self.conn.execute(bump)
-        return self.generation()
+        generation = self.generation()
+        self.conn.execute(insert(schema.changes).values(
+            generation=generation, environment_sid=environment_sid, service_sid=service_sid,
+            account_sid=account_sid, date_created=clock.now()))
+        if self.conn.dialect.name == "postgresql":
+            # Delivered to every LISTEN connection when (and only if) this transaction commits.
+            self.conn.execute(select(func.pg_notify(CHANNEL, str(generation))))
+        return generation
+
+    def changes_after(self, generation: int, limit: int) -> list[model.Change]:
+        t = schema.changes
+        q = select(t).where(t.c.generation > generation).order_by(t.c.generation).limit(limit)
+        return [model.Change(**row._mapping) for row in self.conn.execute(q)]
+
+    def prune_changes(self, keep: int) -> int:
+        t = schema.changes
+        newest = self.conn.execute(select(func.max(t.c.generation))).scalar()
+        if newest is None:
+            return 0
+        return int(self.conn.execute(sa_delete(t).where(t.c.generation <= int(newest) - keep)).rowcount)
 
     def credentials_version(self) -> str:
         return str(self.conn.execute(_CREDENTIALS).scalar() or "")

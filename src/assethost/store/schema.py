@@ -241,6 +241,21 @@ deploy_state = Table(
     Column("generation", BigInteger, nullable=False),
 )
 
+# The change feed: one row per bump of deploy_state's generation, naming what changed (an
+# environment, every environment of a service, or of an account; none of them: everything), so a
+# process that has generation N reloads only what rows N+1.. name. Bumps commit in generation order
+# (each holds deploy_state's row until it commits), so a reader never sees N+2 without N+1. Old
+# rows are pruned; a reader behind the oldest one left reloads everything.
+changes = Table(
+    "changes",
+    metadata,
+    Column("generation", BigInteger, primary_key=True, autoincrement=False),
+    Column("environment_sid", String(34), nullable=True),
+    Column("service_sid", String(34), nullable=True),
+    Column("account_sid", String(34), nullable=True),
+    _created(),
+)
+
 # Served requests per account and calendar month (UTC), flushed in batches by the edge.
 usage = Table(
     "usage",
