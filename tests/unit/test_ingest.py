@@ -82,7 +82,7 @@ def test_a_file_over_the_limit_is_refused_before_commit(tmp_path):
     ctx = open_context(Settings(data_dir=tmp_path, limits=Limits(max_private_bytes=100)))
     try:
         account = accounts.create_account(ctx.meta).account_sid
-        destination = ingest.WorkspaceFile(account, services.create(ctx, account, "w", "W", None, None).sid)
+        destination = ingest.WorkspaceFile(account, services.create(ctx, account, "w", "W", None, "true").sid)
         with pytest.raises(TooLarge):
             ingest.store(ctx, destination.locate(ctx), _received(ctx, "/big.wav", "private"))
         assert not ctx.blobs.exists(DIGEST)
@@ -91,7 +91,7 @@ def test_a_file_over_the_limit_is_refused_before_commit(tmp_path):
 
 
 def test_a_disk_that_fails_at_commit_gives_507_and_adds_no_version(ctx, account, monkeypatch):
-    service = services.create(ctx, account, "ingest", "Ingest", None, None)
+    service = services.create(ctx, account, "ingest", "Ingest", None, "true")
     destination = ingest.WorkspaceFile(account, service.sid).locate(ctx)
     received = _received(ctx, "/ahoy.wav")
 
@@ -108,7 +108,7 @@ def test_a_disk_that_fails_at_commit_gives_507_and_adds_no_version(ctx, account,
 
 
 def test_the_workspace_makes_an_asset_per_path_and_a_version_for_the_same_path(ctx, account):
-    service = services.create(ctx, account, "ingest", "Ingest", None, None)
+    service = services.create(ctx, account, "ingest", "Ingest", None, "true")
     destination = ingest.WorkspaceFile(account, "ingest").locate(ctx)
     first = ingest.store(ctx, destination, _received(ctx, "/ahoy.wav"))
     second = ingest.store(ctx, destination, _received(ctx, "/ahoy.wav", "private", DATA + b"2"))

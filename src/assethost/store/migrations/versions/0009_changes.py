@@ -1,7 +1,7 @@
 """the change feed
 
 Revision ID: 0009
-Revises: 0013
+Revises: 0008
 Create Date: 2026-12-01 16:00:00.000000
 
 `changes` names what each bump of `deploy_state.generation` changed, so that a process reloads
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009'
-down_revision = '0013'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

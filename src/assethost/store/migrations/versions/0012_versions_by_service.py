@@ -1,7 +1,7 @@
 """versions by service
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 16:00:00.000000
 
 A service's versions are listed, oldest first, by every deploy (`GET /assethost/v1/Services/{ZS}/
@@ -17,7 +17,7 @@ by scanning the primary key in order and filtering (10–90 ms per page).
 from alembic import op
 
 revision = '0012'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
