@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assethost.api import openapi
+from assethost.api import bulk, openapi
 from assethost.api.auth import authenticate
 from assethost.api.render import Renderer
 from assethost.core import builds, environments, ingest, logs, resources, services, usage
@@ -306,4 +306,5 @@ routes += [
     Route(X + "/Versions", service_versions, methods=["GET"]),
     Route(X + "/Assets/{sid}/Versions", _version_by_hash("asset"), methods=["POST"]),
     Route(X + "/Functions/{sid}/Versions", _version_by_hash("function"), methods=["POST"]),
+    *bulk.routes,  # the bulk deploy, in its own module
 ]

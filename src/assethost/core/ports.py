@@ -188,6 +188,11 @@ class BlobWriter(Protocol):
         """Bytes written so far."""
         ...
 
+    @property
+    def digest(self) -> str:
+        """The SHA-256 (hex) of the bytes written so far, known before anything is committed."""
+        ...
+
     def write(self, chunk: bytes) -> None:
         """Raises BlobTooLarge past the writer's limit (the bytes are discarded) and
         StorageError when the store refuses."""
@@ -211,6 +216,10 @@ class BlobStore(Protocol):
     """Content-addressed, immutable bytes: a blob never changes once committed."""
 
     def writer(self, limit: int) -> BlobWriter: ...
+
+    def commit_all(self, writers: Sequence[BlobWriter]) -> list[tuple[str, int]]:
+        """Commit several writers of this store (each as `commit` would), in fewer flushes."""
+        ...
 
     def put(self, data: bytes) -> tuple[str, int]: ...
 

@@ -21,7 +21,8 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self
 
@@ -38,6 +39,7 @@ from assethost.store.blobs.local import LocalBlobStore, disk_errors
 log = logging.getLogger("assethost.blobs")
 # Bounded waits: a store that does not answer fails the request instead of holding it.
 _CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
+UPLOAD_THREADS = 8  # blobs of one commit_all sent to the bucket at once
 _TRANSFER = TransferConfig(multipart_threshold=16 * 1024 * 1024, max_concurrency=4)
 
 
@@ -79,6 +81,10 @@ class _Writer:
     def size(self) -> int:
         return self._local.size
 
+    @property
+    def digest(self) -> str:
+        return self._local.digest
+
     def write(self, chunk: bytes) -> None:
         self._local.write(chunk)
 
@@ -114,6 +120,16 @@ class S3BlobStore:
             w.write(data)
             return w.commit()
 
+    def commit_all(self, writers: Sequence[BlobWriter]) -> list[tuple[str, int]]:
+        """Committed locally as one batch (`LocalBlobStore.commit_all`), then sent to the bucket
+        UPLOAD_THREADS at a time."""
+        mine = [w for w in writers if isinstance(w, _Writer)]
+        assert len(mine) == len(writers), "writers of another store"
+        placed = self.local.commit_all([w._local for w in mine])
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            list(pool.map(self.upload, [digest for digest, _ in placed]))
+        return placed
+
     def upload(self, digest: str) -> None:
         """Send a committed local blob to the bucket, unless the bucket has it already."""
         if self._in_bucket(digest, "store an upload"):
@@ -131,6 +147,8 @@ class S3BlobStore:
             except ClientError as exc:
                 if _code(exc) == "NoSuchKey":
                     return False
+                if _code(exc) == "InvalidRange":  # there, and empty: it has no byte 0
+                    return True
                 raise
         return True
 
