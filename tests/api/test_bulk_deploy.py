@@ -299,3 +299,19 @@ def test_a_function_build_is_packaged_in_the_background(server, http):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert http.get(f"/v1/Services/{zs}/Builds/{done['build']['sid']}/Status").json()["status"] == "completed"
+
+
+def test_a_deploy_larger_than_the_receive_queue_streams_through(server, http):
+    """More bytes than wait in memory at once (8 pieces of 1 MiB): the body keeps flowing."""
+    zs = create_service(http, uniq("bg"))["sid"]
+    env = http.post(f"/v1/Services/{zs}/Environments", data={"UniqueName": "dev", "DomainSuffix": "dev"}).json()
+    contents = [os.urandom(5_000_000) for _ in range(3)]
+    files = [entry(f"/big{i}.bin", c, content_type="application/octet-stream") for i, c in enumerate(contents)]
+    started = time.monotonic()
+    answer = post_deploy(http, zs, {"files": files, "upload": [f["sha256"] for f in files],
+                                    "environment": env["sid"]}, contents)
+    assert answer.status_code == 201, answer.text
+    assert time.monotonic() - started < 60
+    assert answer.json()["uploaded_bytes"] == 15_000_000
+    domain = answer.json()["deployment"] and http.get(f"/v1/Services/{zs}/Environments/{env['sid']}").json()
+    assert sha256_hex(edge_get(server, domain["domain_name"], "/big2.bin").content) == files[2]["sha256"]

@@ -131,9 +131,10 @@ class _Splitter:
     def __init__(self, blobs: BlobStore, files: list[tuple[str, int, str]]) -> None:
         self.blobs = blobs
         self.files = files
-        self.pieces: queue.Queue[bytes | None] = queue.Queue(QUEUE)
+        self.pieces: queue.Queue[bytes] = queue.Queue(QUEUE)
         self.error: AssetHostError | None = None
         self.finished = False  # the thread is done: nothing more is taken from the queue
+        self.closed = False  # the body is over: nothing more is put in it
         self._lock = threading.Lock()
         self._index = 0  # the file being received
         self._left = 0  # its bytes still to come
@@ -162,22 +163,25 @@ class _Splitter:
                 return
 
     def close(self) -> None:
-        """End of the body (or of waiting for it): the thread finishes. Never blocks: with the
-        queue full, the thread sees the error or the end on its own."""
-        with suppress(queue.Full):
-            self.pieces.put_nowait(None)
+        """End of the body (or of waiting for it): the thread finishes what is queued, then
+        stops. Never blocks."""
+        self.closed = True
 
     def run(self) -> None:
         try:
             self._open_next()
+            waited_since = time.monotonic()
             while True:
                 try:
-                    piece = self.pieces.get(timeout=PIECE_WAIT)
+                    piece = self.pieces.get(timeout=0.05)
                 except queue.Empty:
-                    self.fail(Invalid("The deploy's body stopped arriving: nothing was deployed"))
-                    return
-                if piece is None:
-                    break
+                    if self.closed and self.pieces.empty():
+                        break
+                    if time.monotonic() - waited_since > PIECE_WAIT:
+                        self.fail(Invalid("The deploy's body stopped arriving: nothing was deployed"))
+                        return
+                    continue
+                waited_since = time.monotonic()
                 if self.error is None:
                     self._split(piece)
             if self.error is None and (self._index < len(self.files)):
