@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -285,9 +286,13 @@ def _first_deploy(checkout: Any, backend: str, project: Path, run_dir: Path, arg
                 time.sleep(0.1)
             cli_env = dict(env, ASSETHOST_API_URL=url, NO_PROXY="127.0.0.1")
             before = ub.tree_cpu(proc.pid)
+            client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             seconds, done = timed([str(checkout.python), "-m", "assethost", "deploy", ".", "-n",
                                    f"bench-{os.urandom(4).hex()}", "--json"], project, cli_env, args.step_timeout)
             cpu = ub.tree_cpu(proc.pid) - before
+            client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            client_cpu = (client_after.ru_utime + client_after.ru_stime
+                          - client_before.ru_utime - client_before.ru_stime)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -298,7 +303,8 @@ def _first_deploy(checkout: Any, backend: str, project: Path, run_dir: Path, arg
             if dbname:
                 _drop_database(args.pg_url, dbname)
     counts = json.loads(done.stdout)["counts"]
-    return {"seconds": seconds, "server_cpu": cpu, "files": counts["files"], "uploaded": counts["uploaded"],
+    return {"seconds": seconds, "server_cpu": cpu, "client_cpu": client_cpu, "files": counts["files"],
+            "uploaded": counts["uploaded"],
             "bytes": counts["uploaded_bytes"]}
 
 
@@ -325,7 +331,8 @@ def compare(args: argparse.Namespace) -> None:
                 for c in args.checkout:
                     log(f"round {rnd + 1}: {c.name} {backend} {scenario}")
                     r = _first_deploy(c, backend, root, WORK / "compare-run", args)
-                    log(f"  {r['seconds']:.2f} s, server CPU {r['server_cpu']:.2f} s, {r['uploaded']} uploaded")
+                    log(f"  {r['seconds']:.2f} s, server CPU {r['server_cpu']:.2f} s, CLI CPU {r['client_cpu']:.2f} s, "
+                        f"{r['uploaded']} uploaded")
                     runs.setdefault((scenario, backend, c.name), []).append(r)
     first = args.checkout[0].name
     lines = [
@@ -335,19 +342,22 @@ def compare(args: argparse.Namespace) -> None:
          f"{os.cpu_count()} CPUs; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after. "
          "PostgreSQL runs keep their blobs in the data folder."),
         "",
-        "| project | database | checkout | seconds (median) | all runs | MB/s | files/s | server CPU s | vs first |",
-        "|---|---|---|---:|---|---:|---:|---:|---:|",
+        ("| project | database | checkout | seconds (median) | all runs | MB/s | files/s | server CPU s "
+         "| CLI CPU s | vs first |"),
+        "|---|---|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for (scenario, backend, name), rs in runs.items():
         sec = statistics.median(r["seconds"] for r in rs)
         cpu = statistics.median(r["server_cpu"] for r in rs)
+        client = statistics.median(r["client_cpu"] for r in rs)
         base = statistics.median(r["seconds"] for r in runs[(scenario, backend, first)])
         mb = statistics.median(r["bytes"] for r in rs) / 1e6 / sec
         every = ", ".join(f"{r['seconds']:.2f}" for r in rs)
         lines.append(f"| {projects[scenario][1]} | {backend} | {name} | {sec:.2f} | "
                      f"{every} | {mb:.0f} | {rs[0]['files'] / sec:.0f} | "
-                     f"{cpu:.2f} | {base / sec:.2f}x |")
-    lines += ["", "Seconds: wall time of the whole `assethost deploy` command, process start to exit."]
+                     f"{cpu:.2f} | {client:.2f} | {base / sec:.2f}x |")
+    lines += ["", ("Seconds: wall time of the whole `assethost deploy` command, process start to exit; CPU: "
+                   "user + system seconds of the server's process tree and of the CLI process during it.")]
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

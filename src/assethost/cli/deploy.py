@@ -187,7 +187,9 @@ class Deployer:
         self.client, self.project, self.service_name, self.target = client, project, service_name, target
         self.reporter, self.dry_run, self.workers = reporter, dry_run, workers
         self.build_timeout, self.runtime, self.bulk = build_timeout, runtime, bulk
-        self.deploying: str | None = None  # the build whose deployment was asked for, once it is
+        # the build whose deployment was asked for, once it is ("of this bulk deploy" once its
+        # bytes are all sent: the server deploys it even if we stop waiting)
+        self.deploying: str | None = None
 
     # ------------------------------------------------------------------ the whole run
     def run(self) -> DeployResult:
@@ -361,9 +363,13 @@ class Deployer:
             manifest["dependencies"] = self.project.dependencies
         if self.runtime:
             manifest["runtime"] = self.runtime
+        def sent() -> None:  # the server has it all: from here on it deploys without us
+            self.deploying = "of this bulk deploy"
+
         with self.reporter.uploading(len(upload), total) as bar:
             try:
-                done = self.client.bulk_deploy(zs, manifest, _content([first[h] for h in upload], bar), total)
+                done = self.client.bulk_deploy(zs, manifest, _content([first[h] for h in upload], bar, sent),
+                                               total)
             except ApiError as exc:
                 raise _refusal(f"the server refused the deploy of {len(plan)} files", plan, exc) from None
         for p, version in zip(plan, done["versions"], strict=True):
@@ -502,7 +508,7 @@ def _entry(p: Planned) -> dict[str, Any]:
             "size": p.file.size, "content_type": p.content_type}
 
 
-def _content(files: list[Planned], bar: Upload) -> Iterator[bytes]:
+def _content(files: list[Planned], bar: Upload, sent: Callable[[], None]) -> Iterator[bytes]:
     """The bytes of `files`, one after the other, each exactly as long as hashed (a file that
     changed size since stops the deploy; one that changed content the server refuses)."""
     piece = bytearray()
@@ -525,6 +531,7 @@ def _content(files: list[Planned], bar: Upload) -> Iterator[bytes]:
         bar.file_done()
     if piece:
         yield bytes(piece)
+    sent()
 
 
 def _env_json(env: dict[str, Any], created: bool, target: EnvTarget) -> dict[str, Any]:

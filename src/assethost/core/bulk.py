@@ -178,11 +178,12 @@ def missing(ctx: Context, account_sid: str, service_ref: str, manifest: Manifest
 
 
 def check_present(ctx: Context, account_sid: str, service_ref: str, manifest: Manifest) -> None:
-    """Before any byte is read: the service exists and every new file's bytes are either sent
-    or this account's own."""
+    """Before any byte is read: the service (and environment) exist, the account may start a
+    build, and every new file's bytes are either sent or this account's own."""
     sent = {h for h, _ in manifest.upload}
     with ctx.meta.read() as tx:
         services.find(tx, account_sid, service_ref)
+        _check_building(tx, account_sid)
         if manifest.environment_sid:
             environments.find(tx, account_sid, service_ref, manifest.environment_sid)
         lacking = [h for h in dict.fromkeys(f.sha256 for f in manifest.new_files) if h not in sent]
@@ -209,8 +210,7 @@ def commit(ctx: Context, account_sid: str, service_ref: str, manifest: Manifest)
     now = clock.now()
     with ctx.meta.write() as tx:
         service = services.find(tx, account_sid, service_ref)
-        if tx.builds.count(account_sid=account_sid, status="building") >= builds.MAX_BUILDING:
-            raise TooMany(f"This account has {builds.MAX_BUILDING} builds in progress; create more once they are done")
+        _check_building(tx, account_sid)
         reused_sids = [f for f in manifest.files if isinstance(f, str)]
         reused = {v.sid: v for v in tx.versions.select_in("sid", reused_sids, service_sid=service.sid)}
         for sid in reused_sids:
@@ -251,6 +251,13 @@ def commit(ctx: Context, account_sid: str, service_ref: str, manifest: Manifest)
     if manifest.environment_sid and build.status == "completed":
         deployment = environments.deploy(ctx, account_sid, service.sid, manifest.environment_sid, build.sid)
     return Deployed(build, entries, rows, len(new_resources), deployment=deployment)
+
+
+def _check_building(tx: Tx, account_sid: str) -> None:
+    """The cap on builds in progress, checked before the bytes are read and again when the build
+    is made."""
+    if tx.builds.count(account_sid=account_sid, status="building") >= builds.MAX_BUILDING:
+        raise TooMany(f"This account has {builds.MAX_BUILDING} builds in progress; create more once they are done")
 
 
 def _runtime(runtime: str | None) -> str:
