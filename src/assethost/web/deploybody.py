@@ -4,8 +4,9 @@ manifest says.
 
 This framing needs no parsing of the bytes (multipart would have us search every byte for its
 boundary), so receiving a large deploy costs what hashing and writing cost. The event loop only
-gathers the body into pieces of PIECE bytes; one thread splits them into files, each hashed and
-written as it arrives (`BlobStore.writer`), and hands the complete files, BATCH_FILES or
+gathers the body's chunks into pieces of about PIECE bytes (lists, not copies); one thread splits
+them into files, each hashed and written as it arrives (`BlobStore.writer`), and hands the
+complete files, BATCH_FILES or
 BATCH_BYTES at a time, to `core.ingest.store_expected` on a second thread, which checks their
 hashes and commits them together (`BlobStore.commit_all`: two flushes per batch rather than two
 fsyncs per file), a batch of large files while the next one arrives. Everything is bounded:
@@ -103,17 +104,19 @@ class DeployBody:
         splitter = _Splitter(blobs, files)
         worker = asyncio.ensure_future(run_in_threadpool(splitter.run))
         try:
-            piece = self._rest
+            # the chunks as they came, a piece at a time: no byte is copied on the way
+            piece, size = ([bytes(self._rest)] if self._rest else []), len(self._rest)
             while splitter.error is None:
                 chunk = await self._next()
                 if chunk is None:
                     break
-                piece += chunk
-                if len(piece) >= PIECE:
-                    await splitter.feed(bytes(piece))
-                    piece = bytearray()
+                piece.append(chunk)
+                size += len(chunk)
+                if size >= PIECE:
+                    await splitter.feed(piece)
+                    piece, size = [], 0
             if piece and splitter.error is None:
-                await splitter.feed(bytes(piece))
+                await splitter.feed(piece)
         except BaseException as exc:
             splitter.fail(exc if isinstance(exc, AssetHostError) else Invalid("The deploy was interrupted"))
             raise
@@ -131,7 +134,7 @@ class _Splitter:
     def __init__(self, blobs: BlobStore, files: list[tuple[str, int, str]]) -> None:
         self.blobs = blobs
         self.files = files
-        self.pieces: queue.Queue[bytes] = queue.Queue(QUEUE)
+        self.pieces: queue.Queue[list[bytes]] = queue.Queue(QUEUE)
         self.error: AssetHostError | None = None
         self.finished = False  # the thread is done: nothing more is taken from the queue
         self.closed = False  # the body is over: nothing more is put in it
@@ -149,13 +152,13 @@ class _Splitter:
             if self.error is None:
                 self.error = exc if isinstance(exc, AssetHostError) else Invalid(str(exc))
 
-    async def feed(self, piece: bytes) -> None:
+    async def feed(self, piece: list[bytes]) -> None:
         try:
             self.pieces.put_nowait(piece)
         except queue.Full:
             await run_in_threadpool(self._put, piece)
 
-    def _put(self, piece: bytes) -> None:
+    def _put(self, piece: list[bytes]) -> None:
         deadline = time.monotonic() + PIECE_WAIT
         while not self.finished and time.monotonic() < deadline:
             with suppress(queue.Full):
@@ -214,18 +217,19 @@ class _Splitter:
                 return
             self._complete()
 
-    def _split(self, piece: bytes) -> None:
-        at = 0
-        while at < len(piece):
-            if self._writer is None:
-                raise Invalid(f"The body holds more bytes than the {len(self.files)} files of its manifest")
-            take = min(self._left, len(piece) - at)
-            self._writer.write(piece if take == len(piece) else piece[at:at + take])
-            self._left -= take
-            at += take
-            if not self._left:
-                self._complete()
-                self._open_next()
+    def _split(self, piece: list[bytes]) -> None:
+        for chunk in piece:
+            at = 0
+            while at < len(chunk):
+                if self._writer is None:
+                    raise Invalid(f"The body holds more bytes than the {len(self.files)} files of its manifest")
+                take = min(self._left, len(chunk) - at)
+                self._writer.write(chunk if take == len(chunk) else chunk[at:at + take])
+                self._left -= take
+                at += take
+                if not self._left:
+                    self._complete()
+                    self._open_next()
 
     def _complete(self) -> None:
         writer, (sha256, size, name) = self._writer, self.files[self._index]
