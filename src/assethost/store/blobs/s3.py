@@ -124,7 +124,8 @@ class S3BlobStore:
         """Committed locally as one batch (`LocalBlobStore.commit_all`), then sent to the bucket
         UPLOAD_THREADS at a time."""
         mine = [w for w in writers if isinstance(w, _Writer)]
-        assert len(mine) == len(writers), "writers of another store"
+        if len(mine) != len(writers):
+            raise TypeError("commit_all takes this store's writers")
         placed = self.local.commit_all([w._local for w in mine])
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             list(pool.map(self.upload, [digest for digest, _ in placed]))
