@@ -42,7 +42,7 @@ from assethost.core.ports import BlobStore, BlobWriter, StorageError
 
 PIECE = 1024 * 1024
 QUEUE = 8
-BATCH_FILES = 512  # files committed together (`BlobStore.commit_all`), all open until then
+BATCH_FILES = 256  # files committed together (`BlobStore.commit_all`), all open until then
 BATCH_BYTES = 64 * 1024 * 1024
 PIECE_WAIT = 120.0  # seconds the splitting thread waits for the next piece before giving up
 
