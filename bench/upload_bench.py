@@ -10,6 +10,8 @@ Service and its Assets through the API (not measured), then measures two phases:
 
   small   --files N (400) version uploads of 1 KiB, --concurrency C (8) in flight: files/s
   large   --large K (4) version uploads of 25 MiB, one at a time: MB/s (MB = 10^6 bytes)
+  get     --gets G (2000) authenticated `GET /v1/Services` (listing the one service), one at a
+          time on one connection, before any upload: the server CPU of one API request
 
 and, per phase, the CPU time of the server's process tree (user+system, children included, from
 /proc), so CPU per file and per MB can be compared even when the machine is busy. Checkouts are
@@ -348,6 +350,11 @@ class Run:
     large_cpu_exact: bool = False
     large_client_cores: float = 0.0
     large_other_cores: float = 0.0
+    gets: int = 0
+    gets_seconds: float = 0.0
+    gets_server_cpu: float = 0.0
+    gets_cpu_exact: bool = False
+    gets_other_cores: float = 0.0
     stored_bytes: int = 0
     latencies: list[float] = field(default_factory=list, repr=False)
 
@@ -366,6 +373,10 @@ class Run:
     @property
     def cpu_ms_per_mb(self) -> float | None:
         return self.large_server_cpu * 1000 / (self.large_bytes / 1e6) if self.large_bytes else None
+
+    @property
+    def cpu_us_per_get(self) -> float | None:
+        return self.gets_server_cpu * 1e6 / self.gets if self.gets else None
 
 
 def _ok(r: httpx.Response, want: int = 201) -> dict[str, Any]:
@@ -402,6 +413,22 @@ def measure(checkout: Checkout, rnd: int, args: argparse.Namespace, large: list[
 
             zs = _ok(http.post("/Services", data={"UniqueName": f"upload-bench-{checkout.name}-{rnd}",
                                                   "FriendlyName": "upload bench"}))["sid"]
+
+            if args.gets:
+                # one at a time on one keep-alive connection, after a short unmeasured warm-up
+                deadline = step_deadline()
+                with httpx.Client(base_url=f"{server.url}/v1", auth=(ACCOUNT_SID, AUTH_TOKEN),
+                                  timeout=args.request_timeout, trust_env=False) as one:
+                    for _ in range(50):
+                        _ok(one.get("/Services"), 200)
+                    with Meter(server.proc.pid) as m:
+                        for k in range(args.gets):
+                            if time.monotonic() > deadline:
+                                raise OutOfTime(f"API GETs: {k} of {args.gets} done in time")
+                            if len(_ok(one.get("/Services"), 200)["services"]) != 1:
+                                raise RuntimeError("GET /v1/Services did not list the one service")
+                run.gets, run.gets_seconds, run.gets_server_cpu = args.gets, m.wall, m.server_cpu
+                run.gets_cpu_exact, run.gets_other_cores = m.exact, m.other_cores
 
             def new_asset(i: int) -> str:
                 return _ok(http.post(f"/Services/{zs}/Assets", data={"FriendlyName": f"a{i}"}))["sid"]
@@ -489,6 +516,7 @@ METRICS = (  # attribute, column title, better when higher
     ("cpu_ms_per_file", "small: server CPU ms/file", False),
     ("mb_per_s", "large: MB/s", True),
     ("cpu_ms_per_mb", "large: server CPU ms/MB", False),
+    ("cpu_us_per_get", "API GET: server CPU µs", False),
 )
 
 
@@ -499,8 +527,10 @@ def render(checkouts: list[Checkout], runs: list[Run], args: argparse.Namespace,
     a(f"# Upload benchmark ({started})")
     a("")
     a(f"`bench/upload_bench.py --files {args.files} --concurrency {args.concurrency} --large {args.large} "
-      f"--rounds {args.rounds}`: small = {args.files} × {args.size} B version uploads, {args.concurrency} "
-      f"in flight; large = {args.large} × {args.large_size / MiB:g} MiB, one at a time (MB = 10^6 bytes). "
+      f"--gets {args.gets} --rounds {args.rounds}`: small = {args.files} × {args.size} B version uploads, "
+      f"{args.concurrency} in flight; large = {args.large} × {args.large_size / MiB:g} MiB, one at a time "
+      f"(MB = 10^6 bytes); API GET = {args.gets} authenticated `GET /v1/Services` one after another on one "
+      "connection (server CPU per request). "
       f"Checkouts interleaved per round, each run on a new server and an empty SQLite data folder, on "
       f"127.0.0.1. {machine}. Whole run {wall:.0f} s.")
     a("")
@@ -516,7 +546,7 @@ def render(checkouts: list[Checkout], runs: list[Run], args: argparse.Namespace,
         ok = sum(1 for r in runs if r.checkout == c.name and r.status == "ok")
         cells = []
         for m, _, _ in METRICS:
-            cell = fmt(medians[c.name][m], ".2f" if "cpu" in m else ".1f")
+            cell = fmt(medians[c.name][m], ".0f" if "us" in m else ".2f" if "cpu" in m else ".1f")
             if c.name != base:
                 cell += f" ({ratio(medians[c.name][m], medians[base][m])})"
             cells.append(cell)
@@ -530,8 +560,8 @@ def render(checkouts: list[Checkout], runs: list[Run], args: argparse.Namespace,
       f"threads' run time, or (†) in clock ticks of {1000 / CLK_TCK:g} ms when a thread or process came "
       "or went during the phase.")
     a("")
-    a("| round | checkout | files/s | CPU ms/file | latency p50 / p95 ms | MB/s | CPU ms/MB | status |")
-    a("|---:|---|---:|---:|---:|---:|---:|---|")
+    a("| round | checkout | files/s | CPU ms/file | latency p50 / p95 ms | MB/s | CPU ms/MB | API GET CPU µs | status |")
+    a("|---:|---|---:|---:|---:|---:|---:|---:|---|")
     busy = False
     for r in runs:
         flag_s = " ⚠" if r.small_other_cores > BUSY_CORES else ""
@@ -550,8 +580,15 @@ def render(checkouts: list[Checkout], runs: list[Run], args: argparse.Namespace,
                          f"{'' if r.large_cpu_exact else ' †'})")
         else:
             large = large_cpu = "–"
+        if r.gets:
+            flag_g = " ⚠" if r.gets_other_cores > BUSY_CORES else ""
+            busy = busy or bool(flag_g)
+            gets = (f"{fmt(r.cpu_us_per_get, '.0f')} ({r.gets / r.gets_seconds:.0f}/s, others "
+                    f"{r.gets_other_cores:.2f}{'' if r.gets_cpu_exact else ' †'}){flag_g}")
+        else:
+            gets = "–"
         status = r.status + (f": {r.note}" if r.note else "")
-        a(f"| {r.round} | {r.checkout} | {small} | {small_cpu} | {lat} | {large} | {large_cpu} | {status} |")
+        a(f"| {r.round} | {r.checkout} | {small} | {small_cpu} | {lat} | {large} | {large_cpu} | {gets} | {status} |")
     a("")
     if busy:
         a("⚠: the machine was busy during that phase; its figures, and the medians built on them, are "
@@ -592,6 +629,9 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=8, help="small uploads in flight [8]")
     ap.add_argument("--large", type=int, default=4, help="large uploads per run [4]")
     ap.add_argument("--large-size", type=int, default=25 * MiB, help="bytes per large upload [25 MiB]")
+    ap.add_argument("--gets", type=int, default=2000,
+                    help="authenticated GET /v1/Services, one at a time, for the API's CPU per request "
+                         "(0 skips it) [2000]")
     ap.add_argument("--rounds", type=int, default=3, help="runs per checkout, interleaved [3]")
     ap.add_argument("--time-limit", type=float, default=1200, help="seconds for the whole run [1200]")
     ap.add_argument("--step-timeout", type=float, default=300,
@@ -603,8 +643,8 @@ def main() -> int:
     checkouts: list[Checkout] = args.checkout or [parse_checkout(f"this={REPO}")]
     if len({c.name for c in checkouts}) != len(checkouts):
         ap.error("checkout names must be distinct")
-    if args.files < 1 or args.concurrency < 1 or args.rounds < 1 or args.large < 0 or args.size < 1:
-        ap.error("--files, --concurrency, --rounds and --size must be at least 1, --large at least 0")
+    if args.files < 1 or args.concurrency < 1 or args.rounds < 1 or args.large < 0 or args.size < 1 or args.gets < 0:
+        ap.error("--files, --concurrency, --rounds and --size must be at least 1, --large and --gets at least 0")
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the running server is stopped
     t_start = time.monotonic()
@@ -628,7 +668,7 @@ def main() -> int:
             runs.append(run)
             log(f"  {run.status}{': ' + run.note if run.note else ''}  small {fmt(run.files_per_s)} files/s, "
                 f"{fmt(run.cpu_ms_per_file, '.2f')} ms CPU/file; large {fmt(run.mb_per_s)} MB/s, "
-                f"{fmt(run.cpu_ms_per_mb, '.2f')} ms CPU/MB")
+                f"{fmt(run.cpu_ms_per_mb, '.2f')} ms CPU/MB; API GET {fmt(run.cpu_us_per_get, '.0f')} µs CPU")
 
     md = render(checkouts, runs, args, started, machine, time.monotonic() - t_start)
     args.out.parent.mkdir(parents=True, exist_ok=True)

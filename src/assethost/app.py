@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,6 +20,7 @@ from assethost.console.app import PREFIX as CONSOLE_PREFIX
 from assethost.console.app import with_console
 from assethost.core import accounts, builds
 from assethost.core.context import Context
+from assethost.core.variants import Variants
 from assethost.edge.asgi import EdgeApp
 from assethost.edge.runtime import Edge
 from assethost.functions.package import Packager
@@ -39,11 +41,13 @@ def open_context(settings: Settings, migrate: bool = True) -> Context:
         meta.migrate()
     scratch = settings.data_dir / "scratch"
     scratch.mkdir(exist_ok=True)
-    ctx = Context(meta=meta, blobs=open_blob_store(settings.blob_dir, settings.blob_url), limits=settings.limits,
+    ctx = Context(meta=meta, blobs=open_blob_store(settings.blob_dir, settings.blob_url, settings.cache_size), limits=settings.limits,
                   scratch_dir=scratch, base_domain=settings.base_domain)
     # A completed build with functions gets its own folder (sources, private assets, npm
     # dependencies) while still `building`; see assethost.functions.package.
     ctx.packagers["functions"] = Packager(settings.data_dir, settings.functions)
+    # Its compressible assets get their brotli and gzip variants, once per blob (core.variants).
+    ctx.packagers["variants"] = Variants(settings.edge.compress_limit)
     return ctx
 
 
@@ -82,7 +86,7 @@ def bootstrap_account(settings: Settings, ctx: Context) -> list[str]:
 class HostDispatch:
     """One port for everything: subdomains of the base domain are environments (the edge), any
     other host is the API, and on it `OPERATOR_PATHS` are the operator's (`ops`; with --edge-only
-    too). Also runs the edge's background work over the ASGI lifespan."""
+    too). With --api-only the edge still claims the environments' domains, to answer them 421. Also runs the edge's background work over the ASGI lifespan."""
 
     def __init__(self, edge: Edge, edge_app: ASGIApp, api: ASGIApp | None, ops: ASGIApp | None = None) -> None:
         self.edge = edge
@@ -130,17 +134,24 @@ class Assembly:
 
 def prepare(settings: Settings) -> list[str]:
     """Once per server, before any worker starts: migrate, make sure of the account, finish
-    builds a stop interrupted. Returns what to tell the person who started it."""
+    builds a stop interrupted (long enough ago: see `stale_build_age`). Returns what to tell the person who started it."""
     ctx = open_context(settings)
     if settings.metrics_dir is not None:  # the counts of the workers of a previous run
         shutil.rmtree(settings.metrics_dir, ignore_errors=True)
     try:
         ctx.blobs.sweep()
         notes = bootstrap_account(settings, ctx)
-        builds.finish_pending(ctx)
+        builds.finish_pending(ctx, stale_build_age(settings))
     finally:
         ctx.meta.dispose()  # workers open their own connections
     return notes
+
+
+def stale_build_age(settings: Settings) -> timedelta:
+    """How long a build may stay `building` before it is taken for one a stopped process left:
+    longer than a live packaging can take (the build's npm install and the shared runtime's, each
+    bounded by --npm-timeout, then writing its folder), which may be running on another node."""
+    return timedelta(seconds=2 * settings.functions.npm_timeout + 60)
 
 
 def assemble(settings: Settings) -> Assembly:
@@ -149,11 +160,15 @@ def assemble(settings: Settings) -> Assembly:
     packager = ctx.packagers["functions"]
     assert isinstance(packager, Packager)
     edge = Edge(ctx, settings.base_domain, settings.edge, packager=packager, function_options=settings.functions,
-                public_scheme=settings.public_scheme, trust_forwarded=settings.trust_forwarded)
+                public_scheme=settings.public_scheme, trust_forwarded=settings.trust_forwarded,
+                serves_environments=not settings.api_only)
     edge.access = access_writer(settings.access_log)
     edge_app = EdgeApp(edge, settings.front.max_body_bytes)
     api = None
     if not settings.edge_only:  # the console sits on the API origin, in front of the API
+        # The builds a stopped node left, finished by a node that makes builds (off the poll thread).
+        stale = stale_build_age(settings)
+        edge.every_sweep.append(lambda: ctx.background.submit(builds.finish_pending, ctx, stale))
         api = Counted(CatchAll(with_console(create_api(ctx, settings.fixed_origin), ctx, settings.public_url)),
                       edge.traffic, _api_role, edge.access, settings.trust_forwarded)
     ops = Counted(Ops(ctx, edge, settings.metrics_dir), edge.traffic, lambda _path: "ops", edge.access,

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 KiB = 1024
 MiB = 1024 * KiB
+GiB = 1024 * MiB
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 NETWORKS = ("none", "public")
 LOG_FORMATS = ("text", "json")
@@ -129,6 +130,7 @@ class Settings:
     data_dir: Path = Path("assethost-data")
     database_url: str | None = None
     blob_url: str | None = None  # s3://bucket/prefix: blobs in an object store, --data holding a cache
+    cache_size: int = 2 * GiB  # ... of at most this many bytes (least recently used files go first)
     public_url: str | None = None
     base_domain: str = "localhost"
     workers: int = 1  # processes sharing the port
@@ -140,6 +142,7 @@ class Settings:
     front: FrontLimits = field(default_factory=FrontLimits)  # what one client connection may cost
     functions: FunctionOptions = field(default_factory=FunctionOptions)
     edge_only: bool = False  # serve deployed assets only; no API
+    api_only: bool = False  # the API, console and operator paths only; no environment is served
     trust_forwarded: bool = False  # rebuild signed URLs from X-Forwarded-Proto/-Host
     # Credentials of the account to serve, from TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN.
     account_sid: str | None = None

@@ -1,4 +1,5 @@
-"""What `assethost serve` checks before it creates anything: the account variables, the database
+"""What `assethost serve` checks before it creates anything: its role (`--edge-only` or
+`--api-only`, not both), the account variables, the database
 URL, the port, the data folder, the database server and the object store's bucket (with
 `--blob-url`), in that order (cheapest first). The admin
 commands (`accounts`, `keys`) check the last two the same way.
@@ -41,6 +42,7 @@ class StartupError(Exception):
 def check(settings: Settings) -> socket.socket:
     """Everything a start needs that can be known without creating anything. Returns the
     listening socket (so that the port is ours from now on); raises StartupError."""
+    _check_roles(settings)
     _check_account(settings)
     _parse_database_url(settings)
     sock = _listen(settings.host, settings.port)
@@ -89,6 +91,12 @@ def _listen(host: str, port: int) -> socket.socket:
         raise StartupError(f"cannot listen on {_where(host, port)}: {_reason(exc)}", CANNOT_LISTEN) from None
     sock.set_inheritable(True)
     return sock
+
+
+def _check_roles(settings: Settings) -> None:
+    if settings.edge_only and settings.api_only:
+        raise StartupError("--edge-only and --api-only leave nothing to serve together; choose one "
+                           "(or neither, for both roles on one node)", BAD_SETTING)
 
 
 def _check_account(settings: Settings) -> None:

@@ -82,10 +82,13 @@ def _snapshot(http, zs: str) -> dict:
                sorted((v["path"], v["visibility"]) for v in b["asset_versions"]),
                sorted((v["path"], v["visibility"]) for v in b["function_versions"]))
               for b in list_all(http, f"/v1/Services/{zs}/Builds", "builds")]
+    media = sorted((v["path"], json.dumps(http.get(f"{X}/{zs}/Assets/{v['resource_sid']}/Versions/{v['sid']}")
+                                          .json()["media"], sort_keys=True))
+                   for v in list_all(http, f"{X}/{zs}/Versions", "versions") if v["kind"] == "asset")
     envs = list_all(http, f"/v1/Services/{zs}/Environments", "environments")
     deployments = [len(list_all(http, f"/v1/Services/{zs}/Environments/{e['sid']}/Deployments", "deployments"))
                    for e in envs]
-    return {"assets": assets, "functions": functions, "versions": versions, "builds": builds,
+    return {"assets": assets, "functions": functions, "versions": versions, "builds": builds, "media": media,
             "environments": [(e["unique_name"], e["domain_suffix"], e["build_sid"] is not None) for e in envs],
             "deployments": deployments}
 
@@ -101,6 +104,7 @@ def test_a_bulk_deploy_makes_what_the_standard_api_makes(server, http, tmp_path)
     snapshots = {how: _snapshot(http, r["service"]["sid"]) for how, r in results.items()}
     assert snapshots["bulk"] == snapshots["standard"]
     assert len(snapshots["bulk"]["versions"]) == len(PROJECT)
+    assert all(json.loads(m) is not None for _, m in snapshots["bulk"]["media"])  # inspected, as uploads are
     assert snapshots["bulk"]["builds"][0][0] == "completed" and snapshots["bulk"]["deployments"] == [1]
     # the bulk path sent each distinct content once, in one request
     counts = results["bulk"]["counts"]
@@ -315,3 +319,18 @@ def test_a_deploy_larger_than_the_receive_queue_streams_through(server, http):
     assert answer.json()["uploaded_bytes"] == 15_000_000
     domain = answer.json()["deployment"] and http.get(f"/v1/Services/{zs}/Environments/{env['sid']}").json()
     assert sha256_hex(edge_get(server, domain["domain_name"], "/big2.bin").content) == files[2]["sha256"]
+
+
+def test_a_service_that_strips_metadata_takes_the_standard_uploads(server, http, tmp_path):
+    """Stripping changes the bytes, which a manifest's hashes cannot know: the bulk deploy refuses
+    such a service (409) and the CLI deploys it file by file instead."""
+    name = uniq("strip")
+    zs = create_service(http, name)["sid"]
+    assert http.post(f"{X}/{zs}/MediaSettings", data={"StripMetadata": "true"}).status_code == 200
+    assert_error(post_manifest(http, zs, [entry("/a.txt", b"a")]), 409, 20409, "StripMetadata")
+    assert_error(post_deploy(http, zs, {"files": [entry("/a.txt", b"a")], "upload": [sha256_hex(b"a")]}, [b"a"]),
+                 409, 20409, "StripMetadata")
+    assert stored(http, zs) == (0, 0, 0)
+    write_files(tmp_path, {"assets/a.txt": f"a {name}\n"})
+    r = run_cli(server, "deploy", str(tmp_path), "-n", name, "--json").ok().json()
+    assert r["counts"]["uploaded"] == 1 and stored(http, zs) == (1, 1, 1)

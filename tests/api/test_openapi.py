@@ -108,7 +108,13 @@ def test_real_answers_validate_against_their_schemas(spec, http):
     check("post", X + "/Services/{service}/Deploy",
           http.post(f"{X}/Services/{service['sid']}/Deploy", content=json.dumps(manifest).encode() + b"\n" + content,
                     headers={"Content-Type": "application/vnd.assethost.deploy"}), 201)
-    assert len(set(checked)) == 24  # distinct operations whose real answers were checked
+    described = check("get", X + "/Services/{service}/Assets/{sid}/Versions/{version}",
+                      http.get(f"{X}/Services/{service['sid']}/Assets/{asset['sid']}/Versions/{version['sid']}"))
+    assert described["media"]["kind"] == "text" and described["immutable_url"] is not None
+    check("get", X + "/Services/{service}/MediaSettings", http.get(f"{X}/Services/{service['sid']}/MediaSettings"))
+    check("post", X + "/Services/{service}/MediaSettings",
+          http.post(f"{X}/Services/{service['sid']}/MediaSettings", data={"StrictRules": "play.type"}))
+    assert len(set(checked)) == 27  # distinct operations whose real answers were checked
 
     with pytest.raises(jsonschema.ValidationError):  # the schemas do hold something
         _validator(spec, "get", S, 200)({**service, "surprise": 1})

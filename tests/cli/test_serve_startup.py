@@ -151,3 +151,13 @@ def test_admin_commands_check_the_database_the_same_way(tmp_path):
         "assethost: cannot connect to the database postgresql+psycopg://nobody@127.0.0.1:1/x: "
         'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused\n')
     assert not (tmp_path / "data").exists()
+
+
+def test_edge_only_and_api_only_together(tmp_path):
+    result = _serve(tmp_path, "--port", "0", "--data", "data", "--edge-only", "--api-only")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2, "", ("assethost: --edge-only and --api-only leave nothing to serve together; choose one (or neither, "
+                "for both roles on one node)\n"))
+    assert not (tmp_path / "data").exists()
+    by_variables = _serve(tmp_path, "--port", "0", "--data", "data", ASSETHOST_EDGE_ONLY="1", ASSETHOST_API_ONLY="1")
+    assert (by_variables.returncode, by_variables.stderr) == (2, result.stderr)

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from axe_playwright_python.sync_playwright import Axe
 from servers import start_sqlite_server as start_server  # noqa: F401  (used by the console suite)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,7 +20,8 @@ SCREENSHOTS = REPO / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1200, "height": 800}
+VIEWPORT = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
 def ensure_chromium() -> str:
@@ -63,3 +65,15 @@ def runtime_get(url: str, **kwargs: Any) -> httpx.Response:
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+_AXE = Axe()
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's WCAG A and AA findings on the page as it is now, one line each (rule, impact,
+    the first element): an empty list when it passes."""
+    results = _AXE.run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa",
+                                                                            "wcag22aa", "best-practice"]},
+                                      "resultTypes": ["violations"]})
+    return [f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}" for v in results.response["violations"]]

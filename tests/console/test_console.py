@@ -54,7 +54,13 @@ def _create_environment(page, name: str) -> None:
 
 
 def _open_menu(page, path: str) -> None:
-    _row(page, path).locator("summary").click()
+    """The row's actions menu (⋯)."""
+    _row(page, path).locator(".asset-menu summary").click()
+
+
+def _open_visibility(page, path: str) -> None:
+    """The row's visibility menu (its badge)."""
+    _row(page, path).locator(".vis-menu summary").click()
 
 
 def test_sign_in_is_required_and_the_cookie_is_httponly(page, context, console_server):
@@ -172,6 +178,9 @@ def test_assets_pane_upload_deploy_copy_visibility_delete(page, context, console
     _open_menu(page, "/config.json")
     screenshot(page, "asset-menu")
     page.keyboard.press("Escape")
+    _open_visibility(page, "/config.json")
+    screenshot(page, "visibility-menu")
+    page.keyboard.press("Escape")
 
     # Private: no URL at all.
     _open_menu(page, "/secret.txt")
@@ -179,10 +188,10 @@ def test_assets_pane_upload_deploy_copy_visibility_delete(page, context, console
     expect(_row(page, "/secret.txt").locator("[role=menuitem]:has-text('Copy URL')")).to_be_disabled()
     page.keyboard.press("Escape")
 
-    # Change a visibility with the keyboard only: Tab to the row's menu, Enter opens it (focus
-    # moves to the first choice, "Protected"), ArrowDown to "Private", Enter.
+    # Change a visibility with the keyboard only: Tab to the row's visibility menu, Enter opens it
+    # (focus moves to the first choice, "Protected"), ArrowDown to "Private", Enter.
     page.locator("#copied-url").focus()
-    summary = _row(page, "/hello-world.txt").locator("summary")
+    summary = _row(page, "/hello-world.txt").locator(".vis-menu summary")
     for _ in range(30):
         if summary.evaluate("el => el === document.activeElement"):
             break
@@ -329,7 +338,7 @@ def test_limits_messages_name_the_file(browser, limited_console_server):
         expect(page.locator("#assets tbody tr")).to_have_count(3)
 
         # The server's size rule on a change of visibility (no client-side check there).
-        _open_menu(page, "/mid.txt")
+        _open_visibility(page, "/mid.txt")
         _row(page, "/mid.txt").locator("button[data-visibility='private']").click()
         expect(page.locator(".flash-error")).to_have_text("File /mid.txt is 800 bytes; private assets may be at "
                                                           "most 500 bytes")

@@ -35,6 +35,30 @@ def test_if_none_match_304(std_site, form):
     assert resp.headers["etag"] == etag
 
 
+# What a 304 carries of a 200's headers (RFC 9110 §15.4.5), and Date; nothing that describes a body.
+NOT_MODIFIED_HEADERS = {"cache-control", "content-location", "date", "etag", "expires", "vary"}
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/hello.txt", {"date", "etag", "cache-control", "vary"}),  # compressible text: Vary too
+    ("/logo.png", {"date", "etag", "cache-control"}),
+    (BIN, {"date", "etag", "cache-control"}),  # served from its blob file
+])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_304_has_exactly_the_validators_and_cache_headers_of_the_200(std_site, path, expected, method):
+    ok = raw_request(std_site.port, "GET", path, std_site.host)
+    assert ok.status == 200
+    for condition in ({"If-None-Match": ok.header("etag")}, {"If-Modified-Since": ok.header("last-modified")}):
+        resp = raw_request(std_site.port, method, path, std_site.host, condition)
+        assert resp.status == 304
+        assert resp.body == b""
+        names = [k.lower() for k, _ in resp.headers]
+        assert sorted(names) == sorted(expected)  # each once, and no other
+        assert expected <= NOT_MODIFIED_HEADERS
+        for name in expected - {"date"}:
+            assert resp.header(name) == ok.header(name), name  # the same validators as the 200
+
+
 def test_if_none_match_other_etag_is_200(std_site):
     resp = std_site.get("/hello.txt", headers={"If-None-Match": '"deadbeef", W/"cafe"'})
     assert resp.status_code == 200

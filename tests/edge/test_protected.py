@@ -163,10 +163,13 @@ def test_unsigned_conditional_or_range_requests_are_403(std_site, extra):
 
 
 def test_signed_conditional_request_is_304(std_site):
-    etag = std_site.signed("GET", PATH).headers["etag"]
+    ok = std_site.signed("GET", PATH)
+    etag = ok.headers["etag"]
     resp = std_site.signed("GET", PATH, headers={"If-None-Match": etag})
     assert resp.status_code == 304
     assert resp.content == b""
+    assert sorted(resp.headers) == ["cache-control", "date", "etag", "vary"]
+    assert (resp.headers["etag"], resp.headers["cache-control"]) == (etag, ok.headers["cache-control"])
 
 
 def test_signed_range_request(std_site):

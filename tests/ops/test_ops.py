@@ -226,16 +226,17 @@ def test_function_calls_and_errors_are_counted(started):
     assert delta("assethost_request_duration_seconds_count", role="edge") == 3
 
 
-def test_the_compression_cache_is_reported(started):
+def test_the_variants_held_in_memory_are_counted_with_the_files(started):
+    """Variants are made when the build is made, not by the edge: right after the deploy the
+    first request is answered compressed, and the snapshot's memory counts both variants."""
     srv = started()
     text = b"body { color: red; }\n" * 400
     site = _site(srv, [FileSpec("/style.css", text, mime="text/css")])
-    encoded = site.wait_encoded("/style.css", "br")
+    encoded = site.raw_get("/style.css", "br")
     assert encoded.headers["content-encoding"] == "br"
-    samples = _scrape(srv)
-    assert _value(samples, "assethost_compression_cache_blobs") == 1
     gzip_size = len(site.raw_get("/style.css", "gzip").raw_body)
-    assert _value(samples, "assethost_compression_cache_bytes") == len(encoded.raw_body) + gzip_size
+    samples = _scrape(srv)
+    assert _value(samples, "assethost_snapshot_memory_bytes") == len(text) + len(encoded.raw_body) + gzip_size
 
 
 def test_metrics_add_up_every_worker(tmp_path):

@@ -26,8 +26,8 @@ def aws_env(object_store, monkeypatch):
         monkeypatch.setenv(key, value)
 
 
-def _store(object_store, tmp_path, bucket: str, prefix: str = "blobs") -> S3BlobStore:
-    store = open_blob_store(tmp_path / "cache", f"s3://{bucket}/{prefix}")
+def _store(object_store, tmp_path, bucket: str, prefix: str = "blobs", cache_size: int = 1 << 30) -> S3BlobStore:
+    store = open_blob_store(tmp_path / "cache", f"s3://{bucket}/{prefix}", cache_size)
     assert isinstance(store, S3BlobStore)
     return store
 
@@ -86,7 +86,7 @@ def test_a_missing_bucket_and_a_missing_blob_are_storage_errors_that_name_nothin
     bucket = object_store.bucket("b")
     with pytest.raises(StorageError) as missing:
         _store(object_store, tmp_path / "other", bucket).local_path("1" * 64)
-    assert str(missing.value) == "could not fetch a blob (object store: 404)"
+    assert str(missing.value) == "could not fetch a blob (object store: NoSuchKey)"
 
 
 def test_an_object_store_that_is_gone_is_a_storage_error(monkeypatch, tmp_path):

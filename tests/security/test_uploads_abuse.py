@@ -356,6 +356,8 @@ def test_console_uploads_refuse_cut_bodies_and_full_disks(small_disk):
     cut = whole[: len(whole) - len(f"\r\n--{boundary}--\r\n")]
     too_big = _multipart(boundary, os.urandom(TMPFS_BYTES + 50_000), path="/big.bin")
     legacy = whole.replace(b"/cut.bin", b"cut.bin")
+    with small_disk.server.http_client() as http:  # made by the API: editable in the console only when said so
+        assert http.post(f"/v1/Services/{small_disk.service}", data={"UiEditable": "true"}).status_code == 200
     with Console(small_disk.server) as console:
         console.sign_in()
         pane = f"/console/services/{small_disk.service}/upload"

@@ -105,7 +105,7 @@ def test_commit_all_stores_every_blob_once_and_leaves_no_temporary_file(store):
         w = store.writer(10)
         w.write(data)
         writers.append(w)
-    assert writers[1].digest == hashlib.sha256(b"two").hexdigest()  # known before the commit
+    assert writers[1].digest() == hashlib.sha256(b"two").hexdigest()  # known before the commit
     placed = store.commit_all(writers)
     assert placed == [(hashlib.sha256(d).hexdigest(), len(d)) for d in contents]
     assert [store.read(digest) for digest, _ in placed] == contents

@@ -18,7 +18,7 @@ RECORDS = {
     "resources": model.Resource, "versions": model.Version, "builds": model.Build,
     "build_entries": model.BuildEntry, "environments": model.Environment, "deployments": model.Deployment,
     "variables": model.Variable, "usage": model.Usage, "console_sessions": model.ConsoleSession,
-    "logs": model.LogLine,
+    "logs": model.LogLine, "media": model.Media, "media_settings": model.MediaSettings,
 }
 
 

@@ -7,7 +7,6 @@ import pytest
 from twilio.request_validator import RequestValidator
 from worldkit import ACCOUNT_SID, AUTH_TOKEN, deploy, make_context
 
-from assethost.edge.compress import Compressor
 from assethost.edge.httpparts import http_date
 from assethost.edge.responder import NOT_FOUND, Reply, Responder
 from assethost.edge.snapshot import EdgeOptions, Snapshot, SnapshotLoader
@@ -29,7 +28,7 @@ def world(tmp_path_factory):
     })
     snapshot = SnapshotLoader(ctx, EdgeOptions(memory_file_limit=MEMORY_LIMIT)).load(Snapshot())
     counted: list[str] = []
-    responder = Responder(lambda: snapshot, Compressor(), counted.append)
+    responder = Responder(lambda: snapshot, counted.append)
     return responder, site, snapshot, counted
 
 

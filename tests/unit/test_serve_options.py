@@ -69,7 +69,8 @@ def test_flags_and_variables_of_serve():
     added = [
         "--compress-limit", "--function-queue-wait", "--function-node-workers", "--function-python-workers",
         "--function-idle-seconds", "--function-open-files", "--function-uid-count", "--node", "--npm", "--bwrap",
-        "--blob-url", "--memory-budget", "--log-format", "--access-log", "--twilio-api-url",
+        "--blob-url", "--memory-budget", "--log-format", "--access-log", "--twilio-api-url", "--cache-size",
+        "--api-only",
     ]
     assert sorted(options) == sorted(before + added)
     assert options["--data"] == "ASSETHOST_DATA"
@@ -134,3 +135,11 @@ def test_admin_commands_share_data_and_database_options():
     options = {p.opts[0]: (p.envvar, p.default) for p in create.params if isinstance(p, click.Option)}
     assert options["--data"] == ("ASSETHOST_DATA", Path("assethost-data"))
     assert options["--database-url"] == ("ASSETHOST_DATABASE_URL", None)
+
+
+def test_the_cache_size_takes_a_unit():
+    assert Settings().cache_size == 2 * 1024**3
+    assert _settings(["--cache-size", "2GiB"]).cache_size == 2 * 1024**3
+    assert _settings(["--cache-size", "512M"]).cache_size == 512 * 1024**2
+    assert _settings([], {"ASSETHOST_CACHE_SIZE": "1048576"}).cache_size == 1024**2
+    assert "'lots' is not a size such as 2GiB" in _error(["--cache-size", "lots"])

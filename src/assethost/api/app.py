@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assethost.api.auth import Authenticator
 from assethost.api.errors import handle_domain_error, handle_http_error, handle_unexpected, log
 from assethost.api.render import Renderer
 from assethost.api.routes import routes
@@ -27,6 +28,7 @@ def create_api(ctx: Context, fixed_origin: str | None) -> ASGIApp:
         },
     )
     app.state.ctx = ctx
+    app.state.authenticator = Authenticator(ctx.meta)
     fixed = Renderer(fixed_origin, ctx.base_domain) if fixed_origin else None
 
     def renderer_for(request: Request) -> Renderer:

@@ -49,6 +49,20 @@ _FACTS = {"kind": {"type": "string", "enum": ["asset", "function"]}, "resource_s
 _ENTRY = {"sid": _sid("ZN"), "account_sid": _sid("AC"), "service_sid": _sid("ZS"), "path": STRING,
           "visibility": VISIBILITY, "date_created": DATE, "url": URL}
 
+_WARNINGS: Schema = {"type": "array", "items": _object(rule=STRING, message=STRING)}
+_NUMBER: Schema = {"type": "number"}
+# What a media file is (core/media.py): kind and format always, the rest where they apply.
+_MEDIA: Schema = {
+    "type": "object", "required": ["kind", "format", "checks"], "additionalProperties": False,
+    "properties": {
+        "kind": {"type": "string", "enum": ["audio", "image", "video", "text", "other"]},
+        "format": _nullable(STRING), "codec": _nullable(STRING), "duration_seconds": _nullable(_NUMBER),
+        "sample_rate": _nullable(INTEGER), "channels": _nullable(INTEGER), "bitrate": _nullable(INTEGER),
+        "width": INTEGER, "height": INTEGER, "has_exif": BOOLEAN, "has_gps": BOOLEAN,
+        "checks": {"type": "array", "items": _object(rule=STRING, ok=BOOLEAN, message=STRING)},
+    },
+}
+
 SCHEMAS: dict[str, Schema] = {
     "Service": _object(sid=_sid("ZS"), account_sid=_sid("AC"), friendly_name=STRING, unique_name=STRING,
                        include_credentials=BOOLEAN, ui_editable=BOOLEAN, domain_base=STRING, **_DATED, url=URL,
@@ -81,7 +95,17 @@ SCHEMAS: dict[str, Schema] = {
                    level={"type": "string", "enum": ["info", "warning", "error"]}, message=STRING,
                    date_created=DATE, url=URL),
     "BuildDetails": _object(**_OWNED, sid=_sid("ZB"), status=STRING, status_reason=_nullable(STRING),
+                            media_warnings={"type": "array", "items": _object(path=STRING, rule=STRING,
+                                                                              message=STRING)},
                             date_updated=DATE, url=URL),
+    "UploadedAssetVersion": _object(**_ASSET_VERSION, media_warnings=_WARNINGS),
+    "UploadedFunctionVersion": _object(**_FUNCTION_VERSION, links=_links("function_version_content"),
+                                       media_warnings=_WARNINGS),
+    "AssetVersionMedia": _object(**_ASSET_VERSION, media=_nullable(_MEDIA), immutable_url=_nullable(URL)),
+    "MediaSettings": _object(service_sid=_sid("ZS"), strip_metadata=BOOLEAN,
+                             strict_rules={"type": "array", "items": STRING},
+                             rules={"type": "array", "items": _object(rule=STRING, checks=STRING, source=STRING)},
+                             url=URL),
     "Usage": _object(account_sid=_sid("AC"), month={"type": "string", "pattern": r"^\d{4}-\d{2}$"},
                      requests=INTEGER, free_requests=INTEGER, billable_requests=INTEGER,
                      price_per_request=STRING, price_unit=STRING, cost=STRING, url=URL),
@@ -134,8 +158,8 @@ for _kind, _collection, _key in (("Asset", "Assets", "assets"), ("Function", "Fu
         ("delete", _base + "/{sid}", f"Delete {_kind.lower()}", (), None, 204),
         ("get", _base + "/{sid}/Versions", f"List {_kind.lower()} versions", (),
          f"{_kind.lower()}_versions:{_kind}Version", 200),
-        ("post", _base + "/{sid}/Versions", f"Upload a {_kind.lower()} version (Path, Visibility, Content)",
-         "multipart", f"{_kind}Version", 201),
+        ("post", _base + "/{sid}/Versions", (f"Upload a {_kind.lower()} version (Path, Visibility, Content; "
+         "assethost: StripMetadata, and media_warnings in the answer)"), "multipart", f"Uploaded{_kind}Version", 201),
         ("get", _base + "/{sid}/Versions/{version}", f"Fetch a {_kind.lower()} version", (), f"{_kind}Version", 200),
         ("post", X + "/Services/{service}/" + _collection + "/{sid}/Versions",
          f"A {_kind.lower()} version of content this account stored before, named by its SHA-256 (assethost)",
@@ -175,6 +199,13 @@ OPERATIONS += [
      "Usage", 200),
     ("get", X + "/Services/{service}/Versions", ("Every version of the service with its content hash, ?Kind= "
      "asset or function (assethost)"), (), "versions:VersionFacts", 200),
+    ("get", X + "/Services/{service}/Assets/{sid}/Versions/{version}", ("An asset version with what its bytes "
+     "are (media), its telephony checks and its immutable URL (assethost)"), (), "AssetVersionMedia", 200),
+    ("get", X + "/Services/{service}/MediaSettings", "A service's media settings and the rules (assethost)", (),
+     "MediaSettings", 200),
+    ("post", X + "/Services/{service}/MediaSettings", ("Strip image metadata from every upload (StripMetadata), "
+     "make rules fail builds (StrictRules: names, comma-separated) (assethost)"), ("StripMetadata", "StrictRules"),
+     "MediaSettings", 200),
     ("get", X + "/openapi.json", "This document (assethost)", (), None, 200),
     ("post", X + "/Services/{service}/Manifest", ("Which content of a deploy's new files this account lacks, by "
      "SHA-256 (assethost bulk deploy, step 1)"), "json:Manifest", "ManifestAnswer", 200),
@@ -210,6 +241,7 @@ def _request(fields: tuple[str, ...] | str) -> dict[str, Any] | None:
         return {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["Path", "Visibility", "Content"],
             "properties": {"Path": STRING, "Visibility": VISIBILITY,
+                           "StripMetadata": {"type": "string", "enum": ["true", "false"]},
                            "Content": {"type": "string", "format": "binary"}}}}}}
     if not fields:
         return None

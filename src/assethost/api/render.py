@@ -9,13 +9,16 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from assethost.core import checks
 from assethost.core.environments import domain_name
+from assethost.core.mediafiles import VersionMedia
 from assethost.core.model import (
     Build,
     BuildEntry,
     Deployment,
     Environment,
     LogLine,
+    MediaSettings,
     Resource,
     Service,
     Variable,
@@ -153,15 +156,59 @@ class Renderer:
             "url": f"{self.service_url(row.service_sid)}/Builds/{row.sid}/Status",
         }
 
-    def build_details(self, row: Build) -> dict[str, Any]:
+    def build_details(self, row: Build, warnings: list[checks.FileWarning]) -> dict[str, Any]:
         return {
             "sid": row.sid,
             "account_sid": row.account_sid,
             "service_sid": row.service_sid,
             "status": row.status,
             "status_reason": row.status_reason,
+            "media_warnings": [{"path": w.path, "rule": w.rule, "message": w.message} for w in warnings],
             "date_updated": date(row.date_updated),
             "url": f"{self.origin}/assethost/v1/Services/{row.service_sid}/Builds/{row.sid}",
+        }
+
+    # --- assethost extensions: media ----------------------------------------------------------
+
+    def edge_url(self, domain_label: str, path: str) -> str:
+        """An environment's URL as clients reach the edge: the API's scheme and port (they share
+        them), the environment's domain."""
+        scheme, _, netloc = self.origin.partition("://")
+        port = netloc.rsplit(":", 1)[1] if ":" in netloc and not netloc.endswith("]") else None
+        return f"{scheme}://{domain_name(domain_label, self.base_domain)}{':' + port if port else ''}{path}"
+
+    @staticmethod
+    def media_warnings(results: list[checks.Result]) -> list[dict[str, Any]]:
+        return [{"rule": r.rule, "message": r.message} for r in results]
+
+    def version_media(self, vm: VersionMedia) -> dict[str, Any]:
+        """The version as the standard API shows it, plus what its bytes are and how they fare."""
+        facts = vm.media
+        media: dict[str, Any] | None = None
+        if facts is not None:
+            media = {"kind": facts.kind, "format": facts.format}
+            if facts.kind in ("audio", "video"):
+                media |= {"codec": facts.codec,
+                          "duration_seconds": None if facts.duration_ms is None else facts.duration_ms / 1000}
+            if facts.kind == "audio":
+                media |= {"sample_rate": facts.sample_rate, "channels": facts.channels, "bitrate": facts.bitrate}
+            if facts.kind == "image":
+                media |= {"width": facts.width, "height": facts.height, "has_exif": facts.has_exif,
+                          "has_gps": facts.has_gps}
+            media["checks"] = [{"rule": r.rule, "ok": r.ok, "message": r.message} for r in vm.checks]
+        alias = vm.immutable_url
+        return self.version(vm.version) | {
+            "media": media,
+            "immutable_url": self.edge_url(alias.domain_label, alias.path) if alias else None,
+        }
+
+    def media_settings(self, row: MediaSettings) -> dict[str, Any]:
+        return {
+            "service_sid": row.service_sid,
+            "strip_metadata": bool(row.strip_metadata),
+            "strict_rules": [n for n in row.strict_rules.split(",") if n],
+            "rules": [{"rule": r.name, "checks": r.checks, "source": r.source} for r in checks.RULES],
+            "url": f"{self.origin}/assethost/v1/Services/{row.service_sid}/MediaSettings",
         }
 
     def log(self, row: LogLine) -> dict[str, Any]:

@@ -1,5 +1,10 @@
 """Serverless API v1 endpoints. Each one authenticates, reads its parameters, calls core in a
-worker thread (core is synchronous) and renders the result; none holds a rule of its own."""
+worker thread (core is synchronous) and renders the result; none holds a rule of its own.
+
+A request without a body checks its credentials and does its work in one worker thread
+(`as_account`): each hop to a thread and back costs about as much CPU as a small query. One with
+a form is authenticated before its body is read, so an unauthenticated client never has a body
+parsed."""
 
 from __future__ import annotations
 
@@ -14,9 +19,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assethost.api import bulk, openapi
-from assethost.api.auth import authenticate
+from assethost.api.auth import as_account, authenticate
 from assethost.api.render import Renderer
-from assethost.core import builds, environments, ingest, logs, resources, services, usage
+from assethost.core import builds, checks, environments, ingest, logs, mediafiles, resources, services, usage
 from assethost.core.context import Context
 from assethost.core.errors import Invalid
 from assethost.core.paging import PageRequest
@@ -69,13 +74,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 def _collection(key: str, render: Render, page: Callable[..., Any], create: Callable[..., Any] | None = None,
                 fields: tuple[str, ...] = ()) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        account = await authenticate(request)
         ctx, r = _ctx(request), _render(request)
-        args = (ctx, account, *request.path_params.values())
+        params = request.path_params.values()
         if request.method == "POST" and create is not None:
+            account = await authenticate(request)
             f = await _form(request)
-            return _json(render(r, await _call(create, *args, *(f.get(k) for k in fields))), 201)
-        found = await _call(page, *args, _page_request(request))
+            return _json(render(r, await _call(create, ctx, account, *params, *(f.get(k) for k in fields))), 201)
+        found = await as_account(request, lambda account: page(ctx, account, *params, _page_request(request)))
         return _json(r.listing(request.url.path, key, found, lambda row: render(r, row)))
 
     return endpoint
@@ -84,16 +89,16 @@ def _collection(key: str, render: Render, page: Callable[..., Any], create: Call
 def _member(render: Render, get: Callable[..., Any], update: Callable[..., Any] | None = None,
             fields: tuple[str, ...] = (), delete: Callable[..., Any] | None = None) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        account = await authenticate(request)
-        args = (_ctx(request), account, *request.path_params.values())
+        ctx, params = _ctx(request), request.path_params.values()
         if request.method == "DELETE" and delete is not None:
-            await _call(delete, *args)
+            await as_account(request, lambda account: delete(ctx, account, *params))
             return _no_content()
         if request.method == "POST" and update is not None:
+            account = await authenticate(request)
             f = await _form(request)
-            row = await _call(update, *args, *(f.get(k) for k in fields))
+            row = await _call(update, ctx, account, *params, *(f.get(k) for k in fields))
         else:
-            row = await _call(get, *args)
+            row = await as_account(request, lambda account: get(ctx, account, *params))
         return _json(render(_render(request), row))
 
     return endpoint
@@ -123,12 +128,12 @@ def _resource_routes(kind: str, collection: str) -> list[Route]:
     )
 
     async def versions(request: Request) -> Response:
-        account = await authenticate(request)
         ref, sid = request.path_params["service"], request.path_params["sid"]
         ctx = _ctx(request)
         if request.method == "POST":
-            return await _create_version(request, ctx, account, ref, kind, sid)
-        page = await _call(resources.version_page, ctx, account, ref, kind, sid, _page_request(request))
+            return await _create_version(request, ctx, ref, kind, sid)
+        page = await as_account(request, lambda account: resources.version_page(
+            ctx, account, ref, kind, sid, _page_request(request)))
         r = _render(request)
         return _json(r.listing(request.url.path, f"{kind}_versions", page, r.version))
 
@@ -141,32 +146,43 @@ def _resource_routes(kind: str, collection: str) -> list[Route]:
     if kind == "function":
 
         async def content(request: Request) -> Response:
-            account = await authenticate(request)
             p = request.path_params
             ctx = _ctx(request)
-            row = await _call(resources.get_version, ctx, account, p["service"], kind, p["sid"], p["version"])
-            text = await _call(resources.function_source, ctx, row)
+
+            def read(account: str) -> tuple[Any, str]:
+                row = resources.get_version(ctx, account, p["service"], kind, p["sid"], p["version"])
+                return row, resources.function_source(ctx, row)
+
+            row, text = await as_account(request, read)
             return _json(_render(request).function_content(row, text))
 
         routes.append(Route(base + "/{sid}/Versions/{version}/Content", content, methods=["GET"]))
     return routes
 
 
-async def _create_version(request: Request, ctx: Context, account: str, ref: str, kind: str, sid: str) -> Response:
-    destination = await _call(ingest.NewVersion(account, ref, kind, sid).locate, ctx)
+async def _create_version(request: Request, ctx: Context, ref: str, kind: str, sid: str) -> Response:
+    # The credentials and the destination in one thread hop, both before the body is read.
+    destination = await as_account(request, lambda account: ingest.NewVersion(account, ref, kind, sid).locate(ctx))
     received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind))
     row = await _call(ingest.store, ctx, destination, received)
-    return _json(_render(request).version(row), 201)
+    r = _render(request)
+    # An extension field: Twilio's clients read the fields they know and ignore the others.
+    warnings = await _call(mediafiles.warnings, ctx, row)
+    return _json(r.version(row) | {"media_warnings": r.media_warnings(warnings)}, 201)
 
 
 # --- builds ---------------------------------------------------------------------------------
 
 
+def _build(request: Request, account: str) -> Any:
+    return builds.get(_ctx(request), account, request.path_params["service"], request.path_params["sid"])
+
+
 async def build_list(request: Request) -> Response:
-    account = await authenticate(request)
     ref = request.path_params["service"]
     ctx, r = _ctx(request), _render(request)
     if request.method == "POST":
+        account = await authenticate(request)
         f = await _form(request)
         row, entries = await _call(
             builds.create, ctx, account, ref, f.getlist("AssetVersions"), f.getlist("FunctionVersions"),
@@ -174,23 +190,22 @@ async def build_list(request: Request) -> Response:
         )
         return JSONResponse(r.build(row, entries), status_code=201,
                             background=BackgroundTask(ctx.background.submit, builds.finish, ctx, row.sid))
-    page, by_build = await _call(builds.page, ctx, account, ref, _page_request(request))
+    page, by_build = await as_account(request, lambda account: builds.page(ctx, account, ref, _page_request(request)))
     return _json(r.listing(request.url.path, "builds", page, lambda b: r.build(b, by_build[b.sid])))
 
 
 async def build_instance(request: Request) -> Response:
-    account = await authenticate(request)
     ref, sid = request.path_params["service"], request.path_params["sid"]
+    ctx = _ctx(request)
     if request.method == "DELETE":
-        await _call(builds.delete, _ctx(request), account, ref, sid)
+        await as_account(request, lambda account: builds.delete(ctx, account, ref, sid))
         return _no_content()
-    row, entries = await _call(builds.get, _ctx(request), account, ref, sid)
+    row, entries = await as_account(request, lambda account: builds.get(ctx, account, ref, sid))
     return _json(_render(request).build(row, entries))
 
 
 async def build_status(request: Request) -> Response:
-    account = await authenticate(request)
-    row, _ = await _call(builds.get, _ctx(request), account, request.path_params["service"], request.path_params["sid"])
+    row, _ = await as_account(request, lambda account: _build(request, account))
     return _json(_render(request).build_status(row))
 
 
@@ -200,13 +215,12 @@ async def build_status(request: Request) -> Response:
 async def log_list(request: Request) -> Response:
     """What the environment's functions printed, oldest first; FunctionSid, StartDate (default: a
     day before EndDate) and EndDate (default: now) filter it."""
-    account = await authenticate(request)
     p, q = request.path_params, request.query_params
     filters = {k: q[k] for k in ("FunctionSid", "StartDate", "EndDate") if q.get(k)}
-    page = await _call(
-        logs.page, _ctx(request), account, p["service"], p["env"], _page_request(request),
+    page = await as_account(request, lambda account: logs.page(
+        _ctx(request), account, p["service"], p["env"], _page_request(request),
         q.get("FunctionSid") or None, q.get("StartDate"), q.get("EndDate"),
-    )
+    ))
     r = _render(request)
     return _json(r.listing(request.url.path, "logs", page, r.log, filters or None))
 
@@ -251,22 +265,24 @@ routes = [
 
 async def usage_instance(request: Request) -> Response:
     """Requests served this month (or ?Month=YYYY-MM) and what they cost."""
-    account = await authenticate(request)
     ctx = _ctx(request)
     month = request.query_params.get("Month") or None
-    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise Invalid(f"Month must look like 2026-11 (got {month!r})")
-    result = await _call(usage.monthly, ctx.meta, account, month, ctx.meter)
+
+    def monthly(account: str) -> Any:
+        if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            raise Invalid(f"Month must look like 2026-11 (got {month!r})")
+        return usage.monthly(ctx.meta, account, month, ctx.meter)
+
+    result = await as_account(request, monthly)
     return _json(_render(request).usage(result))
 
 
 async def service_versions(request: Request) -> Response:
     """Every version of the service with its content hash, so a deploy can tell what changed."""
-    account = await authenticate(request)
     ctx, r = _ctx(request), _render(request)
     kind = request.query_params.get("Kind") or None
-    page = await _call(resources.service_version_page, ctx, account, request.path_params["service"], kind,
-                       _page_request(request))
+    page = await as_account(request, lambda account: resources.service_version_page(
+        ctx, account, request.path_params["service"], kind, _page_request(request)))
     filters = {"Kind": kind} if kind else None
     return _json(r.listing(request.url.path, "versions", page, r.version_facts, filters))
 
@@ -287,10 +303,31 @@ def _version_by_hash(kind: str):  # type: ignore[no-untyped-def]
 
 
 async def build_details(request: Request) -> Response:
-    """A build's status and, when it failed, why (e.g. the output of a failed npm install)."""
-    account = await authenticate(request)
-    row, _ = await _call(builds.get, _ctx(request), account, request.path_params["service"], request.path_params["sid"])
-    return _json(_render(request).build_details(row))
+    """A build's status and, when it failed, why (e.g. the output of a failed npm install), and
+    every file of it that fails a media rule."""
+    ctx, p = _ctx(request), request.path_params
+    row, warnings = await as_account(request, lambda account: mediafiles.build_summary(ctx, account, p["service"], p["sid"]))
+    return _json(_render(request).build_details(row, warnings))
+
+
+async def asset_version_media(request: Request) -> Response:
+    """An asset version with what its bytes are, its media checks and its immutable URL."""
+    ctx, p = _ctx(request), request.path_params
+    found = await as_account(request, lambda account: mediafiles.get(ctx, account, p["service"], p["sid"], p["version"]))
+    return _json(_render(request).version_media(found))
+
+
+async def media_settings(request: Request) -> Response:
+    """A service's media settings: StripMetadata (true|false) and StrictRules (rule names,
+    comma-separated, '' for none), the rules that fail a build."""
+    ctx, ref = _ctx(request), request.path_params["service"]
+    if request.method == "POST":
+        account = await authenticate(request)
+        f = await _form(request)
+        row = await _call(checks.update_settings, ctx, account, ref, f.get("StripMetadata"), f.get("StrictRules"))
+    else:
+        row = await as_account(request, lambda account: checks.get_settings(ctx, account, ref))
+    return _json(_render(request).media_settings(row))
 
 
 async def openapi_document(request: Request) -> Response:
@@ -306,5 +343,7 @@ routes += [
     Route(X + "/Versions", service_versions, methods=["GET"]),
     Route(X + "/Assets/{sid}/Versions", _version_by_hash("asset"), methods=["POST"]),
     Route(X + "/Functions/{sid}/Versions", _version_by_hash("function"), methods=["POST"]),
+    Route(X + "/Assets/{sid}/Versions/{version}", asset_version_media, methods=["GET"]),
+    Route(X + "/MediaSettings", media_settings, methods=["GET", "POST"]),
     *bulk.routes,  # the bulk deploy, in its own module
 ]

@@ -48,11 +48,16 @@ def serve(**values: Any) -> None:
         click.echo(f"  console:  {origin}/console")
     click.echo(f"  database: {_safe_url(settings.db_url)}")
     click.echo(f"  blobs:    {settings.blob_dir}")
-    click.echo(f"  domains:  *.{settings.base_domain}  (e.g. http://myservice-1234.{settings.base_domain}:{port}/)")
+    if settings.api_only:
+        click.echo(f"  domains:  *.{settings.base_domain} answered 421 (--api-only: served by edge nodes)")
+    else:
+        click.echo(f"  domains:  *.{settings.base_domain}  (e.g. http://myservice-1234.{settings.base_domain}:{port}/)")
     click.echo(f"  workers:  {settings.workers}")
     sandbox = Sandbox(settings.functions.bwrap, settings.functions.uid_base, settings.functions.uid_count)
     problem = sandbox.problem()
     how = f"sandboxed with bubblewrap; {sandbox.cgroup_note}"
+    if settings.api_only:  # builds are still packaged here; their functions run on the edge nodes
+        how = f"run on the edge nodes; builds packaged here, {how}"
     click.echo(f"  functions: {'cannot run: ' + problem if problem else how}")
     for line in notes:
         click.echo(line)

@@ -193,6 +193,14 @@ class Client:
         params = {"Kind": kind} if kind else {}
         return self.list_all(f"/assethost/v1/Services/{service}/Versions", "versions", **params)
 
+    def version_media(self, service: str, asset: str, version: str) -> dict[str, Any]:
+        """An asset version with its media facts, checks and immutable URL."""
+        return self.get(f"/assethost/v1/Services/{service}/Assets/{asset}/Versions/{version}")
+
+    def build_details(self, service: str, sid: str) -> dict[str, Any]:
+        """A build's status, why it failed, and the files that fail media rules."""
+        return self.get(f"/assethost/v1/Services/{service}/Builds/{sid}")
+
     def version_from_content(self, service: str, kind: str, resource: str, path: str, visibility: str,
                              sha256: str, content_type: str | None) -> dict[str, Any]:
         data = {"Path": path, "Visibility": visibility, "ContentSha256": sha256}

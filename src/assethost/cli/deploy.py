@@ -341,6 +341,9 @@ class Deployer:
         except ApiError as exc:
             if exc.status in (404, 405):  # no such endpoint: a server without the bulk deploy
                 return False
+            if exc.status == 409:  # a service whose uploads change their bytes (stripped metadata)
+                self.reporter.step(f"{exc.message}: uploading file by file")
+                return False
             raise _refusal(f"the server refused the manifest of {len(new)} files", new, exc) from None
         missing = set(answer["missing"])
         first: dict[str, Planned] = {}
@@ -484,7 +487,8 @@ class Deployer:
                 delay = min(delay * 2, POLL_MAX_S)
                 status = self.client.build_status(zs, zb)
         if status != "completed":
-            raise DeployError(f"build {zb} failed")
+            reason = self.client.build_details(zs, zb).get("status_reason")
+            raise DeployError(f"build {zb} failed" + (f": {reason}" if reason else ""))
         self.reporter.step(f"deploying {zb} to {env.get('domain_name')}")
         self.deploying = zb
         try:

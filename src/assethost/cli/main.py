@@ -4,7 +4,7 @@ Commands are imported only when used, so that `assethost deploy` does not load t
 `assethost serve` does not load the deploy client):
 
 * `serve`, `accounts`, `keys` (cli/admin.py) work on the database directly;
-* `deploy`, `list`, `logs`, `promote`, `rollback`, `sign`, `fetch`, `usage`, `login` (cli/commands/)
+* `deploy`, `list`, `logs`, `promote`, `rollback`, `sign`, `fetch`, `share`, `usage`, `login` (cli/commands/)
   talk to a running server over HTTP only; `logout` forgets what `login` saved; `toolkit` runs
   Twilio's twilio-run against the server.
 """
@@ -26,6 +26,7 @@ COMMANDS = {
     "rollback": "assethost.cli.commands.environments:rollback",
     "sign": "assethost.cli.commands.signing:sign",
     "fetch": "assethost.cli.commands.signing:fetch",
+    "share": "assethost.cli.commands.share:share",
     "usage": "assethost.cli.commands.usage:usage",
     "toolkit": "assethost.cli.commands.toolkit:toolkit",
     "login": "assethost.cli.commands.login:login",

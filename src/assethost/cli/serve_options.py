@@ -9,11 +9,20 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
-from assethost.config import ACCESS_LOG_FORMATS, LOG_FORMATS, NETWORKS, KiB, MiB, Settings, parse_blob_url
+from assethost.config import (
+    ACCESS_LOG_FORMATS,
+    LOG_FORMATS,
+    NETWORKS,
+    GiB,
+    KiB,
+    MiB,
+    Settings,
+    parse_blob_url,
+)
 
 ENV_PREFIX = "ASSETHOST_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -71,9 +80,31 @@ class ServeOption:
         value = self.default
         text = f"`{value:g}`" if isinstance(value, float) else f"`{value}`"
         if self.size and value >= KiB:
-            unit, name = (MiB, "MiB") if value % MiB == 0 else (KiB, "KiB")
+            unit, name = next((u, n) for u, n in ((GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")) if value % u == 0 or u == KiB)
             text += f" ({value / unit:g} {name})"
         return text
+
+
+class ByteSize(click.ParamType[int]):
+    """A number of bytes, plain or with a binary unit: `2GiB`, `512M`, `64KiB`."""
+
+    name = "bytes"
+    UNITS: ClassVar[dict[str, int]] = {"": 1, "k": KiB, "kib": KiB, "m": MiB, "mib": MiB, "g": GiB, "gib": GiB,
+                                       "t": 1024 * GiB, "tib": 1024 * GiB}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower().replace(" ", "")
+        number = text.rstrip("kmgtib")
+        unit = self.UNITS.get(text[len(number):])
+        try:
+            size = float(number) * unit if unit is not None else -1.0
+        except ValueError:
+            size = -1.0
+        if size < 0:
+            self.fail(f"{value!r} is not a size such as 2GiB, 512MiB or 1048576", param, ctx)
+        return int(size)
 
 
 def _blob_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -112,6 +143,10 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
                 "credentials from the standard `AWS_*` variables, `AWS_ENDPOINT_URL` included), `--data` "
                 "keeping uploads in progress and a cache of the blobs served",
                 default_text="the folder `{data}/blobs`", callback=_blob_url),
+    ServeOption("--cache-size", "cache_size",
+                "with `--blob-url`: most bytes of blobs and compressed variants kept in `{data}/blobs` "
+                "(least recently used ones are evicted and fetched again when needed), e.g. `2GiB`; without "
+                "it the folder is the store and nothing is evicted", type=ByteSize(), size=True),
     ServeOption("--public-url", "public_url",
                 "origin used in every `url`, `links` and paging URL; its scheme is also the one "
                 "protected-asset signatures are checked with", default_text="`http://{host}:{port}`"),
@@ -122,6 +157,9 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
                 "processes sharing the port; with more than one, other workers see a deployment within 0.5 s",
                 type=int),
     ServeOption("--edge-only", "edge_only", "serve deployed assets only, no API or console (nodes behind a CDN)"),
+    ServeOption("--api-only", "api_only",
+                "the API, console and operator paths only: no environment is served (their domains are "
+                "answered 421), no deployed build is held in memory and no function runs; not with `--edge-only`"),
     ServeOption("--trust-forwarded", "trust_forwarded",
                 "behind a proxy, rebuild signed URLs from `X-Forwarded-Proto`/`X-Forwarded-Host`"),
     ServeOption("--cache-control", "edge.public_cache_control", "`Cache-Control` of public assets"),
@@ -134,8 +172,9 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
                 "small files too are served from disk (where the page cache keeps them)",
                 type=click.IntRange(min=0), size=True),
     ServeOption("--compress-limit", "edge.compress_limit",
-                "text files (HTML, CSS, JavaScript, JSON…) up to this size are also sent brotli- or "
-                "gzip-compressed, kept in memory, to clients that accept it; larger ones only as they are",
+                "text files (HTML, CSS, JavaScript, JSON…) from 1 KiB up to this size get brotli and gzip "
+                "variants, made once per file when a build is made and stored beside it, sent to clients that "
+                "accept them; larger ones are sent only as they are",
                 type=click.IntRange(min=0), size=True),
     ServeOption("--max-public-bytes", "limits.max_public_bytes", "largest public or protected asset",
                 type=int, size=True),

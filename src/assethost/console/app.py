@@ -42,12 +42,23 @@ def create_console(ctx: Context, public_url: str | None = None) -> ASGIApp:
         Route(p + "/services/{service}", views.service_page, methods=["GET"], name="service"),
         Route(p + "/services/{service}/environments", views.environment_create, methods=["POST"],
               name="environment_create"),
+        Route(p + "/services/{service}/environments/{environment}/logs", views.environment_logs, methods=["GET"],
+              name="environment_logs"),
+        Route(p + "/services/{service}/editing", views.allow_editing, methods=["POST"], name="allow_editing"),
         Route(p + "/services/{service}/upload", views.asset_upload, methods=["POST"], name="asset_upload"),
+        Route(p + "/services/{service}/new-asset", views.asset_new, methods=["GET", "POST"], name="asset_new"),
         Route(p + "/services/{service}/deploy", views.deploy_all, methods=["POST"], name="deploy_all"),
         Route(p + "/services/{service}/assets/{asset}/visibility", views.asset_visibility, methods=["POST"],
               name="asset_visibility"),
-        Route(p + "/services/{service}/assets/{asset}/delete", views.asset_delete, methods=["POST"],
-              name="asset_delete"),
+        Route(p + "/services/{service}/assets/{sid}/content", views.asset_content, methods=["GET"],
+              name="asset_content"),
+        Route(p + "/services/{service}/{collection}/{sid}", views.editor_page, methods=["GET"], name="editor"),
+        Route(p + "/services/{service}/{collection}/{sid}/save", views.editor_save, methods=["POST"],
+              name="editor_save"),
+        Route(p + "/services/{service}/{collection}/{sid}/rename", views.editor_rename, methods=["POST"],
+              name="editor_rename"),
+        Route(p + "/services/{service}/{collection}/{sid}/delete", views.resource_delete, methods=["POST"],
+              name="resource_delete"),
         Route(p + "/legacy", views.legacy_page, methods=["GET"], name="legacy"),
         Route(p + "/legacy/upload", views.legacy_upload, methods=["POST"], name="legacy_upload"),
         Route(p + "/legacy/{asset}/delete", views.legacy_delete, methods=["POST"], name="legacy_delete"),
@@ -70,7 +81,8 @@ class SecurityHeaders:
     """No framing, no inline script, no caching of signed-in pages."""
 
     CSP = (
-        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+        b"connect-src 'self'; "
         b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     )
     HEADERS: ClassVar[tuple[tuple[bytes, bytes], ...]] = (

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from assethost.console.session import Session, session_of
-from assethost.core import environments, ingest, legacy, resources, services, sessions, usage, workspace
+from assethost.core import environments, ingest, legacy, logs, services, sessions, usage, workspace
 from assethost.core.context import Context
 from assethost.core.errors import AssetHostError, NotFound, Unauthorized
 from assethost.core.model import Service
@@ -29,8 +29,7 @@ from assethost.web.forms import read_form
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-# The environments the page offers to create, as the Serverless Toolkit names them.
-PRESET_ENVIRONMENTS = {"dev": "dev", "stage": "stage", "production": None}
+ASSETS_PER_PAGE = 100  # the Assets pane is filtered and paginated: a service may hold 1000 assets
 
 
 # ------------------------------------------------------------------------------------ plumbing
@@ -180,7 +179,7 @@ async def service_list(request: Request) -> Response:
         unique = str(form.get("unique_name") or "").strip()
         friendly = str(form.get("friendly_name") or "").strip() or unique
         try:
-            row = await _call(services.create, ctx, account, unique, friendly, None, None)
+            row = await _call(services.create, ctx, account, unique, friendly, None, "true")  # made here: edited here
         except AssetHostError as exc:
             session.flash("error", exc.message)
             return _redirect("/console/services")
@@ -193,10 +192,12 @@ async def service_list(request: Request) -> Response:
 @dataclass(frozen=True)
 class AssetRow:
     sid: str
+    kind: str  # asset or function
     path: str
     visibility: str | None
     size: str
     live: bool
+    dropped: bool
     url: str | None
 
 
@@ -207,20 +208,20 @@ def _asset_rows(request: Request, statuses: list[workspace.AssetStatus], env: An
         v = s.version
         path = v.path if v is not None else s.asset.friendly_name
         url = origin + path if origin and v is not None and v.visibility != "private" else None
-        rows.append(AssetRow(s.asset.sid, path, v.visibility if v else None, human_size(v.size if v else None),
-                             s.live, url))
+        rows.append(AssetRow(s.asset.sid, s.asset.kind, path, v.visibility if v else None,
+                             human_size(v.size if v else None), s.live, s.dropped, url))
     return sorted(rows, key=lambda r: r.path)
 
 
 def _choose_environment(envs: list[Any], wanted: str | None) -> Any | None:
-    for env in envs:
-        if env.sid == wanted:
-            return env
-    for name in PRESET_ENVIRONMENTS:  # dev first, as in the Serverless Toolkit
-        for env in envs:
-            if env.unique_name == name:
-                return env
-    return envs[0] if envs else None
+    return next((e for e in envs if e.sid == wanted), None) or workspace.default_environment(envs)
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, int(value or "1"))
+    except ValueError:
+        return 1
 
 
 @signed_in
@@ -229,11 +230,24 @@ async def service_page(request: Request) -> Response:
     service = await _call(services.get, ctx, account, request.path_params["service"])
     envs = (await _call(environments.page, ctx, account, service.sid, PageRequest(size=MAX_SIZE))).rows
     env = _choose_environment(envs, request.query_params.get("env"))
-    statuses = await _call(workspace.assets, ctx, account, service.sid, env.sid if env else None)
-    missing = [name for name in PRESET_ENVIRONMENTS if name not in {e.unique_name for e in envs}]
+    env_sid = env.sid if env else None
+    statuses = await _call(workspace.assets, ctx, account, service.sid, env_sid)
+    functions = await _call(workspace.assets, ctx, account, service.sid, env_sid, "function")
+    rows = _asset_rows(request, statuses, env)
+    query = (request.query_params.get("q") or "").strip()
+    shown = [r for r in rows if query.lower() in r.path.lower()] if query else rows
+    pages = max(1, -(-len(shown) // ASSETS_PER_PAGE))
+    number = min(_page_number(request.query_params.get("page")), pages)
+    root = workspace.root_asset(statuses)
     return await _page(request, "service.html", {
         "title": service.friendly_name, "nav": "services", "service": service, "environments": envs,
-        "environment": env, "assets": _asset_rows(request, statuses, env), "missing_environments": missing,
+        "environment": env, "assets": shown[(number - 1) * ASSETS_PER_PAGE:number * ASSETS_PER_PAGE],
+        "asset_count": len(rows), "shown_count": len(shown), "query": query, "page_number": number, "pages": pages,
+        "functions": _asset_rows(request, functions, env), "root": root,
+        "dropped": [r for r in rows if r.dropped],
+        "existing": {r.path: r.visibility for r in rows if r.visibility},
+        "missing_environments": workspace.creatable_presets(envs), "editable": service.ui_editable,
+        "is_production": workspace.is_production,
         "origin_of": lambda e: runtime_origin(request, _domain(request, e)),
     })
 
@@ -253,12 +267,8 @@ async def _service_form(request: Request) -> tuple[Context, str, Session, Servic
 @signed_in
 async def environment_create(request: Request) -> Response:
     ctx, account, session, service, form = await _service_form(request)
-    name = str(form.get("name") or "")
-    if name not in PRESET_ENVIRONMENTS:
-        session.flash("error", "Choose dev, stage or production")
-        return _redirect(_service_url(service.sid, None))
     try:
-        env = await _call(environments.create, ctx, account, service.sid, name, PRESET_ENVIRONMENTS[name])
+        env = await _call(workspace.create_preset, ctx, account, service.sid, str(form.get("name") or ""))
     except AssetHostError as exc:
         session.flash("error", exc.message)
         return _redirect(_service_url(service.sid, None))
@@ -266,12 +276,22 @@ async def environment_create(request: Request) -> Response:
     return _redirect(_service_url(service.sid, env.sid))
 
 
+@signed_in
+async def allow_editing(request: Request) -> Response:
+    ctx, account, session, service, form = await _service_form(request)
+    await _call(workspace.allow_editing, ctx, account, service.sid)
+    session.flash("success", f"Editing {service.unique_name} in the console is on. A CLI deploy of its project "
+                             "will still replace what is live.")
+    return _redirect(_service_url(service.sid, str(form.get("environment") or "") or None))
+
+
 # ------------------------------------------------------------------------------------ assets pane
 
 
 @signed_in
 async def asset_upload(request: Request) -> Response:
-    """One file: multipart `Path`, `Visibility`, `Content`, streamed to the blob store."""
+    """One file: multipart `Path`, `Visibility` (left out: keep the replaced asset's), `Content`,
+    streamed to the blob store."""
     ctx, account = _ctx(request), request.state.account
     try:
         destination = await _call(ingest.WorkspaceFile(account, request.path_params["service"]).locate, ctx)
@@ -279,16 +299,43 @@ async def asset_upload(request: Request) -> Response:
         version = await _call(ingest.store, ctx, destination, received)
     except AssetHostError as exc:
         return _error_json(exc)
+    _session(request).flash("success", f"Uploaded {version.path} ({version.visibility}). Deploy All to make it live.")
     return JSONResponse({"asset_sid": version.resource_sid, "version_sid": version.sid, "path": version.path,
                          "visibility": version.visibility, "size": version.size}, status_code=201)
 
 
 @signed_in
+async def asset_new(request: Request) -> Response:
+    """Add+ → New Asset: an empty text asset at the typed path, opened in the editor. (The pane's
+    script asks for the path in a dialog; without it, the menu item opens this page's form.)"""
+    if request.method == "GET":
+        service = await _call(services.get, _ctx(request), request.state.account, request.path_params["service"])
+        return await _page(request, "new_asset.html", {"title": "New Asset", "nav": "services", "service": service,
+                                                       "environment_sid": request.query_params.get("env") or ""})
+    ctx, account, session, service, form = await _service_form(request)
+    env_sid = str(form.get("environment") or "") or None
+    try:
+        version = await _call(workspace.new_asset, ctx, account, service.sid, str(form.get("path") or ""))
+    except AssetHostError as exc:
+        session.flash("error", exc.message)
+        return _redirect(_service_url(service.sid, env_sid))
+    session.flash("success", f"Created {version.path}. Deploy All to make it live.")
+    return _redirect(_editor_url(service.sid, "asset", version.resource_sid, env_sid))
+
+
+@signed_in
 async def deploy_all(request: Request) -> Response:
+    """Deploy All. To an environment without a domain suffix (production: the service's bare
+    domain) only once the user has confirmed it on a page that names the domain."""
     ctx, account, session, service, form = await _service_form(request)
     env_sid = str(form.get("environment") or "")
     try:
         env = await _call(environments.get, ctx, account, service.sid, env_sid)
+        if workspace.is_production(env) and form.get("confirmed") != env.sid:
+            return await _page(request, "confirm_deploy.html", {
+                "title": f"Deploy to {env.unique_name}?", "nav": "services", "service": service,
+                "environment": env, "origin": runtime_origin(request, _domain(request, env)),
+            })
         deployment = await _call(workspace.deploy_all, ctx, account, service.sid, env.sid)
     except AssetHostError as exc:
         session.flash("error", f"Deploy failed: {exc.message}")
@@ -311,23 +358,144 @@ async def asset_visibility(request: Request) -> Response:
         session.flash("error", exc.message)
     else:
         session.flash("success", f"{version.path} is now {version.visibility}. Deploy All to make the change live.")
-    return _redirect(_service_url(service.sid, env_sid))
+    return _redirect(_back(request, form, service.sid, env_sid))
+
+
+def _back(request: Request, form: Any, service_sid: str, env_sid: str | None) -> str:
+    """Where a form goes back to: the editor it came from (`back=editor`), else the pane."""
+    if form.get("back") == "editor":
+        kind = _KINDS.get(request.path_params.get("collection", "assets"), "asset")
+        sid = request.path_params.get("sid") or request.path_params.get("asset", "")
+        return _editor_url(service_sid, kind, sid, env_sid)
+    return _service_url(service_sid, env_sid)
 
 
 @signed_in
-async def asset_delete(request: Request) -> Response:
+async def resource_delete(request: Request) -> Response:
     ctx, account, session, service, form = await _service_form(request)
     env_sid = str(form.get("environment") or "") or None
-    asset_sid = request.path_params["asset"]
+    kind = _kind(request)
     try:
-        current = await _call(resources.get, ctx, account, service.sid, "asset", asset_sid)
-        await _call(resources.delete, ctx, account, service.sid, "asset", asset_sid, allow_live=True)
+        row = await _call(workspace.delete, ctx, account, service.sid, kind, request.path_params["sid"])
     except AssetHostError as exc:
         session.flash("error", exc.message)
     else:
-        session.flash("success", f"Deleted {current.friendly_name}. A deployed build keeps serving it until the "
+        session.flash("success", f"Deleted {row.friendly_name}. A deployed build keeps serving it until the "
                                  "next Deploy All.")
     return _redirect(_service_url(service.sid, env_sid))
+
+
+# ------------------------------------------------------------------------------------ editor
+
+_KINDS = {"assets": "asset", "functions": "function"}
+_COLLECTIONS = {v: k for k, v in _KINDS.items()}
+LOG_LINES = 50
+
+
+def _kind(request: Request) -> str:
+    kind = _KINDS.get(request.path_params["collection"])
+    if kind is None:
+        raise NotFound("There is no such page.")
+    return kind
+
+
+def _editor_url(service_sid: str, kind: str, sid: str, env_sid: str | None) -> str:
+    return f"/console/services/{service_sid}/{_COLLECTIONS[kind]}/{sid}" + (f"?env={env_sid}" if env_sid else "")
+
+
+async def _log_lines(ctx: Context, account: str, service_sid: str, env_sid: str) -> list[dict[str, str]]:
+    page = await _call(logs.page, ctx, account, service_sid, env_sid, PageRequest(size=LOG_LINES), None, None, None)
+    return [{"sid": line.sid, "date": line.date_created.strftime("%Y-%m-%d %H:%M:%S"), "level": line.level,
+             "function_sid": line.function_sid, "message": line.message} for line in page.rows]
+
+
+@signed_in
+async def editor_page(request: Request) -> Response:
+    """An asset or function opened: its content (edited, previewed or played), rename, visibility,
+    Copy URL below the content, and the environment's function logs below that."""
+    ctx, account = _ctx(request), request.state.account
+    kind = _kind(request)
+    service = await _call(services.get, ctx, account, request.path_params["service"])
+    envs = (await _call(environments.page, ctx, account, service.sid, PageRequest(size=MAX_SIZE))).rows
+    env = _choose_environment(envs, request.query_params.get("env"))
+    statuses = await _call(workspace.assets, ctx, account, service.sid, env.sid if env else None, kind)
+    status = next((s for s in statuses if s.asset.sid == request.path_params["sid"]), None)
+    if status is None or status.version is None:
+        raise NotFound(f"No {kind} {request.path_params['sid']} with a version in this service")
+    row = _asset_rows(request, [status], env)[0]
+    opened = await _call(workspace.open_version, ctx, status.version)
+    root = workspace.root_asset(await _call(workspace.assets, ctx, account, service.sid, None)) if kind == "asset" \
+        else None
+    return await _page(request, "editor.html", {
+        "title": row.path, "nav": "services", "service": service, "environment": env, "kind": kind,
+        "collection": _COLLECTIONS[kind], "row": row, "version": status.version, "opened": opened,
+        "serves_root": root is not None and root.asset.sid == row.sid, "editable": service.ui_editable,
+        "logs": await _log_lines(ctx, account, service.sid, env.sid) if env else [],
+        "max_editable": workspace.MAX_EDITABLE_BYTES,
+    })
+
+
+@signed_in
+async def editor_save(request: Request) -> Response:
+    ctx, account, session, service, form = await _service_form(request)
+    kind, sid = _kind(request), request.path_params["sid"]
+    env_sid = str(form.get("environment") or "") or None
+    text = str(form.get("content") or "").replace("\r\n", "\n")  # browsers send a textarea's lines with CRLF
+    try:
+        version = await _call(workspace.save_content, ctx, account, service.sid, kind, sid, text.encode("utf-8"))
+    except AssetHostError as exc:
+        session.flash("error", f"Not saved: {exc.message}")
+    else:
+        session.flash("success", f"Saved {version.path} as version {version.sid}. Deploy All to make it live.")
+    return _redirect(_editor_url(service.sid, kind, sid, env_sid))
+
+
+@signed_in
+async def editor_rename(request: Request) -> Response:
+    ctx, account, session, service, form = await _service_form(request)
+    kind, sid = _kind(request), request.path_params["sid"]
+    env_sid = str(form.get("environment") or "") or None
+    try:
+        version = await _call(workspace.rename, ctx, account, service.sid, kind, sid, str(form.get("path") or ""))
+    except AssetHostError as exc:
+        session.flash("error", f"Not renamed: {exc.message}")
+    else:
+        session.flash("success", f"The path is now {version.path}. Deploy All to make it live.")
+    return _redirect(_editor_url(service.sid, kind, sid, env_sid))
+
+
+# Previewed in the editor's <img> or <audio>: never a type a browser would run as a page or script.
+_PREVIEWABLE = ("image/", "audio/")
+
+
+@signed_in
+async def asset_content(request: Request) -> Response:
+    """The latest version's bytes of an image or audio asset, for the editor's preview and player
+    (the console origin never serves an asset as a page: other types are refused, and the answer
+    is sandboxed)."""
+    ctx, account = _ctx(request), request.state.account
+    statuses = await _call(workspace.assets, ctx, account, request.path_params["service"], None)
+    status = next((s for s in statuses if s.asset.sid == request.path_params["sid"]), None)
+    if status is None or status.version is None:
+        raise NotFound("No such asset")
+    opened = await _call(workspace.open_version, ctx, status.version)
+    if opened.view not in ("image", "audio"):
+        raise NotFound("Only images and audio are previewed here")
+    data = await _call(ctx.blobs.read, status.version.blob_hash)
+    mime = status.version.content_type
+    if not mime.startswith(_PREVIEWABLE):
+        mime = "application/octet-stream"
+    return Response(data, media_type=mime, headers={"Content-Security-Policy": "default-src 'none'; sandbox",
+                                                    "Cache-Control": "private, no-store"})
+
+
+@signed_in
+async def environment_logs(request: Request) -> Response:
+    """The newest log lines of the environment's functions, for the editor's logs pane."""
+    ctx, account = _ctx(request), request.state.account
+    service = await _call(services.get, ctx, account, request.path_params["service"])
+    lines = await _log_lines(ctx, account, service.sid, request.path_params["environment"])
+    return JSONResponse({"logs": lines})
 
 
 # ------------------------------------------------------------------------------------ legacy
@@ -342,7 +510,7 @@ async def legacy_page(request: Request) -> Response:
     rows = sorted(files, key=lambda f: f.asset.friendly_name.lower())
     return await _page(request, "legacy.html", {
         "title": "Assets (Legacy)", "nav": "legacy", "domain": domain, "origin": origin, "files": rows,
-        "human_size": human_size,
+        "human_size": human_size, "existing": {f.asset.friendly_name: f.version.visibility for f in rows},
     })
 
 
@@ -361,6 +529,8 @@ async def legacy_upload(request: Request) -> Response:
         return _error_json(exc)
     domain = await _call(legacy.runtime_domain, ctx, account)
     url = None if version.visibility == "private" else runtime_origin(request, domain) + version.path
+    _session(request).flash("success", f"Uploaded {version.path[len(legacy.PREFIX):]} ({version.visibility}): "
+                                       + (f"live at {url}." if url else "stored; private files have no URL."))
     return JSONResponse({"asset_sid": version.resource_sid, "path": version.path, "url": url,
                          "visibility": version.visibility, "size": version.size}, status_code=201)
 

@@ -2,7 +2,9 @@
 
 A change of Auth Token bumps the generation counter that deployments bump too, so every edge
 process sharing the database (every worker, every node) reloads within its poll interval and
-checks signatures with the new token only.
+checks signatures with the new token only. Every change of credentials (a token, a deleted key)
+also gives `credentials_version` a new value in the same transaction: the API's cache of verified
+credentials (`api/auth.py`) reads it at each request, so a change holds at once everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from assethost.core import clock, sids
 from assethost.core.errors import Invalid, NotFound, Unauthorized
-from assethost.core.ports import MetaStore
+from assethost.core.ports import Duplicate, MetaStore
 
 
 @dataclass(frozen=True)
@@ -49,16 +51,21 @@ def ensure_account(meta: MetaStore, account_sid: str, auth_token: str) -> bool:
     problem = credentials_problem(account_sid, auth_token)
     if problem:
         raise Invalid(problem)
+    try:
+        with meta.write() as tx:
+            if tx.accounts.get(sid=account_sid) is None:
+                tx.accounts.insert(sid=account_sid, friendly_name="Main account", auth_token=auth_token,
+                    date_created=clock.now(),
+                )
+                return True
+    except Duplicate:  # nodes starting at once on a new database: another one created it first
+        pass
     with meta.write() as tx:
-        row = tx.accounts.get(sid=account_sid)
-        if row is None:
-            tx.accounts.insert(sid=account_sid, friendly_name="Main account", auth_token=auth_token,
-                date_created=clock.now(),
-            )
-            return True
+        row = tx.accounts.one(sid=account_sid)
         if row.auth_token != auth_token:
             tx.accounts.update({"sid": account_sid}, auth_token=auth_token)
             tx.bump_generation()
+            tx.bump_credentials()
         return False
 
 
@@ -78,6 +85,7 @@ def rotate_token(meta: MetaStore, account_sid: str) -> Credentials:
         if tx.accounts.update({"sid": account_sid}, auth_token=token) == 0:
             raise NotFound(f"Account {account_sid} does not exist")
         tx.bump_generation()
+        tx.bump_credentials()
     return Credentials(sid=account_sid, secret=token, account_sid=account_sid)
 
 
@@ -105,18 +113,26 @@ def delete_key(meta: MetaStore, key_sid: str) -> str:
         if row is None:
             raise NotFound(f"API key {key_sid} does not exist")
         tx.api_keys.delete(sid=key_sid)
+        tx.bump_credentials()
     return row.account_sid
 
 
 def authenticate(meta: MetaStore, username: str, password: str) -> str:
     """Account SID + Auth Token, or API Key SID + secret. Returns the account SID."""
+    return verify(meta, username, password)[0]
+
+
+def verify(meta: MetaStore, username: str, password: str) -> tuple[str, str]:
+    """`authenticate`, with the `credentials_version` the check was made at (read in the same
+    transaction), for a cache of verified credentials to know until when its answer holds."""
     with meta.read() as tx:
+        version = tx.credentials_version()
         if sids.is_sid(username, sids.ACCOUNT):
             account = tx.accounts.get(sid=username)
             if account is not None and hmac.compare_digest(account.auth_token.encode(), password.encode()):
-                return account.sid
+                return account.sid, version
         elif sids.is_sid(username, sids.API_KEY):
             key = tx.api_keys.get(sid=username)
             if key is not None and hmac.compare_digest(key.secret_hash, hash_secret(password)):
-                return key.account_sid
+                return key.account_sid, version
     raise Unauthorized()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
-from assethost.core import clock, dependencies, limits, lookup, services, sids
+from assethost.core import checks, clock, dependencies, limits, lookup, services, sids
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound, TooMany
 from assethost.core.model import Build, BuildEntry, Service, Version
@@ -126,16 +127,20 @@ def entries(tx: Tx, build_sid: str) -> list[BuildEntry]:
 
 
 def finish(ctx: Context, build_sid: str) -> str:
-    """The packaging step: check that every byte the manifest names is in the blob store, then
-    mark the build completed (or failed, with the reason)."""
+    """The packaging step: check that every byte the manifest names is in the blob store and that
+    no file fails a media rule the service made strict, then mark the build completed (or failed,
+    with the reason)."""
     with ctx.meta.read() as tx:
         build = tx.builds.get(sid=build_sid)
         if build is None or build.status != "building":
             return build.status if build else "gone"
         rows = entries(tx, build_sid)
         missing = [e.path for e in rows if not ctx.blobs.exists(e.blob_hash)]
+        refused = checks.build_errors(tx, build.service_sid, rows)  # the service's strict media rules
     status, reason = ("failed", f"content missing for {', '.join(missing[:5])}") if missing else ("completed", None)
-    for name, step in list(ctx.packagers.items()) if not missing else []:
+    if refused and not missing:
+        status, reason = "failed", refused
+    for name, step in list(ctx.packagers.items()) if status == "completed" else []:
         try:
             reason = step(ctx, build, rows)
         except Exception as exc:  # a packaging bug fails the build, never leaves it `building`
@@ -152,13 +157,25 @@ def finish(ctx: Context, build_sid: str) -> str:
     return status
 
 
-def finish_pending(ctx: Context) -> int:
-    """Finish builds a stopped process left in `building`."""
+def finish_pending(ctx: Context, older_than: timedelta) -> int:
+    """Finish builds a stopped process left in `building`: those not touched for `older_than`,
+    longer than a live process's packaging can take (its npm install is bounded), since on a
+    shared database another node may be packaging the younger ones right now. Each is claimed
+    first, by moving its `date_updated` on only if nobody did meanwhile, so that nodes doing this
+    at once finish each build once. Returns the builds this call finished."""
+    cutoff = clock.now() - older_than
     with ctx.meta.read() as tx:
-        pending = [b.sid for b in tx.builds.select(status="building")]
-    for sid in pending:
-        finish(ctx, sid)
-    return len(pending)
+        stale = [b for b in tx.builds.select(status="building") if b.date_updated < cutoff]
+    finished = 0
+    for build in stale:
+        with ctx.meta.write() as tx:
+            claimed = tx.builds.update({"sid": build.sid, "status": "building", "date_updated": build.date_updated},
+                                       date_updated=clock.now())
+        if claimed:
+            log.warning("build %s was left building by a stopped process; finishing it", build.sid)
+            finish(ctx, build.sid)
+            finished += 1
+    return finished
 
 
 def get(ctx: Context, account_sid: str, service_ref: str, sid: str) -> tuple[Build, list[BuildEntry]]:

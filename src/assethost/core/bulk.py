@@ -23,9 +23,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from assethost.core import builds, clock, environments, names, resources, services, sids
+from assethost.core import builds, checks, clock, environments, media, names, resources, services, sids
 from assethost.core.context import Context
-from assethost.core.errors import Invalid, TooLarge, TooMany
+from assethost.core.errors import Conflict, Invalid, TooLarge, TooMany
 from assethost.core.model import Build, BuildEntry, Deployment, Version
 from assethost.core.ports import Tx
 
@@ -172,7 +172,7 @@ def missing(ctx: Context, account_sid: str, service_ref: str, manifest: Manifest
     """The distinct hashes of the manifest's new files that the client must send, in order."""
     hashes = [f.sha256 for f in manifest.new_files]
     with ctx.meta.read() as tx:
-        services.find(tx, account_sid, service_ref)
+        _check_media_settings(tx, services.find(tx, account_sid, service_ref).sid)
         owned = _owned(tx, ctx, account_sid, hashes)
     return list(dict.fromkeys(h for h in hashes if h not in owned))
 
@@ -182,7 +182,7 @@ def check_present(ctx: Context, account_sid: str, service_ref: str, manifest: Ma
     build, and every new file's bytes are either sent or this account's own."""
     sent = {h for h, _ in manifest.upload}
     with ctx.meta.read() as tx:
-        services.find(tx, account_sid, service_ref)
+        _check_media_settings(tx, services.find(tx, account_sid, service_ref).sid)
         _check_building(tx, account_sid)
         if manifest.environment_sid:
             environments.find(tx, account_sid, service_ref, manifest.environment_sid)
@@ -208,9 +208,12 @@ def commit(ctx: Context, account_sid: str, service_ref: str, manifest: Manifest)
     """Create the missing resources, the new versions and the build in one transaction (every
     byte is stored by now); then, for a build with nothing to package, finish and deploy it."""
     now = clock.now()
+    facts = _inspect(ctx, manifest)
     with ctx.meta.write() as tx:
         service = services.find(tx, account_sid, service_ref)
         _check_building(tx, account_sid)
+        for blob_hash, found in facts.items():
+            media.remember(tx, blob_hash, found)
         reused_sids = [f for f in manifest.files if isinstance(f, str)]
         reused = {v.sid: v for v in tx.versions.select_in("sid", reused_sids, service_sid=service.sid)}
         for sid in reused_sids:
@@ -251,6 +254,27 @@ def commit(ctx: Context, account_sid: str, service_ref: str, manifest: Manifest)
     if manifest.environment_sid and build.status == "completed":
         deployment = environments.deploy(ctx, account_sid, service.sid, manifest.environment_sid, build.sid)
     return Deployed(build, entries, rows, len(new_resources), deployment=deployment)
+
+
+def _inspect(ctx: Context, manifest: Manifest) -> dict[str, media.Facts]:
+    """The media facts of the content sent, not known yet, as the standard upload records them
+    (for the media rules a build is checked against; `core/mediafiles.py`)."""
+    first: dict[str, NewFile] = {}
+    for f in manifest.new_files:
+        first.setdefault(f.sha256, f)
+    sent = [h for h, _ in manifest.upload]
+    with ctx.meta.read() as tx:
+        known = {m.blob_hash for m in tx.media.select_in("blob_hash", sent)}
+    return {h: media.inspect(ctx.blobs.local_path(h), first[h].content_type, first[h].path)
+            for h in sent if h not in known}
+
+
+def _check_media_settings(tx: Tx, service_sid: str) -> None:
+    """A service that strips image metadata at upload changes the bytes it is sent, which the
+    hashes of a manifest cannot know: its deploys take the standard uploads."""
+    if checks.settings(tx, service_sid).strip_metadata:
+        raise Conflict("This service strips image metadata from uploads (MediaSettings StripMetadata): "
+                       "deploy it with the standard uploads")
 
 
 def _check_building(tx: Tx, account_sid: str) -> None:

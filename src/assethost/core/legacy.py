@@ -11,7 +11,6 @@ files, as in Twilio's console.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 
 from assethost.core import builds, clock, environments, limits, names, resources, services, sids
@@ -23,7 +22,6 @@ from assethost.core.workspace import latest_versions
 
 SERVICE_NAME = "_legacy"  # not a valid API unique name, so it can never clash with a user's
 PREFIX = "/assets/"
-_FILENAME = re.compile(r"^[A-Za-z0-9._~!'()*+,;=@-][A-Za-z0-9 ._~!'()*+,;=@-]*$")
 _WORDS_A = ("amber", "brave", "calm", "dusty", "eager", "fuzzy", "gentle", "happy", "ivory", "jolly",
             "kind", "lucky", "mellow", "nimble", "olive", "proud", "quiet", "rusty", "sandy", "tidy")
 _WORDS_B = ("otter", "heron", "lynx", "panda", "koala", "gecko", "bison", "crane", "dingo", "egret",
@@ -88,11 +86,28 @@ def files(ctx: Context, account_sid: str, origin: str) -> list[LegacyFile]:
 
 
 def check_filename(filename: str | None) -> str:
+    """A file name is one segment of a path under /assets/, by the API's path rule
+    (`names.version_path`): `café ü.txt` is as valid here as in the Serverless API."""
     filename = names.required(filename, "filename").strip()
-    if "/" in filename or "\\" in filename or filename in (".", "..") or not _FILENAME.match(filename):
-        raise Invalid(f"The file name {filename!r} is not allowed: use letters, digits, spaces and . _ - ~")
+    if "/" in filename or "\\" in filename:
+        raise Invalid(f"The file name {filename!r} is not allowed: it may not contain / or \\")
     names.version_path(PREFIX + filename)
     return filename
+
+
+def _visibility(tx: Tx, account_sid: str, filename: str, visibility: str | None) -> str:
+    """The visibility asked for, or else the one of the file it replaces (else public)."""
+    if visibility:
+        return names.visibility(visibility)
+    found = _find(tx, account_sid)
+    if found is not None:
+        existing = next((r for r in tx.resources.select(service_sid=found[0].sid, kind="asset")
+                         if r.friendly_name == filename), None)
+        if existing is not None:
+            current = latest_versions(tx, found[0].sid, "asset").get(existing.sid)
+            if current is not None:
+                return current.visibility
+    return "public"
 
 
 def _check_counts(ctx: Context, tx: Tx, service_sid: str, replacing: str | None, visibility: str, path: str) -> None:
@@ -108,11 +123,12 @@ def check_upload(
     ctx: Context, account_sid: str, filename: str | None, visibility: str | None, size: int,
 ) -> tuple[str, str]:
     """Check a file before its bytes are stored, its room among the account's files included.
-    Returns (filename, visibility)."""
+    Without a visibility, a file that replaces another keeps that one's. Returns (filename,
+    visibility)."""
     filename = check_filename(filename)
-    visibility = names.visibility(visibility)
-    limits.check_file(ctx.limits, "asset", visibility, PREFIX + filename, size)
     with ctx.meta.read() as tx:
+        visibility = _visibility(tx, account_sid, filename, visibility)
+        limits.check_file(ctx.limits, "asset", visibility, PREFIX + filename, size)
         found = _find(tx, account_sid)
         if found is not None:
             _check_room(ctx, tx, found[0].sid, filename, visibility)

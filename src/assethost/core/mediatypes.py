@@ -76,8 +76,13 @@ def is_textual(mime: str) -> bool:
 def resolve(path: str, declared: str | None, head: bytes) -> str:
     """The Content-Type to serve. The extension decides, unless the bytes clearly are another kind
     of media (a PNG named .jpg is sent as image/png, so MMS and <Play> get what the file is)."""
+    return served_type(path, declared, sniff(head), _looks_like_text(head))
+
+
+def served_type(path: str, declared: str | None, sniffed: str | None, textual: bool) -> str:
+    """`resolve` from what the first bytes showed (`sniffed`, and whether they look like text),
+    for what knows those facts without the bytes (the media checks of core/checks.py)."""
     ext_type = by_extension(path)
-    sniffed = sniff(head)
     declared_base = (declared or "").split(";", 1)[0].strip().lower()
     if declared_base == "application/octet-stream":
         declared_base = ""
@@ -87,7 +92,7 @@ def resolve(path: str, declared: str | None, head: bytes) -> str:
     ):
         chosen = sniffed
     if not chosen:
-        chosen = "text/plain" if _looks_like_text(head) else "application/octet-stream"
+        chosen = "text/plain" if textual else "application/octet-stream"
     if is_textual(chosen) and "charset=" not in chosen:
         chosen += "; charset=utf-8"
     return chosen

@@ -176,3 +176,31 @@ class LogLine:
     level: str
     message: str
     date_created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """What one blob's bytes are (core/media.py), shared by every version of them."""
+
+    blob_hash: str
+    kind: str  # audio | image | video | text | other
+    format: str | None
+    codec: str | None
+    sniffed_type: str | None
+    duration_ms: int | None
+    sample_rate: int | None
+    channels: int | None
+    bitrate: int | None
+    width: int | None
+    height: int | None
+    has_exif: bool
+    has_gps: bool
+    date_created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSettings:
+    service_sid: str
+    strip_metadata: bool
+    strict_rules: str  # comma-separated rule names (core/checks.py)
+    date_updated: datetime

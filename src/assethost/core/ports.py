@@ -8,7 +8,7 @@ nothing above it changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -145,12 +145,28 @@ class Tx(Protocol):
     @property
     def logs(self) -> Rows[model.LogLine]: ...
 
+    @property
+    def media(self) -> Rows[model.Media]: ...
+
+    @property
+    def media_settings(self) -> Rows[model.MediaSettings]: ...
+
     def generation(self) -> int:
         """The deployment counter: every change of what some domain serves (or of an Auth Token)
         bumps it, so other processes notice with one cheap read."""
         ...
 
     def bump_generation(self) -> int: ...
+
+    def credentials_version(self) -> str:
+        """A value that changes with every change of credentials (an Auth Token, a deleted API
+        key) and never comes back, so a process that checked credentials can tell cheaply whether
+        what it checked still holds."""
+        ...
+
+    def bump_credentials(self) -> None:
+        """Give `credentials_version` a new value, in the transaction that changes credentials."""
+        ...
 
     def get_or_set(self, key: str, make: Callable[[], str]) -> str:
         """The shared value stored under key, storing make() first if there is none (the first
@@ -171,6 +187,10 @@ class MetaStore(Protocol):
 
     def migrate(self) -> None: ...
 
+    def credentials_version(self) -> str:
+        """`Tx.credentials_version`, read on its own (cheaper than a transaction)."""
+        ...
+
     def dispose(self) -> None:
         """Close pooled connections (before forking workers, which open their own)."""
         ...
@@ -188,14 +208,19 @@ class BlobWriter(Protocol):
         """Bytes written so far."""
         ...
 
-    @property
-    def digest(self) -> str:
-        """The SHA-256 (hex) of the bytes written so far, known before anything is committed."""
-        ...
-
     def write(self, chunk: bytes) -> None:
         """Raises BlobTooLarge past the writer's limit (the bytes are discarded) and
         StorageError when the store refuses."""
+        ...
+
+    @property
+    def spooled(self) -> Path:
+        """The local file holding the bytes written so far, to be read (never written) before
+        commit: what core/media.py inspects and core/strip.py cleans."""
+        ...
+
+    def digest(self) -> str:
+        """The SHA-256 hex of the bytes written so far: the name commit will give them."""
         ...
 
     def commit(self) -> tuple[str, int]:
@@ -233,6 +258,32 @@ class BlobStore(Protocol):
         """A local file holding the blob, for what must have one: the edge sends files with
         sendfile and builds hard-link private assets into function folders. A remote store
         downloads (and caches) it first; the file must not be written to."""
+        ...
+
+    def prefetch(self, digests: Sequence[str], with_variants: Collection[str] = ()) -> None:
+        """Make these blobs local now, several at a time, and the variants of those also in
+        `with_variants` (a remote store fills its cache; a local one has nothing to do). For the edge, off the request path,
+        before it serves a new build. A blob that cannot be fetched is left for `local_path` to
+        fail on."""
+        ...
+
+    def used(self, path: str) -> None:
+        """The edge is about to send this local file (of `local_path` or `variant_path`): a cache
+        keeps it before less recently used ones. Cheap enough to call per request."""
+        ...
+
+    def has_variant(self, digest: str, encoding: str) -> bool:
+        """Whether the blob's compressed variant (`encoding`: "br" or "gzip") is stored."""
+        ...
+
+    def put_variant(self, digest: str, encoding: str, data: bytes) -> None:
+        """Store `data`, the blob compressed with `encoding`, beside the blob. Made from the blob's
+        bytes alone, so one variant per blob and encoding: storing it again changes nothing."""
+        ...
+
+    def variant_path(self, digest: str, encoding: str) -> Path | None:
+        """A local file holding the variant, fetched first by a remote store; None when the blob
+        has no such variant."""
         ...
 
     def sweep(self) -> tuple[int, int]:

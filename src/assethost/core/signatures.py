@@ -9,6 +9,14 @@ carries `bodySHA256`, the SHA-256 hex of the body, and the signature is over the
 A non-empty body without that parameter is refused, as `RequestValidator.validate` refuses it
 (the library cannot check such a body at all), so no unsigned bytes reach what the signature
 protects.
+
+Twilio fetches the same protected URL again and again (a `<Play>` of a protected recording, say),
+so a verified request is remembered: (token, URL, form parameters) -> the signature that held,
+at most VERIFIED_SIZE of them, least recently used out first. A repeat costs a dict lookup and a
+constant-time comparison with the remembered signature; anything else (another URL, form, token
+or signature) is checked in full, and only a signature that held is remembered. The token is in
+the key, so after a rotation the old token's entries are never found again (and age out). A body
+that is not a form is always checked in full: its hash is part of what is signed.
 """
 
 from __future__ import annotations
@@ -17,11 +25,17 @@ import base64
 import functools
 import hashlib
 import hmac
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from urllib.parse import parse_qs, urlparse
 
 _DEFAULT_PORT = {"https": 443, "http": 80}
 _BLOCK = 64  # SHA-1's block size
+VERIFIED_SIZE = 4096
+_Key = tuple[str, str, tuple[tuple[str, str], ...]]
+_verified: OrderedDict[_Key, bytes] = OrderedDict()
+_verified_lock = threading.Lock()
 
 
 def compute(token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
@@ -103,15 +117,36 @@ def valid(
     signature = (signature or "").strip(" \t")  # optional whitespace around a header value
     if not signature:
         return False
-    if body is not None:
-        if not _body_hash_ok(url, body):
-            return False
-        params = ()
-    params = list(params)
     expected = signature.encode("ascii", "replace")
+    if body is not None:
+        return _body_hash_ok(url, body) and _computed_match(token, url, [], expected)
+    pairs = tuple(params)
+    key = (token, url, pairs)
+    with _verified_lock:
+        known = _verified.get(key)
+        if known is not None:
+            _verified.move_to_end(key)
+    if known is not None and hmac.compare_digest(known, expected):
+        return True
+    if not _computed_match(token, url, list(pairs), expected):
+        return False
+    with _verified_lock:
+        _verified[key] = expected
+        _verified.move_to_end(key)
+        while len(_verified) > VERIFIED_SIZE:
+            _verified.popitem(last=False)
+    return True
+
+
+def _computed_match(token: str, url: str, params: list[tuple[str, str]], expected: bytes) -> bool:
     for form in url_forms(url):
         # Each comparison is constant-time. Stopping at a match tells only which URL form the
         # (valid) signature was made for; a wrong signature always costs every form.
         if hmac.compare_digest(compute(token, form, params).encode("ascii"), expected):
             return True
     return False
+
+
+def verified_count() -> int:
+    """How many verified requests are remembered (at most VERIFIED_SIZE)."""
+    return len(_verified)

@@ -9,7 +9,7 @@ from starlette.types import Receive, Scope, Send
 
 from assethost.edge.responder import Reply, plain
 from assethost.edge.runtime import Edge
-from assethost.edge.sender import FileBody
+from assethost.edge.sender import open_body
 from assethost.web.traffic import client_address
 
 
@@ -43,7 +43,7 @@ class EdgeApp:
             if reply.file is None:
                 await send({"type": "http.response.body", "body": reply.body})
                 return
-            with FileBody(reply) as file:
+            with await open_body(reply, self.edge.ctx.blobs) as file:
                 await file.to_asgi(scope, send)
         finally:
             reply.discard()  # a temporary file is let go of even if sending failed before it began

@@ -10,6 +10,14 @@ from __future__ import annotations
 from assethost.edge.httpparts import parse_http_date
 
 UNSATISFIABLE = (-1, -1)
+# What a 304 carries of the headers a 200 would have (RFC 9110 §15.4.5; the front adds Date):
+# what a cache updates its stored response with. The rest describes the body it does not send.
+NOT_MODIFIED_HEADERS = frozenset((b"cache-control", b"content-location", b"etag", b"expires", b"vary"))
+
+
+def not_modified_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Those of a 200's headers that its 304 carries."""
+    return [h for h in headers if h[0] in NOT_MODIFIED_HEADERS]
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -30,7 +38,8 @@ def not_modified(headers: dict[bytes, bytes], etag: str, last_modified: float) -
     If-Modified-Since (whole seconds, as Last-Modified has them) only when it is not."""
     inm = headers.get(b"if-none-match")
     if inm is not None:
-        return etag_matches(inm.decode("latin-1"), etag)
+        value = inm.decode("latin-1")
+        return value == etag or etag_matches(value, etag)  # the first: a cache revalidating its copy
     ims = headers.get(b"if-modified-since")
     if ims is None:
         return False

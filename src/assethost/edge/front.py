@@ -26,6 +26,7 @@ from typing import Any
 import httptools
 
 from assethost.config import FrontLimits
+from assethost.core.ports import StorageError
 from assethost.edge.apiproto import ApiProtocol
 from assethost.edge.bounds import (
     BODY,
@@ -42,7 +43,7 @@ from assethost.edge.bounds import (
     simple_response,
 )
 from assethost.edge.responder import Reply
-from assethost.edge.sender import FileBody
+from assethost.edge.sender import open_body
 from assethost.edge.snapshot import serialize
 from assethost.functions.call import FunctionCall
 from assethost.web.traffic import OPERATOR_PATHS, client_address
@@ -386,8 +387,8 @@ class FrontProtocol(Bounded, asyncio.Protocol):
 
     async def _send_file(self, reply: Reply, keep_alive: bool) -> None:
         try:
-            body = FileBody(reply)
-        except OSError:
+            body = await open_body(reply, self.edge.ctx.blobs)
+        except (OSError, StorageError):
             log.exception("blob %s is missing", reply.file)
             self._close()
             return

@@ -7,13 +7,15 @@ Conditional requests and ranges are decided in `edge/conditional.py`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import unquote
 
-from assethost.core import signatures
-from assethost.edge.compress import ENCODINGS, Compressor
+from assethost.core import share, signatures
+from assethost.core.variants import ENCODINGS
+from assethost.edge import aliases
 from assethost.edge.conditional import UNSATISFIABLE, byte_range, not_modified
 from assethost.edge.httpparts import choose_encoding, form_params
 from assethost.edge.snapshot import FileEntry, Site, Snapshot
@@ -52,6 +54,10 @@ class Reply:
     offset: int = 0
     length: int = 0
     raw_head: bytes | None = None  # `headers` already serialised, when precomputed
+    # The blob (and its variant's encoding) that `file` holds, to fetch it again if a node's cache
+    # evicted it since the snapshot named it.
+    blob: str | None = None
+    encoding: str | None = None
     call: FunctionCall | None = None  # run this function and answer with its result instead
 
     def open_file(self) -> BinaryIO:
@@ -72,8 +78,12 @@ def plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None
 
 
 NOT_FOUND = "Not Found\n"
-FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature\n"
+FORBIDDEN = "Forbidden: this asset needs a valid X-Twilio-Signature (or an unexpired share link)\n"
 FORBIDDEN_FUNCTION = "Forbidden: this function needs a valid X-Twilio-Signature\n"
+# An environment's domain sent to a node run with --api-only: a load balancer's routing mistake,
+# not a missing environment (RFC 9110 §15.5.20), so that the two never look alike in its logs.
+MISDIRECTED = ("Misdirected Request: this node serves no environments (assethost serve --api-only); "
+               "send environment domains to an edge node\n")
 
 
 def hostname(host: str) -> str:
@@ -98,11 +108,11 @@ def _signed(
 
 class Responder:
     def __init__(
-        self, snapshot: Callable[[], Snapshot], compressor: Compressor, count: Callable[[str], None],
-        public_scheme: str | None = None, trust_forwarded: bool = False,
+        self, snapshot: Callable[[], Snapshot], count: Callable[[str], None],
+        public_scheme: str | None = None, trust_forwarded: bool = False, serves_environments: bool = True,
     ) -> None:
         self._snapshot = snapshot
-        self._compressor = compressor
+        self._serves_environments = serves_environments
         self._count = count
         self._public_scheme = public_scheme
         self._trust_forwarded = trust_forwarded
@@ -113,6 +123,8 @@ class Responder:
     ) -> Reply:
         """A request as a front received it: the URL the client used is rebuilt (a configured public
         scheme, or trusted X-Forwarded-* headers) and a form body parsed, then answered."""
+        if not self._serves_environments:
+            return plain(421, MISDIRECTED)
         scheme = self._public_scheme or transport_scheme
         host = headers.get(b"host", b"").decode("latin-1")
         if self._trust_forwarded:
@@ -139,6 +151,8 @@ class Responder:
         if build is None:
             return plain(404, "Not Found: nothing is deployed to this environment\n")
         entry = build.root if raw_path == "/" else (build.served.get(raw_path) or build.served.get(unquote(raw_path)))
+        if entry is None and aliases.MARK in raw_path:
+            entry = build.aliases.get(raw_path) or build.aliases.get(unquote(raw_path))
         if entry is None:
             if build.functions:
                 fn = build.functions.get(raw_path) or build.functions.get(unquote(raw_path))
@@ -150,7 +164,10 @@ class Responder:
             return Reply(204, list(_CORS_PREFLIGHT))
         if method not in SERVED_METHODS:
             return plain(405, "Method Not Allowed\n", [(b"allow", b"GET, HEAD, POST, OPTIONS")])
-        if entry.visibility == "protected" and not _signed(site, scheme, host, raw_path, query, headers, form, body):
+        if entry.visibility == "protected" and not (
+            _signed(site, scheme, host, raw_path, query, headers, form, body)
+            or share.valid(site.auth_token, unquote(raw_path), query, time.time())
+        ):
             return plain(403, FORBIDDEN)
         return self._file(method, entry, headers)
 
@@ -171,7 +188,7 @@ class Responder:
 
     def _file(self, method: str, entry: FileEntry, headers: dict[bytes, bytes]) -> Reply:
         if not_modified(headers, entry.etag, entry.last_modified):
-            return Reply(304, entry.headers, raw_head=entry.not_modified_head)
+            return Reply(304, entry.not_modified_headers, raw_head=entry.not_modified_head)
         head = method == "HEAD"
         size = entry.size
         span = byte_range(headers, entry.etag, entry.last_modified, size)
@@ -185,21 +202,17 @@ class Responder:
                 (b"content-length", str(length).encode()),
             ]
             return self._body(206, hdrs, entry, first, length, head)
-        if entry.compressible:
-            variants = self._compressor.variants.get(entry.blob_hash)
-            if variants:
-                accept = headers.get(b"accept-encoding")
-                enc = choose_encoding(accept.decode("latin-1"), ENCODINGS) if accept else None
-                if enc is not None and enc in variants:
-                    body = variants[enc]
-                    # Other bytes than the identity response, so not the same strong validator;
-                    # the weak form still matches If-None-Match (a 304 needs no body either way).
-                    hdrs = [h for h in entry.headers if h[0] != b"etag"] + [
-                        (b"etag", b"W/" + entry.etag.encode()),
-                        (b"content-encoding", enc.encode()),
-                        (b"content-length", str(len(body)).encode()),
-                    ]
-                    return Reply(200, hdrs, b"" if head else body)
+        if entry.variants:
+            accept = headers.get(b"accept-encoding")
+            enc = choose_encoding(accept.decode("latin-1"), ENCODINGS) if accept else None
+            variant = next((v for v in entry.variants if v.encoding == enc), None) if enc else None
+            if variant is not None:
+                if head:
+                    return Reply(200, variant.headers, raw_head=variant.head)
+                if variant.body is not None:
+                    return Reply(200, variant.headers, variant.body, raw_head=variant.head)
+                return Reply(200, variant.headers, file=variant.file, length=variant.size, raw_head=variant.head,
+                             blob=entry.blob_hash, encoding=variant.encoding)
         reply = self._body(200, entry.ok_headers, entry, 0, size, head)
         reply.raw_head = entry.ok_head
         return reply
@@ -212,4 +225,4 @@ class Responder:
         if entry.body is not None:
             body = entry.body if (offset == 0 and length == entry.size) else entry.body[offset : offset + length]
             return Reply(status, headers, body)
-        return Reply(status, headers, file=entry.file, offset=offset, length=length)
+        return Reply(status, headers, file=entry.file, offset=offset, length=length, blob=entry.blob_hash)

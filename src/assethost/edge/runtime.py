@@ -15,7 +15,6 @@ from typing import BinaryIO
 from assethost.config import EdgeOptions, FunctionOptions
 from assethost.core import live
 from assethost.core.context import Context
-from assethost.edge.compress import Compressor
 from assethost.edge.httpparts import FILE_CHUNK
 from assethost.edge.responder import NOT_FOUND, Reply, Responder, hostname, plain
 from assethost.edge.snapshot import Snapshot, SnapshotLoader
@@ -35,7 +34,7 @@ class SnapshotFigures:
     sites: int = 0
     builds: int = 0
     files: int = 0  # served and private assets of the deployed builds, each version once
-    memory_bytes: int = 0  # of those, the bytes held in memory (files up to --memory-file-limit)
+    memory_bytes: int = 0  # of those, the bytes held in memory (files up to --memory-file-limit), variants included
     loaded_at: float = 0.0  # time.time() of the reload; 0: none yet
 
 
@@ -43,6 +42,7 @@ def _figures(snapshot: Snapshot) -> SnapshotFigures:
     builds = {site.build.build_sid: site.build for site in snapshot.sites.values() if site.build is not None}
     entries = {e.version_sid: e for b in builds.values() for e in (*b.served.values(), *b.private.values())}
     memory = sum(len(e.body) for e in entries.values() if e.body is not None)
+    memory += sum(len(v.body) for e in entries.values() for v in e.variants or () if v.body is not None)
     return SnapshotFigures(sites=len(snapshot.sites), builds=len(builds), files=len(entries), memory_bytes=memory,
                            loaded_at=time.time())
 
@@ -51,14 +51,18 @@ class Edge:
     def __init__(self, ctx: Context, base_domain: str, options: EdgeOptions | None = None,
                  poll_interval: float = 0.5, flush_interval: float = 2.0,
                  packager: Packager | None = None, function_options: FunctionOptions | None = None,
-                 public_scheme: str | None = None, trust_forwarded: bool = False) -> None:
+                 public_scheme: str | None = None, trust_forwarded: bool = False,
+                 serves_environments: bool = True) -> None:
+        """`serves_environments=False` (an --api-only node): the environments' domains are still
+        claimed, to be answered 421, but no snapshot is loaded or followed and no function runs; the
+        periodic work (the meter's flush, the sweeps) goes on."""
         self.ctx = ctx
+        self.serves_environments = serves_environments
         self.base_domain = base_domain
         self.suffix = "." + base_domain
         self.options = options or EdgeOptions()
         self.snapshot = Snapshot()
         self.loader = SnapshotLoader(ctx, self.options)
-        self.compressor = Compressor()
         self.meter = ctx.meter
         self.traffic = Traffic()
         self.figures = SnapshotFigures()
@@ -66,8 +70,10 @@ class Edge:
         self.trust_forwarded = trust_forwarded
         # Called after each flush of the request meter (every flush_interval, and at stop).
         self.after_flush: list[Callable[[], None]] = []
-        self.responder = Responder(lambda: self.snapshot, self.compressor, self.meter.add, public_scheme,
-                                   trust_forwarded)
+        # Called at each sweep of build folders (every minute), on the poll thread: quick, or handed on.
+        self.every_sweep: list[Callable[[], None]] = []
+        self.responder = Responder(lambda: self.snapshot, self.meter.add, public_scheme,
+                                   trust_forwarded, serves_environments)
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
         self._stop = threading.Event()
@@ -75,6 +81,8 @@ class Edge:
         # Functions run only when the edge knows where builds keep their folders.
         self.functions: FunctionRunner | None = None
         self.packager = packager
+        if not serves_environments:
+            return
         if packager is not None:
             self.functions = FunctionRunner(ctx, packager, function_options or FunctionOptions(), self.live_builds)
         ctx.listeners.append(self.reload)
@@ -138,14 +146,6 @@ class Edge:
         self.figures = _figures(snapshot)
         if previous.generation >= 0:  # what was deployed before this process started is no deployment of its
             self._observe_propagation(previous, snapshot)
-        blobs: set[str] = set()
-        for site in snapshot.sites.values():
-            if site.build is not None:
-                for entry in site.build.served.values():
-                    blobs.add(entry.blob_hash)
-                    if entry.compressible:
-                        self.compressor.want(entry.blob_hash, entry.file)
-        self.compressor.keep_only(blobs)
 
     def _observe_propagation(self, previous: Snapshot, snapshot: Snapshot) -> None:
         """For each environment this reload switched to another build: how long after the
@@ -161,7 +161,8 @@ class Edge:
                 self.traffic.propagation.observe(max(0.0, now - deployed))
 
     def start(self) -> None:
-        self.reload()
+        if self.serves_environments:
+            self.reload()
         if self.functions is not None:
             self.functions.start()
         for target, name in ((self._poll, "assethost-edge-poll"), (self._flush_loop, "assethost-meter")):
@@ -196,7 +197,7 @@ class Edge:
         while not self._stop.wait(self.poll_interval):
             polls += 1
             try:
-                if live.generation(self.ctx.meta) != self.snapshot.generation:
+                if self.serves_environments and live.generation(self.ctx.meta) != self.snapshot.generation:
                     self.reload()
             except Exception:
                 log.exception("edge reload failed; serving the previous snapshot")
@@ -209,6 +210,11 @@ class Edge:
                 self.packager.sweep(self.ctx)
             except Exception:
                 log.exception("sweeping build folders failed; trying again at the next sweep")
+        for task in self.every_sweep if builds else ():
+            try:
+                task()
+            except Exception:
+                log.exception("a periodic task of the sweep failed; it runs again at the next")
         try:
             files, size = self.ctx.blobs.sweep()
         except Exception:

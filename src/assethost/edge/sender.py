@@ -6,6 +6,10 @@ server it goes out by `http.response.pathsend` when the server advertises that e
 whole file is wanted; otherwise (a range, a function's answer in a temporary file, a server
 without the extension, a TLS connection of our own front) in pieces of FILE_CHUNK.
 
+The file is opened when the reply is sent (`open_body`): a node's cache may have evicted a blob
+since the snapshot named its path, and then it is fetched again on a thread, never on the event
+loop, before the answer goes out.
+
 Either way the connection's bounds hold: a file is sent only as fast as the client takes it, and
 a client that takes nothing is dropped at --send-timeout (see `Bounded` in `edge/bounds.py`:
 sendfile's bytes wait in the kernel's send queue, which is what the send clock counts).
@@ -17,6 +21,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from assethost.edge.httpparts import FILE_CHUNK
@@ -24,6 +29,7 @@ from assethost.edge.httpparts import FILE_CHUNK
 if TYPE_CHECKING:
     from starlette.types import Scope, Send
 
+    from assethost.core.ports import BlobStore
     from assethost.edge.front import FrontProtocol
     from assethost.edge.responder import Reply
 
@@ -32,6 +38,30 @@ PATHSEND = "http.response.pathsend"
 
 class ShortFile(Exception):
     """The file ended before the bytes the reply promised: the answer must not look complete."""
+
+
+async def open_body(reply: Reply, blobs: BlobStore) -> FileBody:
+    """The reply's file, opened, and marked as used for the cache's recency. Raises OSError (or
+    StorageError, when a blob evicted from the cache cannot be fetched again)."""
+    try:
+        body = FileBody(reply)
+    except FileNotFoundError:
+        if reply.blob is None:
+            raise
+        reply.file = str(await asyncio.to_thread(_fetch_again, blobs, reply.blob, reply.encoding))
+        body = FileBody(reply)
+    if body.path is not None:
+        blobs.used(body.path)
+    return body
+
+
+def _fetch_again(blobs: BlobStore, digest: str, encoding: str | None) -> Path:
+    if encoding is None:
+        return blobs.local_path(digest)
+    path = blobs.variant_path(digest, encoding)
+    if path is None:
+        raise FileNotFoundError(f"the {encoding} variant of {digest} is gone from the store")
+    return path
 
 
 class FileBody:

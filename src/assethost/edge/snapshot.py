@@ -12,13 +12,16 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from assethost.config import EdgeOptions
-from assethost.core import live, mediatypes
+from assethost.core import live, mediatypes, variants
 from assethost.core.context import Context
 from assethost.core.environments import domain_name
 from assethost.core.model import BuildEntry
 from assethost.core.ports import StorageError
+from assethost.edge import aliases
+from assethost.edge.conditional import not_modified_headers
 from assethost.edge.httpparts import http_date
 from assethost.functions.call import FunctionEntry
 from assethost.functions.package import language
@@ -26,6 +29,18 @@ from assethost.functions.package import language
 log = logging.getLogger("assethost.edge")
 
 SNIFF_BYTES = 512
+
+
+@dataclass(slots=True)
+class Variant:
+    """A file compressed at build time (`core.variants`), for clients that accept its encoding."""
+
+    encoding: str
+    size: int
+    file: str
+    body: bytes | None  # in memory, like the file's own body, when small and within the budget
+    headers: list[tuple[bytes, bytes]]  # the file's, with a weak ETag, Content-Encoding, Content-Length
+    head: bytes  # the same, serialised
 
 
 @dataclass(slots=True)
@@ -44,7 +59,10 @@ class FileEntry:
     headers: list[tuple[bytes, bytes]]  # every header but Content-Length, Content-Range, Date
     ok_headers: list[tuple[bytes, bytes]]  # a whole-file 200: `headers` and Content-Length
     ok_head: bytes  # the same, serialised
-    not_modified_head: bytes
+    not_modified_headers: list[tuple[bytes, bytes]]  # a 304's: those of `headers` it carries
+    not_modified_head: bytes  # the same, serialised
+    # Of a compressible file: those worth sending, best first; None when the store had none yet.
+    variants: tuple[Variant, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -55,6 +73,8 @@ class BuildFiles:
     root: FileEntry | None
     # Looked up only when no asset has the path, so serving assets never pays for functions.
     functions: dict[str, FunctionEntry] = field(default_factory=dict)
+    # Immutable aliases (`/greeting~<hash>.mp3`) of the served files, by alias path (edge/aliases.py).
+    aliases: dict[str, FileEntry] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -99,14 +119,14 @@ class _Budget:
 def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry, budget: _Budget) -> FileEntry:
     blob = ctx.blobs.local_path(row.blob_hash)
     body = None
-    if row.size <= options.memory_file_limit and budget.take(row.version_sid, row.size):
-        body = blob.read_bytes()
-        head = body[:SNIFF_BYTES]
-    else:
-        with open(blob, "rb") as f:
-            head = f.read(SNIFF_BYTES)
+    in_memory = row.size <= options.memory_file_limit and budget.take(row.version_sid, row.size)
+    try:
+        body, head = _read(blob, in_memory)
+    except FileNotFoundError:  # evicted from the cache since: fetched again
+        blob = ctx.blobs.local_path(row.blob_hash)
+        body, head = _read(blob, in_memory)
     ctype = mediatypes.resolve(row.path, row.content_type, head)
-    compressible = mediatypes.compressible(ctype) and 0 < row.size <= options.compress_limit
+    compressible = variants.compressible(ctype, row.size, options.compress_limit)
     etag = f'"{row.blob_hash[:32]}"'
     modified = float(calendar.timegm(row.version_date_created.timetuple()))
     headers = [
@@ -124,11 +144,62 @@ def _entry(ctx: Context, options: EdgeOptions, row: BuildEntry, budget: _Budget)
     if compressible:
         headers.append((b"vary", b"Accept-Encoding"))
     ok_headers = headers + [(b"content-length", str(row.size).encode())]
+    found = _variants(ctx, options, row, headers, budget) if compressible and row.visibility != "private" else None
+    not_modified = not_modified_headers(headers)
     return FileEntry(
         version_sid=row.version_sid, path=row.path, visibility=row.visibility, blob_hash=row.blob_hash, size=row.size, file=str(blob),
         content_type=ctype, etag=etag, last_modified=modified, compressible=compressible, body=body,
-        headers=headers, ok_headers=ok_headers, ok_head=serialize(ok_headers), not_modified_head=serialize(headers),
+        headers=headers, ok_headers=ok_headers, ok_head=serialize(ok_headers),
+        not_modified_headers=not_modified, not_modified_head=serialize(not_modified), variants=found,
     )
+
+
+def _read(blob: Path, whole: bool) -> tuple[bytes | None, bytes]:
+    """(the body if `whole`, the first bytes for sniffing)."""
+    if whole:
+        body = blob.read_bytes()
+        return body, body[:SNIFF_BYTES]
+    with open(blob, "rb") as f:
+        return None, f.read(SNIFF_BYTES)
+
+
+def _variants(ctx: Context, options: EdgeOptions, row: BuildEntry, headers: list[tuple[bytes, bytes]],
+              budget: _Budget) -> tuple[Variant, ...] | None:
+    """The file's stored variants worth sending; None when the store has none (a build made
+    before there were variants: asked again when a new build holds the file)."""
+    found: list[Variant] = []
+    stored = False
+    for encoding in variants.ENCODINGS:
+        path = ctx.blobs.variant_path(row.blob_hash, encoding)
+        if path is None:
+            continue
+        stored = True
+        try:
+            size = path.stat().st_size
+            if not variants.worth_sending(size, row.size):
+                continue
+            body = None
+            if size <= options.memory_file_limit and budget.take(f"{row.version_sid}.{encoding}", size):
+                body = path.read_bytes()
+        except FileNotFoundError:  # evicted meanwhile: the file is served without this variant
+            continue
+        etag = next(value for name, value in headers if name == b"etag")
+        hdrs = [h for h in headers if h[0] != b"etag"] + [
+            (b"etag", b"W/" + etag),  # other bytes than the identity response: not the same strong validator
+            (b"content-encoding", encoding.encode()),
+            (b"content-length", str(size).encode()),
+        ]
+        found.append(Variant(encoding, size, str(path), body, hdrs, serialize(hdrs)))
+    return tuple(found) if stored else None
+
+
+def _charge(budget: _Budget, entry: FileEntry) -> bool:
+    """Charge the budget with what an entry kept from an earlier load holds in memory; False when
+    this snapshot has no room for some of it."""
+    if entry.body is not None and not budget.take(entry.version_sid, len(entry.body)):
+        return False
+    return all(v.body is None or budget.take(f"{entry.version_sid}.{v.encoding}", v.size)
+               for v in entry.variants or ())
 
 
 def serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -144,6 +215,11 @@ def _build_files(
     served: dict[str, FileEntry] = {}
     private: dict[str, FileEntry] = {}
     functions: dict[str, FunctionEntry] = {}
+    fresh = [r for r in rows if r.kind == "asset" and r.version_sid not in known]
+    ctx.blobs.prefetch([r.blob_hash for r in fresh], {
+        r.blob_hash for r in fresh
+        if r.visibility != "private" and variants.may_have(r.path, r.content_type, r.size, options.compress_limit)
+    })
     for row in rows:
         if row.kind == "function":
             functions[row.path] = FunctionEntry(path=row.path, visibility=row.visibility, language=language(row),
@@ -152,8 +228,10 @@ def _build_files(
         if row.kind != "asset":
             continue
         entry = known.get(row.version_sid)
-        if entry is not None and entry.body is not None and not budget.take(row.version_sid, len(entry.body)):
+        if entry is not None and not _charge(budget, entry):
             entry = None  # kept from an earlier build, but this snapshot has no room for its body
+        elif entry is not None and entry.compressible and entry.variants is None and entry.visibility != "private":
+            entry = None  # loaded before its variants were made: this new build may have made them
         if entry is None:
             entry = known[row.version_sid] = _entry(ctx, options, row, budget)
         (private if row.visibility == "private" else served)[row.path] = entry
@@ -162,7 +240,8 @@ def _build_files(
         legacy = served.get("/assets/index.html")
         if legacy is not None and legacy.content_type.startswith("text/html"):
             root = legacy
-    return BuildFiles(build_sid=build_sid, served=served, private=private, root=root, functions=functions)
+    return BuildFiles(build_sid=build_sid, served=served, private=private, root=root, functions=functions,
+                      aliases=aliases.immutable(served))
 
 
 class SnapshotLoader:
@@ -215,6 +294,5 @@ class SnapshotLoader:
         staying = {sid for e in state.environments if (sid := e.environment.build_sid) in known}
         for sid in staying:
             for entry in (*known[sid].served.values(), *known[sid].private.values()):
-                if entry.body is not None:
-                    budget.take(entry.version_sid, len(entry.body))
+                _charge(budget, entry)
         return budget

@@ -1,5 +1,5 @@
 """`/healthz` (the process answers) and `/readyz` (it can serve: the database answers, the blob
-store takes files, the edge has loaded its snapshot).
+store takes files, the edge has loaded its snapshot, on a node that serves environments).
 
 A readiness probe is cheap: one one-row query (the deployment counter), one file created and
 removed in the blob store's temporary folder, and a look at the snapshot in memory. Its store
@@ -58,7 +58,7 @@ class Readiness:
         except TimeoutError:  # the two are checked in turn, in one thread: either may be the slow one
             why = f"no answer within {CHECK_TIMEOUT_S:g} s (database and blob store checked together)"
             failed = {"database": why, "blobs": why}
-        if self.edge.snapshot.generation < 0:
+        if self.edge.serves_environments and self.edge.snapshot.generation < 0:  # --api-only holds none
             failed["snapshot"] = "not loaded yet"
         if failed != self._failing:
             if failed:

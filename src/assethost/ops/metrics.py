@@ -1,7 +1,7 @@
 """`/metrics`: this process's figures in Prometheus's text format.
 
 The numbers are counted as plain integers where things happen (`web/traffic.py`, the edge's
-snapshot figures, the compressor's cache) and turned into metric families only when scraped, by
+snapshot figures) and turned into metric families only when scraped, by
 a prometheus-client collector: nothing on the serving path touches prometheus-client.
 
 With `--workers N` a scrape reaches whichever worker accepts the connection. So that it reports
@@ -10,7 +10,7 @@ each flush of the request meter (every 2 s, and as it stops), and a scrape adds 
 counts and the other workers' files, those of workers that have exited included (their counts
 stay counted). prometheus-client's multiprocess mode would do the same by writing a
 memory-mapped file at each increment, under a lock: that is the per-request cost the edge avoids.
-The gauges (snapshot, compression cache) are the answering worker's own.
+The gauges (the snapshot's) are the answering worker's own.
 """
 
 from __future__ import annotations
@@ -119,16 +119,12 @@ class EdgeCollector(Collector):
             ("sites", figures.sites, "Environment domains in the snapshot"),
             ("builds", figures.builds, "Deployed builds in the snapshot"),
             ("files", figures.files, "Asset versions of the deployed builds"),
-            ("memory_bytes", figures.memory_bytes, "Bytes of the files served from memory"),
+            ("memory_bytes", figures.memory_bytes,
+             "Bytes of the files served from memory, their compressed variants included"),
             ("generation", self.edge.snapshot.generation, "Deployment counter of the snapshot being served"),
             ("loaded_timestamp_seconds", figures.loaded_at, "When the snapshot was last reloaded (Unix time)"),
         ):
             yield GaugeMetricFamily(f"assethost_snapshot_{name}", meaning, value=value)
-        blobs, size = self.edge.compressor.figures()
-        yield GaugeMetricFamily("assethost_compression_cache_blobs", "Blobs with compressed variants in memory",
-                                value=blobs)
-        yield GaugeMetricFamily("assethost_compression_cache_bytes", "Bytes of the compressed variants in memory",
-                                value=size)
 
 
 class Metrics:

@@ -7,11 +7,13 @@ no SQL text leaves this module. Rows come back as the frozen records of `core.mo
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, Table, create_engine, event, func, insert, select, update
+from sqlalchemy import Integer, Table, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +27,8 @@ T = TypeVar("T")
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, open transactions, so BEGIN IMMEDIATE is possible.
+        # The driver opens no transaction of its own: MetaStore.read and write (and the
+        # migrations) send BEGIN, so that a writer can take its lock up front (BEGIN IMMEDIATE).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -34,67 +37,134 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=15000")
         cur.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # A writer takes the lock up front: a deferred transaction that upgrades to a write
-        # fails at once with SQLITE_BUSY instead of waiting its turn.
-        immediate = conn.get_execution_options().get("assethost_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
 
 class MetaStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+            # LIFO: the connection used last, whose caches are warm, serves the next request (FIFO
+            # rotated through every connection a burst of uploads had opened: +10-20 % CPU per read).
+            self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15},
+                                        pool_use_lifo=True)
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_use_lifo=True)
 
     def migrate(self) -> None:
         from assethost.store.migrate import upgrade
 
         upgrade(self.engine)
 
+    # On SQLite, BEGIN goes to the driver's connection here rather than from a "begin" event
+    # listener: any engine event makes SQLAlchemy dispatch events around every statement, which
+    # cost 20-40 µs per transaction, more than SQLite takes to answer a small read.
+
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self.engine.connect() as conn, conn.begin():
+            if self.is_sqlite:
+                _driver(conn).execute("BEGIN")
             yield Tx(conn)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(assethost_write=True)
-            with conn.begin():
-                yield Tx(conn)
+        with self.engine.connect() as conn, conn.begin():
+            if self.is_sqlite:
+                # A writer takes the lock up front: a deferred transaction that upgrades to a
+                # write fails at once with SQLITE_BUSY instead of waiting its turn.
+                _driver(conn).execute("BEGIN IMMEDIATE")
+            yield Tx(conn)
+
+    def credentials_version(self) -> str:
+        """`Tx.credentials_version`, outside a transaction: one plain query on a pooled driver
+        connection (about 10 µs on SQLite, against about 100 µs for a SQLAlchemy transaction), as
+        the API reads it at every request."""
+        conn = self.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            try:
+                cur.execute(_CREDENTIALS_SQL)
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            if not self.is_sqlite:
+                conn.rollback()  # psycopg opened a transaction for the query (SQLite is in autocommit)
+        finally:
+            conn.close()
+        return str(row[0]) if row else ""
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _driver(conn: Connection) -> Any:
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver
+
+
+CREDENTIALS_KEY = "credentials_version"
+_CREDENTIALS_SQL = f"SELECT value FROM {schema.settings_kv.name} WHERE key = '{CREDENTIALS_KEY}'"
+_CREDENTIALS = select(schema.settings_kv.c.value).where(schema.settings_kv.c.key == CREDENTIALS_KEY)
+_GENERATION = select(schema.deploy_state.c.generation).limit(1)
 
 
 def _where(table: Table, where: Mapping[str, Value]) -> list[Any]:
     return [table.c[k] == v for k, v in where.items()]
 
 
+# Building a statement and its cache key costs more CPU than SQLite takes to run it: the read
+# operations keep one statement per shape (table, operation, the filtered columns and which of
+# them are NULL) with bound parameters, which SQLAlchemy then finds compiled in its own cache.
+# The shapes are those the code asks for, a few hundred at most; past the bound nothing is kept.
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_MAX_STATEMENTS = 2000
+
+
+def _shape(where: Mapping[str, Value]) -> tuple[tuple[str, bool], ...]:
+    return tuple((k, v is None) for k, v in where.items())
+
+
+def _bound_where(table: Table, shape: tuple[tuple[str, bool], ...]) -> list[Any]:
+    return [table.c[k].is_(None) if null else table.c[k] == bindparam(f"w_{k}") for k, null in shape]
+
+
+def _params(where: Mapping[str, Value]) -> dict[str, Any]:
+    return {f"w_{k}": v for k, v in where.items() if v is not None}
+
+
+def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = build()
+        if len(_STATEMENTS) < _MAX_STATEMENTS:
+            _STATEMENTS[key] = stmt
+    return stmt
+
+
 class Rows(Generic[T]):
-    """One table in one transaction; rows come back as the table's `core.model` record."""
+    """One table in one transaction; rows come back as the table's `core.model` record (whose
+    fields are the table's columns in order: tests/unit/test_model.py)."""
 
     def __init__(self, conn: Connection, table: Table, record: type[T]) -> None:
         self.conn = conn
         self.t = table
         self.record = record
 
-    def _one(self, q: Select[Any]) -> T | None:
-        row = self.conn.execute(q).first()
-        return None if row is None else self.record(**row._mapping)
+    def _one(self, q: Any, params: Mapping[str, Any] | None = None) -> T | None:
+        row = self.conn.execute(q, params).first()
+        return None if row is None else self.record(*row)
 
-    def _all(self, q: Select[Any]) -> list[T]:
+    def _all(self, q: Any, params: Mapping[str, Any] | None = None) -> list[T]:
         make = self.record
-        return [make(**row._mapping) for row in self.conn.execute(q)]
+        return [make(*row) for row in self.conn.execute(q, params)]
 
     def get(self, **where: Value) -> T | None:
-        return self._one(select(self.t).where(*_where(self.t, where)).limit(1))
+        shape = _shape(where)
+        q = _statement((self.t.name, "get", shape),
+                       lambda: select(self.t).where(*_bound_where(self.t, shape)).limit(1))
+        return self._one(q, _params(where))
 
     def one(self, **where: Value) -> T:
         found = self.get(**where)
@@ -108,7 +178,10 @@ class Rows(Generic[T]):
         return self._one(select(self.t).where(*_where(self.t, where)).limit(1).with_for_update())
 
     def select(self, **where: Value) -> list[T]:
-        return self._all(select(self.t).where(*_where(self.t, where)).order_by(*self._order()))
+        shape = _shape(where)
+        q = _statement((self.t.name, "select", shape),
+                       lambda: select(self.t).where(*_bound_where(self.t, shape)).order_by(*self._order()))
+        return self._all(q, _params(where))
 
     def select_in(self, column: str, values: Sequence[Value], **where: Value) -> list[T]:
         rows: list[T] = []
@@ -120,11 +193,16 @@ class Rows(Generic[T]):
 
     def last(self, **where: Value) -> T | None:
         """The newest row (highest id) matching."""
-        return self._one(select(self.t).where(*_where(self.t, where)).order_by(self.t.c.id.desc()).limit(1))
+        shape = _shape(where)
+        q = _statement((self.t.name, "last", shape), lambda: select(self.t).where(
+            *_bound_where(self.t, shape)).order_by(self.t.c.id.desc()).limit(1))
+        return self._one(q, _params(where))
 
     def count(self, **where: Value) -> int:
-        q = select(func.count()).select_from(self.t).where(*_where(self.t, where))
-        return int(self.conn.execute(q).scalar() or 0)
+        shape = _shape(where)
+        q = _statement((self.t.name, "count", shape), lambda: select(func.count()).select_from(self.t).where(
+            *_bound_where(self.t, shape)))
+        return int(self.conn.execute(q, _params(where)).scalar() or 0)
 
     def page(
         self,
@@ -141,21 +219,37 @@ class Rows(Generic[T]):
         gives one: `after_id` is the rows that follow that id in this order, `before_id` the
         `limit` rows that come just before it (returned in this order too). `between` = (column,
         low, high) keeps rows whose column lies in [low, high]."""
-        t = self.t
-        q = select(t).where(*_where(t, where))
+        shape = _shape(where)
+        mode = "before" if before_id is not None else "after" if after_id is not None else "offset"
+        column = between[0] if between is not None else None
+        params = _params(where) | {"p_limit": limit}
         if between is not None:
-            column, low, high = between
-            q = q.where(t.c[column] >= low, t.c[column] <= high)
-        forward, backward = (t.c.id.desc(), t.c.id) if newest_first else (t.c.id, t.c.id.desc())
-        if before_id is not None:
-            preceding = t.c.id > before_id if newest_first else t.c.id < before_id
-            q = q.where(preceding).order_by(backward).limit(limit)
-            return list(reversed(self._all(q)))
-        if after_id is not None:
-            q = q.where(t.c.id < after_id if newest_first else t.c.id > after_id)
+            params |= {"p_low": between[1], "p_high": between[2]}
+        if mode == "offset":
+            params["p_offset"] = offset
         else:
-            q = q.offset(offset)
-        return self._all(q.order_by(forward).limit(limit))
+            params["p_cursor"] = before_id if before_id is not None else after_id
+
+        def build() -> Any:
+            t = self.t
+            q = select(t).where(*_bound_where(t, shape))
+            if column is not None:
+                q = q.where(t.c[column] >= bindparam("p_low"), t.c[column] <= bindparam("p_high"))
+            forward, backward = (t.c.id.desc(), t.c.id) if newest_first else (t.c.id, t.c.id.desc())
+            cursor: Any = bindparam("p_cursor", type_=Integer)
+            limit_ = bindparam("p_limit", type_=Integer)
+            if mode == "before":
+                preceding = t.c.id > cursor if newest_first else t.c.id < cursor
+                return q.where(preceding).order_by(backward).limit(limit_)
+            if mode == "after":
+                q = q.where(t.c.id < cursor if newest_first else t.c.id > cursor)
+            else:
+                q = q.offset(bindparam("p_offset", type_=Integer))
+            return q.order_by(forward).limit(limit_)
+
+        q = _statement((self.t.name, "page", shape, mode, column, newest_first), build)
+        rows = self._all(q, params)
+        return list(reversed(rows)) if mode == "before" else rows
 
     def insert(self, **values: Value) -> None:
         try:
@@ -187,24 +281,74 @@ class Rows(Generic[T]):
 
 
 class Tx:
+    """One transaction; each table's `Rows` is made when first used (most transactions touch two
+    or three of the thirteen)."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.accounts = Rows(conn, schema.accounts, model.Account)
-        self.api_keys = Rows(conn, schema.api_keys, model.ApiKey)
-        self.services = Rows(conn, schema.services, model.Service)
-        self.resources = Rows(conn, schema.resources, model.Resource)
-        self.versions = Rows(conn, schema.versions, model.Version)
-        self.builds = Rows(conn, schema.builds, model.Build)
-        self.build_entries = Rows(conn, schema.build_entries, model.BuildEntry)
-        self.environments = Rows(conn, schema.environments, model.Environment)
-        self.deployments = Rows(conn, schema.deployments, model.Deployment)
-        self.variables = Rows(conn, schema.variables, model.Variable)
-        self.usage = Rows(conn, schema.usage, model.Usage)
-        self.console_sessions = Rows(conn, schema.console_sessions, model.ConsoleSession)
-        self.logs = Rows(conn, schema.logs, model.LogLine)
+
+    @cached_property
+    def accounts(self) -> Rows[model.Account]:
+        return Rows(self.conn, schema.accounts, model.Account)
+
+    @cached_property
+    def api_keys(self) -> Rows[model.ApiKey]:
+        return Rows(self.conn, schema.api_keys, model.ApiKey)
+
+    @cached_property
+    def services(self) -> Rows[model.Service]:
+        return Rows(self.conn, schema.services, model.Service)
+
+    @cached_property
+    def resources(self) -> Rows[model.Resource]:
+        return Rows(self.conn, schema.resources, model.Resource)
+
+    @cached_property
+    def versions(self) -> Rows[model.Version]:
+        return Rows(self.conn, schema.versions, model.Version)
+
+    @cached_property
+    def builds(self) -> Rows[model.Build]:
+        return Rows(self.conn, schema.builds, model.Build)
+
+    @cached_property
+    def build_entries(self) -> Rows[model.BuildEntry]:
+        return Rows(self.conn, schema.build_entries, model.BuildEntry)
+
+    @cached_property
+    def environments(self) -> Rows[model.Environment]:
+        return Rows(self.conn, schema.environments, model.Environment)
+
+    @cached_property
+    def deployments(self) -> Rows[model.Deployment]:
+        return Rows(self.conn, schema.deployments, model.Deployment)
+
+    @cached_property
+    def variables(self) -> Rows[model.Variable]:
+        return Rows(self.conn, schema.variables, model.Variable)
+
+    @cached_property
+    def usage(self) -> Rows[model.Usage]:
+        return Rows(self.conn, schema.usage, model.Usage)
+
+    @cached_property
+    def console_sessions(self) -> Rows[model.ConsoleSession]:
+        return Rows(self.conn, schema.console_sessions, model.ConsoleSession)
+
+    @cached_property
+    def logs(self) -> Rows[model.LogLine]:
+        return Rows(self.conn, schema.logs, model.LogLine)
+
+    @cached_property
+    def media(self) -> Rows[model.Media]:
+        return Rows(self.conn, schema.media, model.Media)
+
+    @cached_property
+    def media_settings(self) -> Rows[model.MediaSettings]:
+        return Rows(self.conn, schema.media_settings, model.MediaSettings)
 
     def generation(self) -> int:
-        value = self.conn.execute(select(schema.deploy_state.c.generation).limit(1)).scalar()
+        value = self.conn.execute(_GENERATION).scalar()
         return int(value or 0)
 
     def bump_generation(self) -> int:
@@ -217,6 +361,21 @@ class Tx:
             except IntegrityError:  # the very first bumps of a database, at once: another one made the row
                 self.conn.execute(bump)
         return self.generation()
+
+    def credentials_version(self) -> str:
+        return str(self.conn.execute(_CREDENTIALS).scalar() or "")
+
+    def bump_credentials(self) -> None:
+        # A new random value rather than a counter: it never comes back, and concurrent bumps
+        # need no read-modify-write (whichever lands last, the value differs from every earlier one).
+        t, value = schema.settings_kv, secrets.token_hex(16)
+        if self.conn.execute(update(t).where(t.c.key == CREDENTIALS_KEY).values(value=value)).rowcount:
+            return
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(t).values(key=CREDENTIALS_KEY, value=value))
+        except IntegrityError:  # another transaction inserted the row first
+            self.conn.execute(update(t).where(t.c.key == CREDENTIALS_KEY).values(value=value))
 
     def get_or_set(self, key: str, make: Callable[[], str]) -> str:
         """The value stored under key, storing make() first if there is none (first writer wins)."""

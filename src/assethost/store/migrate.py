@@ -1,4 +1,5 @@
-"""Runs the Alembic migrations shipped inside the package, on an existing engine."""
+"""Runs the Alembic migrations shipped inside the package, on an existing engine, one process at a
+time on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -17,8 +19,17 @@ def config() -> Config:
     return cfg
 
 
+# Held while PostgreSQL migrates (any number that no other program on the database locks):
+# nodes starting at once on one database migrate in turn, the later ones finding it at head.
+MIGRATION_LOCK = 0x61737365  # "asse"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # released at the transaction's end, the migration's
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")  # the driver begins nothing by itself (store/meta.py)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

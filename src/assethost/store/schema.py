@@ -128,8 +128,10 @@ versions = Table(
     Column("size", BigInteger, nullable=False),
     Column("content_type", String(255), nullable=False),
     _created(),
-    Index("ix_versions_resource", "resource_sid"),
+    # A resource's and a service's versions, each list in its order (deploy plans read the latter).
+    Index("ix_versions_resource", "resource_sid", "id"),
     Index("ix_versions_account_blob", "account_sid", "blob_hash"),
+    Index("ix_versions_service", "service_sid", "id"),
 )
 
 builds = Table(
@@ -292,4 +294,35 @@ logs = Table(
     Column("message", Text, nullable=False),
     _created(),
     Index("ix_logs_environment_date", "environment_sid", "date_created"),
+)
+
+# What the bytes of one blob are (core/media.py), read once per content at its first upload: every
+# version of the same bytes shares the row. No foreign key: a blob outlives any one version.
+media = Table(
+    "media",
+    metadata,
+    Column("blob_hash", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # audio | image | video | text | other
+    Column("format", String(32), nullable=True),
+    Column("codec", String(32), nullable=True),
+    Column("sniffed_type", String(255), nullable=True),  # the type the first bytes show, if any
+    Column("duration_ms", BigInteger, nullable=True),
+    Column("sample_rate", Integer, nullable=True),
+    Column("channels", Integer, nullable=True),
+    Column("bitrate", Integer, nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("has_exif", Boolean, nullable=False),
+    Column("has_gps", Boolean, nullable=False),
+    _created(),
+)
+
+# Per service: strip image metadata from every upload, and which media rules fail a build.
+media_settings = Table(
+    "media_settings",
+    metadata,
+    Column("service_sid", String(34), ForeignKey("services.sid", ondelete="CASCADE"), primary_key=True),
+    Column("strip_metadata", Boolean, nullable=False),
+    Column("strict_rules", Text, nullable=False),  # rule names, comma-separated
+    _updated(),
 )

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import click
 
+from assethost.cli import media_report
 from assethost.cli import project as projects
 from assethost.cli.connection import Connection, connection_options
 from assethost.cli.deploy import Deployer, DeployResult
@@ -60,10 +61,13 @@ def deploy(directory: Path, service_name: str | None, environment: str, producti
             result = deployer.run()
         except KeyboardInterrupt:
             _interrupted(deployer.deploying)
+        media = media_report.after_deploy(client, result)
     if as_json:
-        emit_json(result.to_json())
+        emit_json(result.to_json() | media)
     else:
         _print(result)
+        for line in media_report.lines(media):
+            click.echo(line)
 
 
 def _interrupted(deploying: str | None) -> NoReturn:

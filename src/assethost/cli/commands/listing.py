@@ -1,5 +1,6 @@
 """`assethost list`: services, their environments (domain, live build), builds, and the files of
-each live build with their URLs."""
+each live build with their URLs, their immutable aliases and what their media are (kind, format,
+GPS, the telephony checks they fail)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,17 @@ from assethost.cli.targets import TargetError, find_environment, parse_environme
               help="Only this service (unique name or ZS… SID) [default: every service].")
 @click.option("--environment", "-e", default=None, help="Only this environment (suffix, production, or ZE… SID).")
 @click.option("--builds/--no-builds", "with_builds", default=True, show_default=True, help="List each service's builds.")
+@click.option("--media/--no-media", "with_media", default=True, show_default=True,
+              help="Show each asset's media facts, failed checks and immutable URL (one request per asset).")
 @json_option
 @connection_options
 @handles_errors
-def list_command(service_name: str | None, environment: str | None, with_builds: bool, as_json: bool,
-                 conn: Connection) -> None:
+def list_command(service_name: str | None, environment: str | None, with_builds: bool, with_media: bool,
+                 as_json: bool, conn: Connection) -> None:
     """List services, environments, builds, and the assets live in each environment with their URLs."""
     with conn.client() as client:
         services = [require_service(client, service_name)] if service_name else client.services()
-        data = [_service(client, s, environment, with_builds) for s in services]
+        data = [_service(client, s, environment, with_builds, with_media) for s in services]
     if as_json:
         emit_json({"services": data})
         return
@@ -40,6 +43,10 @@ def list_command(service_name: str | None, environment: str | None, with_builds:
             for f in e["files"]:
                 kind = "function " if f["kind"] == "function" else ""
                 click.echo(f"    {kind}{f['visibility']:<9} {f['path']:<40} {f['url'] or '(private: not served)'}")
+                if f.get("media"):
+                    click.echo(f"      {_media_line(f['media'])}")
+                if f.get("immutable_url"):
+                    click.echo(f"      immutable: {f['immutable_url']}")
         if with_builds:
             for b in s["builds"]:
                 click.echo(f"  build {b['sid']}  {b['status']:<9} {b['date_created']}  "
@@ -47,7 +54,24 @@ def list_command(service_name: str | None, environment: str | None, with_builds:
                            + (f"  live in {', '.join(b['live_in'])}" if b["live_in"] else ""))
 
 
-def _service(client: Client, service: dict[str, Any], environment: str | None, with_builds: bool) -> dict[str, Any]:
+def _media_line(m: dict[str, Any]) -> str:
+    facts = [m["kind"], m.get("format") or "?"]
+    if m.get("codec"):
+        facts.append(m["codec"])
+    if m.get("sample_rate"):
+        facts.append(f"{m['sample_rate']} Hz")
+    if m.get("duration_seconds") is not None:
+        facts.append(f"{m['duration_seconds']:.1f} s")
+    if m.get("width"):
+        facts.append(f"{m['width']}x{m['height']}")
+    if m.get("has_gps"):
+        facts.append("GPS in EXIF")
+    failed = [c["rule"] for c in m.get("checks", []) if not c["ok"]]
+    return "media: " + ", ".join(facts) + (f"; fails {', '.join(failed)}" if failed else "")
+
+
+def _service(client: Client, service: dict[str, Any], environment: str | None, with_builds: bool,
+             with_media: bool) -> dict[str, Any]:
     zs = service["sid"]
     envs = client.environments(zs)
     if environment is not None:
@@ -63,10 +87,14 @@ def _service(client: Client, service: dict[str, Any], environment: str | None, w
             for kind in ("asset", "function"):
                 for v in build.get(f"{kind}_versions", []):
                     served = v["visibility"] != "private"
-                    files.append({
+                    entry = {
                         "kind": kind, "path": v["path"], "visibility": v["visibility"], "version_sid": v["sid"],
                         "url": edge_url(client.api_url, env["domain_name"], v["path"]) if served else None,
-                    })
+                    }
+                    if with_media and kind == "asset":
+                        described = client.version_media(zs, v["asset_sid"], v["sid"])
+                        entry |= {"media": described["media"], "immutable_url": described["immutable_url"]}
+                    files.append(entry)
         out_envs.append({
             "sid": env["sid"], "unique_name": env["unique_name"], "domain_suffix": env.get("domain_suffix"),
             "domain_name": env["domain_name"], "url": edge_url(client.api_url, env["domain_name"], "/"),

@@ -1,4 +1,6 @@
-/* assethost console: menus, Copy URL, confirmations, and the upload dialogs. No dependencies. */
+/* assethost console: menus, Copy URL, confirmations, the upload and New Asset dialogs, the editor
+   (CodeMirror when its bundle is loaded, else the plain textarea) and its logs pane. Every page
+   works without this file; it only makes them quicker to use. */
 (function () {
   "use strict";
 
@@ -160,6 +162,8 @@
     var startButton = $("#upload-start");
     var summary = $("#upload-summary");
     var pending = [];  // {file, path, visibility, el, done}
+    var existing = {};  // path -> visibility of the assets there now: an upload over one keeps it
+    try { existing = JSON.parse(dialog.dataset.existing || "{}"); } catch (e) { existing = {}; }
     var busy = false;
     var uploadedAny = false;
 
@@ -188,11 +192,18 @@
           return true;
         });
         var el = rowTemplate.content.firstElementChild.cloneNode(true);
-        var item = { file: file, path: path, visibility: "public", el: el, done: false };
+        var kept = Object.prototype.hasOwnProperty.call(existing, path) ? existing[path] : null;
+        var item = { file: file, path: path, visibility: kept || "public", el: el, done: false };
         el.dataset.path = path;
         $(".pf-path", el).textContent = path;
         $(".pf-size", el).textContent = humanSize(file.size);
+        if (kept) {
+          el.classList.add("replaces");
+          $(".pf-replaces", el).textContent = "Replaces the existing asset " + path + " (" + kept + "; it stays " + kept +
+            " unless you change it)";
+        }
         var select = $(".pf-visibility", el);
+        select.value = item.visibility;
         select.setAttribute("aria-label", "Visibility of " + path);
         select.addEventListener("change", function () { item.visibility = select.value; item.serverError = ""; validate(); });
         var remove = $(".pf-remove", el);
@@ -248,6 +259,7 @@
             } else {
               failed++;
               bar.value = 0;
+              item.el.classList.remove("sending");
               item.serverError = res.body.message || ("Upload failed (HTTP " + res.status + ")");
               $(".pf-error", item.el).textContent = item.serverError;
               item.el.classList.add("failed");
@@ -266,48 +278,103 @@
     });
   }
 
+  /* ---------------------------------------------------------------- Add+ -> New Asset */
+  var newDialog = $("#new-asset-dialog");
+  if (newDialog) {
+    $("#new-asset-item").addEventListener("click", function (e) {
+      e.preventDefault();  // the dialog here; the link's page without this script
+      closeMenus(null);
+      newDialog.showModal();
+      $("#new-asset-path").focus();
+    });
+    $("#new-asset-cancel").addEventListener("click", function () { newDialog.close(); });
+  }
+
+  /* ---------------------------------------------------------------- editor */
+  var content = $("#content");
+  if (content && window.AssethostEditor) {
+    content.editor = window.AssethostEditor.attach(content, content.dataset.language, content.readOnly);
+    document.body.classList.add("has-code-editor");
+  }
+
+  /* ---------------------------------------------------------------- logs pane: follow new lines */
+  var logsPane = $("#logs");
+  if (logsPane && logsPane.dataset.logsUrl) {
+    var logList = $("#log-lines");
+    var poll = function () {
+      fetch(logsPane.dataset.logsUrl, { headers: { "X-Requested-With": "assethost-console" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          if (!body) return;
+          var known = {};
+          $all("li[data-sid]", logList).forEach(function (li) { known[li.dataset.sid] = true; });
+          var fresh = body.logs.filter(function (line) { return !known[line.sid]; });
+          if (!fresh.length) return;
+          var empty = $("li.empty", logList);
+          if (empty) empty.remove();
+          fresh.reverse().forEach(function (line) {  // oldest of the new ones first, each on top
+            var li = document.createElement("li");
+            li.dataset.sid = line.sid;
+            li.className = "log-" + line.level;
+            var time = document.createElement("time");
+            time.textContent = line.date;
+            var level = document.createElement("span");
+            level.className = "level";
+            level.textContent = line.level;
+            var message = document.createElement("span");
+            message.className = "message";
+            message.textContent = line.message;
+            li.append(time, " ", level, " ", message);
+            logList.insertBefore(li, logList.firstChild);
+          });
+        }, function () { /* offline a moment: the next poll tries again */ });
+    };
+    setInterval(poll, 3000);
+  }
+
   /* ---------------------------------------------------------------- Assets (Legacy) */
   var legacy = $("#legacy");
   if (legacy) {
     var legacyInput = $("#legacy-input");
     var progressList = $("#legacy-progress");
-    var visibilitySelect = $("#legacy-visibility");
-    try {  // keep the visibility chosen last, across the reload after an upload
-      var remembered = window.sessionStorage.getItem("assethost.legacy.visibility");
-      if (remembered) visibilitySelect.value = remembered;
-      visibilitySelect.addEventListener("change", function () {
-        window.sessionStorage.setItem("assethost.legacy.visibility", visibilitySelect.value);
-      });
-    } catch (e) { /* storage disabled: the default stays */ }
+    var visibilitySelect = $("#legacy-visibility");  // for new files only; every page load starts at Public
+    var legacyExisting = {};  // file name -> visibility: a file uploaded over one keeps it
+    try { legacyExisting = JSON.parse(legacy.dataset.existing || "{}"); } catch (e) { legacyExisting = {}; }
     var legacyUpload = function (files) {
-      var visibility = visibilitySelect.value;
+      var chosen = visibilitySelect.value;
       var anyDone = false, anyFailed = false;
       var chain = Promise.resolve();
       files.forEach(function (file) {
         var name = legacyNameFor(file.name);
+        var kept = Object.prototype.hasOwnProperty.call(legacyExisting, name) ? legacyExisting[name] : null;
+        var visibility = kept || chosen;
         var li = document.createElement("li");
         li.className = "pending-file";
         li.dataset.filename = name;
         li.innerHTML = '<div class="pf-main"><code class="pf-path"></code> <span class="pf-size muted"></span></div>' +
           '<progress class="pf-progress" max="100" value="0"></progress><p class="pf-error" role="alert"></p>';
         $(".pf-path", li).textContent = name;
-        $(".pf-size", li).textContent = humanSize(file.size) + " · " + visibility;
+        $(".pf-size", li).textContent = humanSize(file.size) + " · " + visibility +
+          (kept ? " · replaces the existing file and keeps its visibility" : "");
         progressList.appendChild(li);
         var err = sizeError(name, file.size, visibility, legacy);
         if (err) {
           $(".pf-error", li).textContent = err;
+          $(".pf-progress", li).remove();  // nothing was sent: no bar at all
           li.classList.add("failed");
           anyFailed = true;
           return;
         }
         chain = chain.then(function () {
           var bar = $(".pf-progress", li);
-          return send(legacy.dataset.uploadUrl, { Path: name, Visibility: visibility }, file,
+          var fields = kept ? { Path: name } : { Path: name, Visibility: visibility };  // the server keeps it too
+          return send(legacy.dataset.uploadUrl, fields, file,
             function (f) { bar.value = Math.round(f * 100); }
           ).then(function (res) {
             if (res.ok) { bar.value = 100; li.classList.add("done"); anyDone = true; }
             else {
               anyFailed = true;
+              bar.value = 0;
               li.classList.add("failed");
               $(".pf-error", li).textContent = res.body.message || ("Upload failed (HTTP " + res.status + ")");
             }

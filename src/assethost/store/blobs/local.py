@@ -9,6 +9,12 @@ A writer holds an exclusive `flock` on its temporary file from creation until th
 or removed, so that `sweep`, run now and then by every process sharing the folder, removes
 only the files of writers that are gone (a crashed process releases its locks).
 
+Compressed variants of a blob (`core.variants`) sit beside it as `{sha256}.br` and `{sha256}.gz`,
+written the same way: to `tmp/`, then renamed into place.
+
+This folder is the store itself: nothing in it is ever evicted (`S3BlobStore` uses one as its
+bounded cache, see `store/blobs/cache.py`).
+
 A disk that refuses a write (full, read-only, not ours) raises `StorageError`, which says which of
 the two it is and never carries a path: the faces above turn it into 507 or 503.
 """
@@ -25,7 +31,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -37,6 +43,7 @@ log = logging.getLogger("assethost.blobs")
 # What "the disk is full" looks like: no space, the quota used up, a file-size limit reached.
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 TMP_SWEEP_AGE_S = 600  # a temporary file this old whose writer holds no lock is abandoned
+SUFFIXES = {"br": "br", "gzip": "gz"}  # a variant's file name ending, by Content-Encoding
 
 
 @contextlib.contextmanager
@@ -50,19 +57,41 @@ def disk_errors(action: str) -> Iterator[None]:
         raise StorageError(exc.errno in _FULL, f"could not {action} ({name})") from exc
 
 
+def locked_temp(store: LocalBlobStore, kind: str) -> tuple[Path, int]:
+    """A new file in `tmp/`, open for writing and locked until closed: "still being written",
+    so that `sweep` leaves it alone."""
+    tmp = store.tmp_dir / f"{kind}-{secrets.token_hex(8)}"
+    with disk_errors("create a temporary file"):
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+    return tmp, fd
+
+
+def keep(tmp: Path, final: Path, durable: bool = True) -> None:
+    """Rename a complete (fsynced) temporary file into place: a reader sees the whole file or none.
+    `durable`: the rename itself survives a crash (a blob); without, a crash may forget the file,
+    which is right for what can be made or fetched again (a variant, a cached copy)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, final)
+    if durable:
+        _fsync_dir(final.parent)
+
+
 class BlobWriter:
-    def __init__(self, store: LocalBlobStore, limit: int) -> None:
+    """`before_keep(tmp, digest)`, when given, runs once the bytes are complete and fsynced,
+    before they are kept under their name (the S3 store sends them to the bucket there)."""
+
+    def __init__(self, store: LocalBlobStore, limit: int,
+                 before_keep: Callable[[Path, str], None] | None = None) -> None:
         self._store = store
         self._limit = limit
-        self._tmp = store.tmp_dir / f"upload-{secrets.token_hex(8)}"
-        with disk_errors("create a temporary file"):
-            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # "still being written": sweep leaves it alone
-            except OSError:
-                os.close(fd)
-                self._tmp.unlink(missing_ok=True)
-                raise
+        self._before_keep = before_keep
+        self._tmp, fd = locked_temp(store, "upload")
         self._fd: int | None = fd
         self._sha = hashlib.sha256()
         self.size = 0
@@ -80,6 +109,9 @@ class BlobWriter:
                 view = view[written:]
 
     @property
+    def spooled(self) -> Path:
+        return self._tmp
+
     def digest(self) -> str:
         return self._sha.hexdigest()
 
@@ -89,21 +121,21 @@ class BlobWriter:
         return self.place(sync=True)
 
     def place(self, sync: bool) -> tuple[str, int]:
-        """Rename the bytes into place; with `sync`, fsynced before and their folder after (else
-        the caller flushes: `LocalBlobStore.commit_all`)."""
+        """Keep the bytes under their name; with `sync`, fsynced before and their folder after
+        (else the caller flushes: `LocalBlobStore.commit_all`)."""
         assert self._fd is not None, "writer already closed"
         digest = self._sha.hexdigest()
         final = self._store.local_path(digest)
-        with disk_errors("store an upload"):
-            if sync:
+        if sync:
+            with disk_errors("store an upload"):
                 os.fsync(self._fd)
+        if self._before_keep is not None:
+            self._before_keep(self._tmp, digest)
+        with disk_errors("store an upload"):
             if final.exists():
                 self._tmp.unlink(missing_ok=True)  # the same bytes are already stored
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(self._tmp, final)
-                if sync:
-                    _fsync_dir(final.parent)
+                keep(self._tmp, final, durable=sync)
         os.close(self._fd)
         self._fd = None
         return digest, self.size
@@ -151,18 +183,21 @@ class LocalBlobStore:
         """Where the blob lives: this store is local, so nothing needs fetching."""
         return self.root / digest[:2] / digest[2:4] / digest
 
+    def variant_file(self, digest: str, encoding: str) -> Path:
+        return self.root / digest[:2] / digest[2:4] / f"{digest}.{SUFFIXES[encoding]}"
+
     def exists(self, digest: str) -> bool:
         return self.local_path(digest).is_file()
 
-    def writer(self, limit: int) -> BlobWriter:
-        return BlobWriter(self, limit)
+    def writer(self, limit: int, before_keep: Callable[[Path, str], None] | None = None) -> BlobWriter:
+        return BlobWriter(self, limit, before_keep)
 
     def commit_all(self, writers: Sequence[BlobWriterPort]) -> list[tuple[str, int]]:
         """Commit many writers of this store at once, as durably as a commit() each: their bytes
-        are flushed by one syncfs(2) of the folder's file system, then renamed into place, then
-        the renames flushed by a second one. Two flushes for the lot instead of two per blob
-        (each a journal commit): 1000 small blobs take about 0.2 s instead of 0.5–4 s on the
-        project machine. Without syncfs, one commit() each."""
+        are flushed by one syncfs(2) of the folder's file system, then kept under their names,
+        then the renames flushed by a second one. Two flushes for the lot instead of two per blob
+        (each a journal commit): 1000 small blobs in 0.2–0.5 s instead of 0.5–4 s on the project
+        machine. Without syncfs, one commit() each."""
         mine = [w for w in writers if isinstance(w, BlobWriter)]
         if len(mine) != len(writers):
             raise TypeError("commit_all takes this store's writers")
@@ -183,6 +218,37 @@ class LocalBlobStore:
                     raise OSError(err, os.strerror(err))
             finally:
                 os.close(fd)
+
+    def prefetch(self, digests: Sequence[str], with_variants: Collection[str] = ()) -> None:
+        """Nothing to fetch: the folder is the store."""
+
+    def used(self, path: str) -> None:
+        """Nothing is evicted here: no recency to keep."""
+
+    def has_variant(self, digest: str, encoding: str) -> bool:
+        return self.variant_file(digest, encoding).is_file()
+
+    def variant_path(self, digest: str, encoding: str) -> Path | None:
+        path = self.variant_file(digest, encoding)
+        return path if path.is_file() else None
+
+    def put_variant(self, digest: str, encoding: str, data: bytes) -> None:
+        self.write_file(data, self.variant_file(digest, encoding), "store a compressed variant")
+
+    def write_file(self, data: bytes, final: Path, action: str) -> None:
+        """Write `data` to a temporary file, fsync it, then rename it to `final` (which a crash may
+        forget: what is written this way can be made again)."""
+        tmp, fd = locked_temp(self, "variant")
+        try:
+            with disk_errors(action):
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+                keep(tmp, final, durable=False)
+        finally:
+            tmp.unlink(missing_ok=True)
+            os.close(fd)
 
     def put(self, data: bytes) -> tuple[str, int]:
         with self.writer(len(data)) as w:

@@ -1,0 +1,43 @@
+"""The edge's half of immutable aliases (core/aliases.py): for every served file of a build, the
+same entry under its alias path with a year-long, immutable Cache-Control. The entry shares the
+original's body and file, only its headers differ; the responder looks an alias up only when no
+file has the path and the path has a `~` in it, so serving plain paths never pays for them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from assethost.core.aliases import CACHE_CONTROL_PROTECTED, CACHE_CONTROL_PUBLIC, alias_path
+from assethost.edge.conditional import not_modified_headers
+
+if TYPE_CHECKING:
+    from assethost.edge.snapshot import FileEntry
+
+MARK = "~"
+
+
+def immutable(served: dict[str, FileEntry]) -> dict[str, FileEntry]:
+    out = {}
+    for entry in served.values():
+        cache = CACHE_CONTROL_PUBLIC if entry.visibility == "public" else CACHE_CONTROL_PROTECTED
+        headers = _immutable(entry.headers, cache)
+        ok_headers = headers + [(b"content-length", str(entry.size).encode())]
+        not_modified = not_modified_headers(headers)
+        variants = None if entry.variants is None else tuple(
+            dataclasses.replace(v, headers=(h := _immutable(v.headers, cache)), head=_serialize(h))
+            for v in entry.variants
+        )
+        out[alias_path(entry.path, entry.blob_hash)] = dataclasses.replace(
+            entry, headers=headers, ok_headers=ok_headers, ok_head=_serialize(ok_headers),
+            not_modified_headers=not_modified, not_modified_head=_serialize(not_modified), variants=variants,
+        )
+    return out
+
+
+def _immutable(headers: list[tuple[bytes, bytes]], cache: str) -> list[tuple[bytes, bytes]]:
+    return [h for h in headers if h[0] != b"cache-control"] + [(b"cache-control", cache.encode())]
+
+
+def _serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
+    return b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
