@@ -18,6 +18,7 @@ them once).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -212,8 +213,8 @@ def commit(ctx: Context, account_sid: str, service_ref: str, manifest: Manifest)
     with ctx.meta.write() as tx:
         service = services.find(tx, account_sid, service_ref)
         _check_building(tx, account_sid)
-        for blob_hash, found in facts.items():
-            media.remember(tx, blob_hash, found)
+        tx.media.insert_new([{"blob_hash": blob_hash, "date_created": now, **dataclasses.asdict(found)}
+                             for blob_hash, found in facts.items()])  # as media.remember, in one statement
         reused_sids = [f for f in manifest.files if isinstance(f, str)]
         reused = {v.sid: v for v in tx.versions.select_in("sid", reused_sids, service_sid=service.sid)}
         for sid in reused_sids:

@@ -91,6 +91,11 @@ class Rows(Protocol, Generic[T]):
 
     def insert_many(self, rows: Sequence[Mapping[str, Value]]) -> None: ...
 
+    def insert_new(self, rows: Sequence[Mapping[str, Value]]) -> None:
+        """Like insert_many, but a row that would break a uniqueness rule is skipped, not raised
+        (rows that another transaction may have inserted meanwhile)."""
+        ...
+
     def update(self, where: Mapping[str, Value], **values: Value) -> int:
         """Returns how many rows changed; raises Duplicate like insert."""
         ...
