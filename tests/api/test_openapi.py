@@ -4,6 +4,7 @@ every route the API has and no other, and real answers of every kind validate ag
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 
 import httpx
@@ -96,13 +97,24 @@ def test_real_answers_validate_against_their_schemas(spec, http):
           http.post(f"{X}/Services/{service['sid']}/Assets/{asset['sid']}/Versions",
                     data={"Path": "/b.txt", "Visibility": "protected",
                           "ContentSha256": hashlib.sha256(b"hello").hexdigest()}), 201)
+    content = b"bulk\n"
+    new_file = {"kind": "asset", "path": "/bulk.txt", "visibility": "public",
+                "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+    jsonschema.validate({"files": [new_file]}, {"$ref": "#/components/schemas/Manifest", "components": spec["components"]})
+    check("post", X + "/Services/{service}/Manifest",
+          http.post(f"{X}/Services/{service['sid']}/Manifest", json={"files": [new_file]}))
+    manifest = {"files": [new_file, {"version_sid": version["sid"]}], "upload": [new_file["sha256"]]}
+    jsonschema.validate(manifest, {"$ref": "#/components/schemas/DeployManifest", "components": spec["components"]})
+    check("post", X + "/Services/{service}/Deploy",
+          http.post(f"{X}/Services/{service['sid']}/Deploy", content=json.dumps(manifest).encode() + b"\n" + content,
+                    headers={"Content-Type": "application/vnd.assethost.deploy"}), 201)
     described = check("get", X + "/Services/{service}/Assets/{sid}/Versions/{version}",
                       http.get(f"{X}/Services/{service['sid']}/Assets/{asset['sid']}/Versions/{version['sid']}"))
     assert described["media"]["kind"] == "text" and described["immutable_url"] is not None
     check("get", X + "/Services/{service}/MediaSettings", http.get(f"{X}/Services/{service['sid']}/MediaSettings"))
     check("post", X + "/Services/{service}/MediaSettings",
           http.post(f"{X}/Services/{service['sid']}/MediaSettings", data={"StrictRules": "play.type"}))
-    assert len(set(checked)) == 25  # distinct operations whose real answers were checked
+    assert len(set(checked)) == 27  # distinct operations whose real answers were checked
 
     with pytest.raises(jsonschema.ValidationError):  # the schemas do hold something
         _validator(spec, "get", S, 200)({**service, "surprise": 1})

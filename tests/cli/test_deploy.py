@@ -327,14 +327,16 @@ def limited(tmp_path_factory):
 
 
 def test_file_over_the_limit_is_named_and_a_rerun_resumes(limited, tmp_path):
+    """Through the standard API (file by file), what a failed run uploaded is reused by the next;
+    a bulk deploy is refused whole (tests/cli/test_bulk_cli.py)."""
     write_files(tmp_path, {"assets/a.txt": "a", "assets/b.txt": "b", "assets/big.bin": b"x" * 2000})
     name = _uniq("big")
-    res = run_cli(limited, "deploy", str(tmp_path), "-n", name)
+    res = run_cli(limited, "deploy", str(tmp_path), "-n", name, "--no-bulk")
     assert res.returncode == 1
     assert "assets/big.bin" in res.stderr and "1000 bytes" in res.stderr and "413" in res.stderr, res.stderr
     # shrink it and run again: what the failed run uploaded is reused
     (tmp_path / "assets/big.bin").write_bytes(b"x" * 999)
-    r = run_cli(limited, "deploy", str(tmp_path), "-n", name, "--json").ok().json()
+    r = run_cli(limited, "deploy", str(tmp_path), "-n", name, "--json", "--no-bulk").ok().json()
     assert r["counts"]["uploaded"] == 1 and r["counts"]["reused"] == 2
     assert r["counts"]["resources_created"] == 0
 

@@ -4,6 +4,7 @@ failed write leaves no temporary file, and sweep removes only what no live write
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import time
 
@@ -95,3 +96,32 @@ def test_a_writer_dropped_without_abort_is_swept(store):
     (path,) = store.tmp_dir.iterdir()
     _age(path, 3600)
     assert store.sweep() == (1, 4)
+
+
+def test_commit_all_stores_every_blob_once_and_leaves_no_temporary_file(store):
+    contents = [b"one", b"two", b"one", b""]
+    writers = []
+    for data in contents:
+        w = store.writer(10)
+        w.write(data)
+        writers.append(w)
+    assert writers[1].digest() == hashlib.sha256(b"two").hexdigest()  # known before the commit
+    placed = store.commit_all(writers)
+    assert placed == [(hashlib.sha256(d).hexdigest(), len(d)) for d in contents]
+    assert [store.read(digest) for digest, _ in placed] == contents
+    assert list(store.tmp_dir.iterdir()) == []
+    for w in writers:
+        w.abort()  # a no-op once committed
+    assert all(store.exists(digest) for digest, _ in placed)
+
+
+def test_commit_all_refuses_what_is_not_one_of_its_writers(store):
+    writer = store.writer(1)
+
+    class Foreign:
+        pass
+
+    with pytest.raises(TypeError):
+        store.commit_all([writer, Foreign()])
+    writer.abort()
+    assert list(store.tmp_dir.iterdir()) == []

@@ -111,6 +111,23 @@ SCHEMAS: dict[str, Schema] = {
                      price_per_request=STRING, price_unit=STRING, cost=STRING, url=URL),
     "VersionFacts": {"oneOf": [_object(**_ASSET_VERSION, **_FACTS),
                                _object(**_FUNCTION_VERSION, links=_links("function_version_content"), **_FACTS)]},
+    "ManifestFile": {"type": "object", "required": ["kind", "path", "visibility", "sha256", "size"],
+                     "additionalProperties": False,
+                     "properties": {"kind": _FACTS["kind"], "path": STRING, "visibility": VISIBILITY,
+                                    "sha256": _FACTS["sha256"], "size": INTEGER, "content_type": STRING}},
+    "Manifest": _object(files={"type": "array", "items": {"$ref": "#/components/schemas/ManifestFile"}}),
+    "ManifestAnswer": _object(missing={"type": "array", "items": _FACTS["sha256"]}, missing_bytes=INTEGER,
+                              max_upload_bytes=INTEGER, max_files=INTEGER),
+    # The first line of a bulk deploy's body; the bytes of the hashes in `upload` follow it.
+    "DeployManifest": {"type": "object", "required": ["files"], "additionalProperties": False, "properties": {
+        "files": {"type": "array", "items": {"oneOf": [{"$ref": "#/components/schemas/ManifestFile"},
+                                                       _object(version_sid=_sid("ZN"))]}},
+        "upload": {"type": "array", "items": _FACTS["sha256"]}, "environment": _sid("ZE"),
+        "dependencies": {"type": "array", "items": _object(name=STRING, version=STRING)}, "runtime": STRING}},
+    "BulkDeploy": _object(build={"$ref": "#/components/schemas/Build"},
+                          deployment=_nullable({"$ref": "#/components/schemas/Deployment"}),
+                          versions={"type": "array", "items": {"$ref": "#/components/schemas/VersionFacts"}},
+                          uploaded=INTEGER, uploaded_bytes=INTEGER, resources_created=INTEGER),
     "Meta": _object(first_page_url=URL, key=STRING, next_page_url=_nullable(URL), page=INTEGER, page_size=INTEGER,
                     previous_page_url=_nullable(URL), url=URL),
     "Error": {"type": "object", "required": ["code", "message", "more_info", "status"],
@@ -119,8 +136,8 @@ SCHEMAS: dict[str, Schema] = {
 
 V1 = "/v1/Services"
 X = "/assethost/v1"
-# (method, path, summary, form fields of the request or "multipart", answer: schema or "Key:Schema"
-# for a page of them, status)
+# (method, path, summary, form fields of the request or "multipart", "json:Schema", "deploy"; answer:
+# schema or "Key:Schema" for a page of them, status)
 Operation = tuple[str, str, str, tuple[str, ...] | str, str | None, int]
 OPERATIONS: list[Operation] = [
     ("get", V1, "List services", (), "services:Service", 200),
@@ -190,6 +207,12 @@ OPERATIONS += [
      "make rules fail builds (StrictRules: names, comma-separated) (assethost)"), ("StripMetadata", "StrictRules"),
      "MediaSettings", 200),
     ("get", X + "/openapi.json", "This document (assethost)", (), None, 200),
+    ("post", X + "/Services/{service}/Manifest", ("Which content of a deploy's new files this account lacks, by "
+     "SHA-256 (assethost bulk deploy, step 1)"), "json:Manifest", "ManifestAnswer", 200),
+    ("post", X + "/Services/{service}/Deploy", ("A whole deploy in one request: a line of JSON (DeployManifest), "
+     "then the bytes of the hashes it lists in upload, one after the other; creates the missing assets and "
+     "functions, the versions, the build and, when it has nothing to package, the deployment (assethost bulk "
+     "deploy, step 2)"), "deploy", "BulkDeploy", 201),
 ]
 
 
@@ -207,6 +230,13 @@ def _answer(answer: str | None, status: int) -> dict[str, Any]:
 
 
 def _request(fields: tuple[str, ...] | str) -> dict[str, Any] | None:
+    if isinstance(fields, str) and fields.startswith("json:"):
+        return {"required": True, "content": {"application/json": {"schema": {
+            "$ref": f"#/components/schemas/{fields[5:]}"}}}}
+    if fields == "deploy":
+        return {"required": True, "content": {"application/vnd.assethost.deploy": {"schema": {
+            "type": "string", "format": "binary",
+            "description": "A line of JSON (DeployManifest, no newline inside), then the bytes"}}}}
     if fields == "multipart":
         return {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["Path", "Visibility", "Content"],

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assethost.api import openapi
+from assethost.api import bulk, openapi
 from assethost.api.auth import as_account, authenticate
 from assethost.api.render import Renderer
 from assethost.core import builds, checks, environments, ingest, logs, mediafiles, resources, services, usage
@@ -345,4 +345,5 @@ routes += [
     Route(X + "/Functions/{sid}/Versions", _version_by_hash("function"), methods=["POST"]),
     Route(X + "/Assets/{sid}/Versions/{version}", asset_version_media, methods=["GET"]),
     Route(X + "/MediaSettings", media_settings, methods=["GET", "POST"]),
+    *bulk.routes,  # the bulk deploy, in its own module
 ]

@@ -66,8 +66,10 @@ class Client:
         self.close()
 
     # ------------------------------------------------------------------ plumbing
-    def request(self, method: str, url: str, *, rewind: Callable[[], None] | None = None, **kw: Any) -> Any:
-        """JSON body of a 2xx answer (None for 204); ApiError otherwise."""
+    def request(self, method: str, url: str, *, rewind: Callable[[], None] | None = None, once: bool = False,
+                **kw: Any) -> Any:
+        """JSON body of a 2xx answer (None for 204); ApiError otherwise. `once`: never sent again
+        (a streamed body cannot be)."""
         for attempt in range(MAX_RETRIES + 1):
             try:
                 resp = self.http.request(method, url, **kw)
@@ -78,7 +80,7 @@ class Client:
                                    method, url) from None
                 time.sleep(0.2 * (attempt + 1))
                 continue
-            if resp.status_code in RETRY_STATUSES and attempt < MAX_RETRIES:
+            if resp.status_code in RETRY_STATUSES and attempt < MAX_RETRIES and not once:
                 time.sleep(_retry_after(resp, attempt))
                 if rewind:
                     rewind()
@@ -205,6 +207,27 @@ class Client:
         if content_type:
             data["ContentType"] = content_type
         return self.post(f"/assethost/v1/Services/{service}/{_collection(kind)}/{resource}/Versions", data)
+
+    def bulk_manifest(self, service: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+        """Which content of these files the server lacks for this account (the bulk deploy)."""
+        return self.request("POST", f"/assethost/v1/Services/{service}/Manifest", json={"files": files})
+
+    def bulk_deploy(self, service: str, manifest: dict[str, Any], content: Iterator[bytes],
+                    content_bytes: int) -> dict[str, Any]:
+        """One streamed request: the manifest's line, then `content_bytes` bytes of the files it
+        lists in "upload". Never retried (the body cannot be rewound); a deploy run again sends
+        only what the server still lacks."""
+        line = json.dumps(manifest, separators=(",", ":")).encode() + b"\n"
+
+        def body() -> Iterator[bytes]:
+            yield line
+            yield from content
+
+        return self.request(
+            "POST", f"/assethost/v1/Services/{service}/Deploy", content=body(), once=True,
+            headers={"Content-Type": "application/vnd.assethost.deploy",
+                     "Content-Length": str(len(line) + content_bytes)},
+        )
 
     def usage(self, month: str | None = None) -> dict[str, Any]:
         return self.get("/assethost/v1/Usage", **({"Month": month} if month else {}))

@@ -11,6 +11,14 @@ For every file, in order of preference:
 or more (the content may sit in another service); for a smaller, unknown file an upload costs no
 more than asking. The new build always lists every file. If every version is the live build's
 (and the dependencies match), nothing is built: the environment already serves this project.
+
+Against a server that has assethost's bulk deploy (`POST /assethost/v1/Services/{ZS}/Manifest`
+and `…/Deploy`, see docs/api.md), "link" and "upload" take two requests whatever the number of
+files: the manifest of the new files, answered with the hashes the account lacks, then one
+streamed request with the manifest and those bytes, which creates the missing Assets/Functions,
+the versions, the build and (for a build with nothing to package) the deployment. A server
+without it answers the manifest 404 or 405: then the files go through the standard API as above
+(so does a deploy too large for one bulk request, and every deploy with --no-bulk).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import mimetypes
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -40,6 +49,7 @@ from assethost.cli.targets import EnvTarget, find_environment, find_service
 WORKERS = 8
 LINK_MIN_BYTES = 64 * 1024
 HASH_CHUNK = 1024 * 1024
+SEND_PIECE = 256 * 1024  # small files are sent in pieces of about this many bytes
 POLL_FIRST_S, POLL_MAX_S = 0.1, 1.0
 
 
@@ -173,11 +183,13 @@ def _describe(f: ProjectFile) -> str:
 class Deployer:
     def __init__(self, client: Client, project: Project, service_name: str, target: EnvTarget,
                  reporter: Reporter, dry_run: bool = False, workers: int = WORKERS,
-                 build_timeout: float = 300.0, runtime: str | None = None) -> None:
+                 build_timeout: float = 300.0, runtime: str | None = None, bulk: bool = True) -> None:
         self.client, self.project, self.service_name, self.target = client, project, service_name, target
         self.reporter, self.dry_run, self.workers = reporter, dry_run, workers
-        self.build_timeout, self.runtime = build_timeout, runtime
-        self.deploying: str | None = None  # the build whose deployment was asked for, once it is
+        self.build_timeout, self.runtime, self.bulk = build_timeout, runtime, bulk
+        # the build whose deployment was asked for, once it is ("of this bulk deploy" once its
+        # bytes are all sent: the server deploys it even if we stop waiting)
+        self.deploying: str | None = None
 
     # ------------------------------------------------------------------ the whole run
     def run(self) -> DeployResult:
@@ -218,16 +230,19 @@ class Deployer:
         live_sids = _live_version_sids(live)
         new_paths = {p.file.path for p in plan}
         result.removed = sorted(path for path in _live_paths(live) if path not in new_paths)
-        if self.dry_run:
-            result.uploaded_bytes = sum(p.file.size for p in plan if p.action == "upload")
-        else:
-            self._transfer(zs, plan, result)
         result.changed = not (
             live is not None and all(p.action == "reuse" for p in plan)
             and {p.version_sid for p in plan} == live_sids
             and _deps_key(live.get("dependencies")) == _deps_key(self.project.dependencies)
             and (self.runtime is None or live.get("runtime") == self.runtime)
         )
+        if self.dry_run:
+            result.uploaded_bytes = sum(p.file.size for p in plan if p.action == "upload")
+        elif result.changed and self.bulk and self._bulk_deploy(zs, env, plan, result):
+            return self._finish(started, result)
+        else:
+            self._create_resources(zs, plan, result)
+            self._transfer(zs, plan, result)
         self._variables(zs, env, result)
         if result.changed and not self.dry_run:
             result.build_sid = self._build_and_deploy(zs, env, plan)
@@ -278,16 +293,7 @@ class Deployer:
             kind: {r["friendly_name"]: r["sid"] for r in self.client.resources(zs, kind)}
             for kind in ("asset", "function")
         }
-        missing = [p for p in plan if p.file.path not in resources[p.file.kind]]
-        result.resources_created = len(missing)
-        if missing and not self.dry_run:
-            self.reporter.step(f"creating {len(missing)} assets/functions")
-            created = self._parallel(
-                missing, lambda p: self.client.create_resource(zs, p.file.kind, p.file.path),
-                lambda p, exc: f"cannot create {p.file.kind} {p.file.path} for {p.file.rel}: {exc}",
-            )
-            for p, row in zip(missing, created, strict=True):
-                resources[p.file.kind][p.file.path] = row["sid"]
+        result.resources_created = sum(1 for p in plan if p.file.path not in resources[p.file.kind])
         for p in plan:
             p.resource_sid = resources[p.file.kind].get(p.file.path)
 
@@ -310,6 +316,74 @@ class Deployer:
                 p.action = "link"
             else:
                 p.action = "upload"
+
+    def _create_resources(self, zs: str, plan: list[Planned], result: DeployResult) -> None:
+        """The Assets and Functions that no version can be added to yet (the standard API)."""
+        missing = [p for p in plan if p.resource_sid is None]
+        if not missing:
+            return
+        self.reporter.step(f"creating {len(missing)} assets/functions")
+        created = self._parallel(
+            missing, lambda p: self.client.create_resource(zs, p.file.kind, p.file.path),
+            lambda p, exc: f"cannot create {p.file.kind} {p.file.path} for {p.file.rel}: {exc}",
+        )
+        for p, row in zip(missing, created, strict=True):
+            p.resource_sid = row["sid"]
+
+    # ------------------------------------------------------------------ the bulk deploy
+    def _bulk_deploy(self, zs: str, env: dict[str, Any], plan: list[Planned], result: DeployResult) -> bool:
+        """Everything from the manifest to the deployment through the bulk endpoints; False (and
+        nothing changed on the server) when this server has none or the deploy is too large for
+        one request: the caller then uses the standard API."""
+        new = [p for p in plan if p.action != "reuse"]
+        try:
+            answer = self.client.bulk_manifest(zs, [_entry(p) for p in new])
+        except ApiError as exc:
+            if exc.status in (404, 405):  # no such endpoint: a server without the bulk deploy
+                return False
+            if exc.status == 409:  # a service whose uploads change their bytes (stripped metadata)
+                self.reporter.step(f"{exc.message}: uploading file by file")
+                return False
+            raise _refusal(f"the server refused the manifest of {len(new)} files", new, exc) from None
+        missing = set(answer["missing"])
+        first: dict[str, Planned] = {}
+        for p in new:
+            first.setdefault(p.sha256, p)
+        upload = [h for h in first if h in missing]
+        total = sum(first[h].file.size for h in upload)
+        if total > answer["max_upload_bytes"] or len(plan) > answer["max_files"]:
+            self.reporter.step(f"{len(plan)} files, {total} bytes to send: more than one bulk deploy takes; "
+                               "uploading them one by one")
+            return False
+        for p in new:
+            p.action = "upload" if p.sha256 in missing else "link"
+        self._variables(zs, env, result)
+        manifest: dict[str, Any] = {
+            "files": [{"version_sid": p.version_sid} if p.action == "reuse" else _entry(p) for p in plan],
+            "upload": upload, "environment": env["sid"],
+        }
+        if self.project.dependencies:
+            manifest["dependencies"] = self.project.dependencies
+        if self.runtime:
+            manifest["runtime"] = self.runtime
+        def sent() -> None:  # the server has it all: from here on it deploys without us
+            self.deploying = "of this bulk deploy"
+
+        with self.reporter.uploading(len(upload), total) as bar:
+            try:
+                done = self.client.bulk_deploy(zs, manifest, _content([first[h] for h in upload], bar, sent),
+                                               total)
+            except ApiError as exc:
+                raise _refusal(f"the server refused the deploy of {len(plan)} files", plan, exc) from None
+        for p, version in zip(plan, done["versions"], strict=True):
+            p.version_sid = version["sid"]
+        result.uploaded_bytes = done["uploaded_bytes"]
+        result.resources_created = done["resources_created"]
+        build = done["build"]
+        result.build_sid = build["sid"]
+        if done["deployment"] is None:  # a build to package first (functions, dependencies)
+            self._await_and_deploy(zs, env, build)
+        return True
 
     # ------------------------------------------------------------------ links and uploads
     def _transfer(self, zs: str, plan: list[Planned], result: DeployResult) -> None:
@@ -397,6 +471,10 @@ class Deployer:
                                              self.runtime)
         except ApiError as exc:
             raise DeployError(f"the server refused the build of {len(plan)} files: {exc}", exc) from None
+        self._await_and_deploy(zs, env, build)
+        return str(build["sid"])
+
+    def _await_and_deploy(self, zs: str, env: dict[str, Any], build: dict[str, Any]) -> None:
         zb = build["sid"]
         with self.reporter.building(f"building {zb}"):
             status = build.get("status", "building")
@@ -417,7 +495,47 @@ class Deployer:
             self.client.deploy(zs, env["sid"], zb)
         except ApiError as exc:
             raise DeployError(f"cannot deploy build {zb}: {exc}", exc) from None
-        return zb
+
+
+def _refusal(what: str, listed: list[Planned], exc: ApiError) -> DeployError:
+    """The server's refusal of a bulk request, naming the project file when it names an entry
+    (`files[i]: …`)."""
+    entry = re.match(r"files\[(\d+)\]", exc.message)
+    if entry and int(entry.group(1)) < len(listed):
+        return DeployError(f"{_describe(listed[int(entry.group(1))].file)}: {exc}", exc)
+    return DeployError(f"{what}: {exc}", exc)
+
+
+def _entry(p: Planned) -> dict[str, Any]:
+    """A new file as the bulk manifest names it."""
+    return {"kind": p.file.kind, "path": p.file.path, "visibility": p.file.visibility, "sha256": p.sha256,
+            "size": p.file.size, "content_type": p.content_type}
+
+
+def _content(files: list[Planned], bar: Upload, sent: Callable[[], None]) -> Iterator[bytes]:
+    """The bytes of `files`, one after the other, each exactly as long as hashed (a file that
+    changed size since stops the deploy; one that changed content the server refuses)."""
+    piece = bytearray()
+    for p in files:
+        left = p.file.size
+        with open(p.file.abs_path, "rb") as f:
+            while left:
+                chunk = f.read(min(HASH_CHUNK, left))
+                if not chunk:
+                    raise DeployError(f"{p.file.rel} became shorter while it was deployed; deploy again")
+                left -= len(chunk)
+                bar.sent(len(chunk))
+                if len(chunk) >= SEND_PIECE and not piece:
+                    yield chunk
+                    continue
+                piece += chunk
+                if len(piece) >= SEND_PIECE:
+                    yield bytes(piece)
+                    piece.clear()
+        bar.file_done()
+    if piece:
+        yield bytes(piece)
+    sent()
 
 
 def _env_json(env: dict[str, Any], created: bool, target: EnvTarget) -> dict[str, Any]:

@@ -14,14 +14,15 @@ content, and the next upload of the same bytes uses it.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from assethost.core import legacy, mediafiles, names, resources, services, workspace
 from assethost.core.context import Context
-from assethost.core.errors import storage_refusal
+from assethost.core.errors import Invalid, storage_refusal
 from assethost.core.model import Version
-from assethost.core.ports import BlobWriter, StorageError
+from assethost.core.ports import BlobStore, BlobWriter, StorageError
 
 
 @dataclass
@@ -144,3 +145,23 @@ def store(ctx: Context, destination: Destination, received: Received) -> Version
         received.content.abort()  # a no-op once committed
     mediafiles.remember(ctx, blob_hash, facts)
     return destination.add(ctx, path, visibility, blob_hash, size, received.content_type)
+
+
+
+def store_expected(blobs: BlobStore, files: Sequence[tuple[BlobWriter, str, str]]) -> None:
+    """Commit files whose SHA-256 the client declared before sending them ((writer, sha256,
+    name) each; the bulk deploy, `core/bulk.py`), all at once (`BlobStore.commit_all`). If any
+    does not match, none is committed. The versions are added later, by the caller, once every
+    file is stored."""
+    try:
+        for content, sha256, name in files:
+            if content.digest() != sha256:
+                raise Invalid(f"The bytes sent for {name} have the SHA-256 {content.digest()}, not {sha256} as the "
+                              "manifest says: they were not stored")
+        try:
+            blobs.commit_all([content for content, _, _ in files])
+        except StorageError as exc:
+            raise storage_refusal(exc) from None
+    finally:
+        for content, _, _ in files:
+            content.abort()  # a no-op once committed

@@ -92,6 +92,11 @@ class Rows(Protocol, Generic[T]):
 
     def insert_many(self, rows: Sequence[Mapping[str, Value]]) -> None: ...
 
+    def insert_new(self, rows: Sequence[Mapping[str, Value]]) -> None:
+        """Like insert_many, but a row that would break a uniqueness rule is skipped, not raised
+        (rows that another transaction may have inserted meanwhile)."""
+        ...
+
     def update(self, where: Mapping[str, Value], **values: Value) -> int:
         """Returns how many rows changed; raises Duplicate like insert."""
         ...
@@ -267,6 +272,10 @@ class BlobStore(Protocol):
     """Content-addressed, immutable bytes: a blob never changes once committed."""
 
     def writer(self, limit: int) -> BlobWriter: ...
+
+    def commit_all(self, writers: Sequence[BlobWriter]) -> list[tuple[str, int]]:
+        """Commit several writers of this store (each as `commit` would), in fewer flushes."""
+        ...
 
     def put(self, data: bytes) -> tuple[str, int]: ...
 

@@ -15,6 +15,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Integer, Table, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy import delete as sa_delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -273,6 +275,13 @@ class Rows(Generic[T]):
     def insert_many(self, rows: Sequence[Mapping[str, Value]]) -> None:
         if rows:
             self.conn.execute(insert(self.t), rows)
+
+    def insert_new(self, rows: Sequence[Mapping[str, Value]]) -> None:
+        if not rows:
+            return
+        # INSERT … ON CONFLICT DO NOTHING: both SQLite and PostgreSQL have it, each in its dialect
+        dialect = sqlite_insert if self.conn.dialect.name == "sqlite" else pg_insert
+        self.conn.execute(dialect(self.t).on_conflict_do_nothing(), rows)
 
     def update(self, where: Mapping[str, Value], **values: Value) -> int:
         try:

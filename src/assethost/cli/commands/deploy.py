@@ -34,13 +34,16 @@ from assethost.cli.targets import parse_environment, service_name_for
 @click.option("--runtime", default=None, help="Build runtime, one of Twilio's node8 … node22 [default: the server's, node22].")
 @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Parallel uploads.")
+@click.option("--no-bulk", is_flag=True,
+              help="Upload file by file through the standard Serverless API, as Twilio's tools do, even when "
+                   "the server has assethost's bulk deploy.")
 @click.option("--build-timeout", default=300.0, show_default=True, type=float, help="Seconds to wait for the build.")
 @json_option
 @connection_options
 @handles_errors
 def deploy(directory: Path, service_name: str | None, environment: str, production: bool, dry_run: bool,
            env_file: str | None, assets_folder: str | None, functions_folder: str | None, runtime: str | None,
-           workers: int, build_timeout: float, as_json: bool, conn: Connection) -> None:
+           workers: int, no_bulk: bool, build_timeout: float, as_json: bool, conn: Connection) -> None:
     """Deploy the project in DIRECTORY (default: here) to an environment, uploading only what changed."""
     if env_file and not (directory / env_file).is_file():
         raise click.BadParameter(f"no file {directory / env_file}", param_hint="--env")
@@ -53,7 +56,7 @@ def deploy(directory: Path, service_name: str | None, environment: str, producti
     # Like twilio-run, the env file's ACCOUNT_SID and AUTH_TOKEN are credentials too.
     with conn.client(directory / env_file if env_file else None) as client:
         deployer = Deployer(client, project, name, target, reporter, dry_run=dry_run, workers=workers,
-                            build_timeout=build_timeout, runtime=runtime)
+                            build_timeout=build_timeout, runtime=runtime, bulk=not no_bulk)
         try:
             result = deployer.run()
         except KeyboardInterrupt:
