@@ -95,6 +95,24 @@ def test_a_share_link_works_for_a_path_sent_percent_encoded(cli_server, tmp_path
 def test_the_edge_refuses_a_validly_signed_link_that_lives_too_long(cli_server, tmp_path):
     domain, _ = _deploy_protected(cli_server, tmp_path, None)
     soon = int(time.time()) + 600
-    assert edge_get(cli_server, domain, "/secret.txt?" + share.query(cli_server.auth_token, "/secret.txt", soon)).status_code == 200
+    assert edge_get(cli_server, domain, "/secret.txt?" + share.query(cli_server.auth_token, domain, "/secret.txt", soon)).status_code == 200
     far = int(time.time()) + share.MAX_TTL_S + 3600
-    assert edge_get(cli_server, domain, "/secret.txt?" + share.query(cli_server.auth_token, "/secret.txt", far)).status_code == 403
+    assert edge_get(cli_server, domain, "/secret.txt?" + share.query(cli_server.auth_token, domain, "/secret.txt", far)).status_code == 403
+
+
+def test_a_share_link_opens_only_the_domain_it_was_made_for(cli_server, tmp_path):
+    # Two services of one account with the same protected path: one token signs for both.
+    domain, url = _deploy_protected(cli_server, tmp_path, None)
+    other_domain, _ = _deploy_protected(cli_server, tmp_path, None)
+    link = _path_and_query(run_cli(cli_server, "share", url, "--ttl", "15m").ok().stdout.strip())
+    assert edge_get(cli_server, domain, link).status_code == 200
+    got = edge_get(cli_server, other_domain, link)
+    assert (got.status_code, "for your eyes only" in got.text) == (403, False)
+
+
+def test_an_expiry_in_non_ascii_digits_is_refused(cli_server, tmp_path):
+    domain, _ = _deploy_protected(cli_server, tmp_path, None)
+    for expires in ("%C2%B2", "%D9%A1" * 10):  # "²" passes str.isdigit() yet int() refuses it; Arabic-Indic digits
+        got = edge_get(cli_server, domain, f"/secret.txt?ahExpires={expires}&ahSignature=x")
+        assert got.status_code == 403, (expires, got.status_code)
+    assert edge_get(cli_server, domain, "/open.txt").status_code == 200  # and the edge still serves

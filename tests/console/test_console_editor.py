@@ -351,3 +351,69 @@ def test_markup_in_a_path_stays_text_and_html_is_never_served_by_the_console(bro
         assert alerts == []
     finally:
         ctx.close()
+
+
+def test_saving_unchanged_keeps_a_leading_blank_line(browser, console_server):
+    """HTML drops one newline right after <textarea>: a file that starts with a blank line must
+    still start with it after Save without an edit, in the plain textarea and in CodeMirror."""
+    ctx = _new_context(browser, console_server, "desktop")
+    page = ctx.new_page()
+    page.on("dialog", lambda d: d.accept())
+    sign_in(page, console_server)
+    service_url, origin = _service_with_dev(page)
+    _new_asset(page, "/lead.txt")
+    editor_url = page.url
+    ctx.close()
+    content = "\n\nafter two blank lines\n"
+
+    ctx = _new_context(browser, console_server, "desktop", javascript=False)
+    page = ctx.new_page()
+    try:
+        sign_in(page, console_server)
+        page.goto(editor_url)
+        page.fill("#content", content)
+        for _ in range(2):  # the second Save changes nothing
+            page.click("#save")
+            expect(page.locator(".flash-success")).to_contain_text("Saved /lead.txt")
+            expect(page.locator("#content")).to_have_value(content)
+    finally:
+        ctx.close()
+
+    ctx = _new_context(browser, console_server, "desktop")
+    page = ctx.new_page()
+    try:
+        sign_in(page, console_server)
+        page.goto(editor_url)
+        expect(page.locator(".cm-editor")).to_have_count(1)
+        expect(page.locator("#content")).to_have_value(content)
+        page.click("#save")
+        expect(page.locator(".flash-success")).to_contain_text("Saved /lead.txt")
+        _deploy(page, service_url)
+        assert runtime_get(origin + "/lead.txt").content == content.encode()
+    finally:
+        ctx.close()
+
+
+def test_saving_keeps_a_files_crlf_line_ends(browser, console_server):
+    """A browser sends a textarea's lines with CRLF whatever they were: a file written with CRLF
+    keeps them through Save, one written with LF keeps LF."""
+    ctx = _new_context(browser, console_server, "desktop")
+    page = ctx.new_page()
+    page.on("dialog", lambda d: d.accept())
+    try:
+        sign_in(page, console_server)
+        service_url, origin = _service_with_dev(page)
+        files = {"dos.csv": b"a,b\r\n1,2\r\n", "unix.csv": b"a,b\n1,2\n"}
+        page.set_input_files("#file-input", [_file(name, data, "text/csv") for name, data in files.items()])
+        page.click("#upload-start")
+        expect(page.locator("#assets tbody tr")).to_have_count(2)
+        for name in files:
+            page.goto(service_url)
+            _row(page, "/" + name).locator("a.open").click()
+            page.click("#save")  # unedited
+            expect(page.locator(".flash-success")).to_contain_text(f"Saved /{name}")
+        _deploy(page, service_url)
+        for name, data in files.items():
+            assert runtime_get(f"{origin}/{name}").content == data, name
+    finally:
+        ctx.close()

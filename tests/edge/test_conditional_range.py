@@ -253,3 +253,15 @@ def test_range_ignores_accept_encoding(std_site):
     assert r.status_code == 206
     assert "content-encoding" not in r.headers
     assert raw == std_site.files["/big.txt"].content[100:200]
+
+
+@pytest.mark.parametrize("spec, status, content_range", [
+    ("bytes=0-" + "9" * 5000, 206, "bytes 0-999/1000"),  # past int()'s 4300-digit limit: to the end
+    ("bytes=" + "9" * 5000 + "-", 416, "bytes */1000"),  # starts past the end
+    ("bytes=-" + "9" * 5000, 206, "bytes 0-999/1000"),  # a suffix longer than the file: all of it
+])
+def test_a_range_with_thousands_of_digits_is_answered(std_site, spec, status, content_range):
+    resp = raw_request(std_site.port, "GET", TXT, std_site.host, {"Range": spec})
+    assert (resp.status, resp.header("content-range")) == (status, content_range)
+    if status == 206:
+        assert len(resp.body) == 1000

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from mediakit import image, jpeg_with_gps, picture, pixels
+from mediakit import image, jpeg_with_gps, picture, pixels, read_image
 
 from assethost.app import open_context
 from assethost.config import Settings
@@ -85,3 +85,17 @@ def test_a_jpeg_of_countless_tiny_segments_is_not_walked(tmp_path):
     path.write_bytes(b"\xff\xd8" + b"\xff\xfe\x00\x02" * 100_000 + b"\xff\xd9")  # 100,000 empty comments
     with pytest.raises(strip.NotStrippable, match="too many"):
         strip.strip(path, "jpeg", lambda chunk: None)
+
+
+def test_a_jpeg_with_fill_bytes_before_its_markers_is_stripped(ctx, destination):
+    # T.81 B.1.1.2: any marker may be preceded by 0xFF fill bytes; Pillow reads such a file's GPS.
+    data = jpeg_with_gps()
+    filled = data[:2] + b"\xff\xff" + data[2:].replace(b"\xff\xe1", b"\xff\xff\xe1", 1)
+    with_gps = mediafiles.prepare(ctx, held := _received(ctx, filled), "/photo.jpg", None)
+    held.content.abort()
+    assert with_gps is not None and with_gps.has_gps
+    version: Version = ingest.store(ctx, destination, _received(ctx, filled, StripMetadata="true"))
+    stored = ctx.blobs.read(version.blob_hash)
+    assert stored != filled and b"Exif\x00\x00" not in stored and b"PhoneMaker" not in stored
+    assert pixels(stored) == pixels(data)
+    assert not read_image(stored).getexif().get_ifd(0x8825)

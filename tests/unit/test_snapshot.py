@@ -303,3 +303,20 @@ def test_requests_for_a_cold_build_share_one_load_and_each_gets_its_own_answer(t
 
     assert run_coroutine(main()) == [(200, b"a" * 20), (200, b"b" * 20)] * 3
     assert edge.builds.loads == 1
+
+
+def test_a_request_for_a_cold_build_whose_answer_fails_gets_a_500(tmp_path):
+    ctx = make_context(tmp_path)
+    shop = deploy(ctx, "shop", {"/a.txt": (b"a" * 20, "public")})
+    edge = Edge(ctx, "localhost")
+    edge.reload()
+    reply = edge.responder.answer("GET", "http", "/a.txt", "", {b"host": shop.domain.encode()}, None)
+    assert reply.load == shop.build_sid
+
+    def fails(build: BuildFiles | None) -> None:
+        raise ValueError("a fault of the responder")  # e.g. an input it did not expect
+
+    reply.again = fails
+    answer = run_coroutine(edge.warm(reply))
+    assert (answer.status, answer.body) == (500, b"Internal Server Error\n")
+    assert edge.builds.loads == 1

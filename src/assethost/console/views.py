@@ -440,7 +440,9 @@ async def editor_save(request: Request) -> Response:
     ctx, account, session, service, form = await _service_form(request)
     kind, sid = _kind(request), request.path_params["sid"]
     env_sid = str(form.get("environment") or "") or None
-    text = str(form.get("content") or "").replace("\r\n", "\n")  # browsers send a textarea's lines with CRLF
+    text = str(form.get("content") or "")
+    if form.get("newline") != "crlf":  # browsers send a textarea's lines with CRLF: keep the file's own
+        text = text.replace("\r\n", "\n")
     try:
         version = await _call(workspace.save_content, ctx, account, service.sid, kind, sid, text.encode("utf-8"))
     except AssetHostError as exc:

@@ -5,8 +5,9 @@ names where the file goes and has it `locate`d, so that a wrong address fails be
 read; then it streams the body into an uncommitted blob writer (`web/multipart.py`) and hands the
 result to `store`, which checks the fields against the destination's rules, commits the bytes
 and adds the version. Between the check and the commit, `core/mediafiles.py` strips an image's
-metadata when asked (`StripMetadata=true`, or the service's setting) and inspects new content. Bytes are committed only once every check has passed: a refused upload,
-like a failed one, leaves nothing stored. (The checks that depend on other uploads are repeated
+metadata when asked (`StripMetadata=true`, or the service's setting) and inspects new content.
+Bytes are committed only once every check has passed: a refused upload, like a failed one, leaves
+nothing stored. (The checks that depend on other uploads are repeated
 when the version is added, in its transaction: one that a concurrent upload makes fail there
 leaves its blob unreferenced, which costs its bytes and nothing else: blobs are named by their
 content, and the next upload of the same bytes uses it.)

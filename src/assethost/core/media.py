@@ -33,8 +33,9 @@ log = logging.getLogger("assethost.media")
 READ_LIMIT = 4 * 1024 * 1024  # headers, tags and the last Ogg page are far smaller
 TIME_LIMIT_S = 2.0
 SNIFF_BYTES = 512  # as the edge sniffs (edge/snapshot.py)
-# Pillow's own default (about 89 million pixels) made explicit: a larger image raises
-# DecompressionBombError, which makes the file `other`, before anything is allocated for it.
+# Pillow's own default (about 89 million pixels) made explicit: an image of more than twice it
+# raises DecompressionBombError at open, which makes the file `other`, before anything is
+# allocated for it (between the two Pillow only warns; nothing here decodes pixels anyway).
 Image.MAX_IMAGE_PIXELS = 89_478_485
 _GPS_IFD = 0x8825
 _XMP_KEYS = ("xmp", "XML:com.adobe.xmp")

@@ -123,6 +123,9 @@ def _jpeg(f: _Counted, keep: int) -> list[Piece] | None:
         marker = _read(f, 2)
         if marker[0] != 0xFF:
             raise NotStrippable("a JPEG segment without its marker")
+        while marker[1] == 0xFF:  # fill bytes before the marker (T.81 B.1.1.2), left out
+            start += 1
+            marker = marker[1:] + _read(f, 1)
         code = marker[1]
         if code == 0xD9:  # EOI before any scan
             pieces.append((start, 2))

@@ -82,12 +82,12 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
     if first_s == "":
         if last_s == "":
             return None
-        length = int(last_s)
+        length = _number(last_s)
         if length == 0 or size == 0:
             return UNSATISFIABLE
         return max(0, size - length), size - 1
-    first = int(first_s)
-    last = int(last_s) if last_s else size - 1
+    first = _number(first_s)
+    last = _number(last_s) if last_s else size - 1
     if last_s and last < first:
         return None
     if first >= size:
@@ -97,3 +97,11 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
 
 def _digits(value: str) -> bool:
     return value.isascii() and value.isdigit()  # str.isdigit() also accepts '²' and other scripts
+
+
+_HUGE_DIGITS = 19  # more than any file's size has; int() refuses strings past 4300 digits
+
+
+def _number(digits: str) -> int:
+    """The value of a range's digits; any of more than 18 digits as 10**18, past every file's end."""
+    return int(digits) if len(digits) < _HUGE_DIGITS else 10**18

@@ -186,7 +186,7 @@ class Responder:
             return plain(405, "Method Not Allowed\n", [(b"allow", b"GET, HEAD, POST, OPTIONS")])
         if entry.visibility == "protected" and not (
             _signed(site, scheme, host, raw_path, query, headers, form, body)
-            or share.valid(site.auth_token, unquote(raw_path), query, time.time())
+            or share.valid(site.auth_token, site.domain, unquote(raw_path), query, time.time())
         ):
             return plain(403, FORBIDDEN)
         return self._file(method, entry, headers)

@@ -103,7 +103,11 @@ class Edge:
             pending = self._loading[sid] = asyncio.ensure_future(asyncio.to_thread(self.builds.load, sid))
             pending.add_done_callback(lambda _: self._loading.pop(sid, None))
         build = await asyncio.shield(pending)
-        return reply.again(build)
+        try:
+            return reply.again(build)
+        except Exception:  # as the front answers a request that fails at once: never left unanswered
+            log.exception("edge request failed")
+            return plain(500, "Internal Server Error\n")
 
     async def call(self, reply: Reply) -> Reply:
         """Run the function a reply names and return its answer, for either front.

@@ -1,6 +1,7 @@
 """The edge's view of what is live: every environment's domain, and the files of its build.
 
-A request is a dict lookup by host, then by path: no database query on the serving path.
+A request is a dict lookup by host, then by path: no database query on the serving path once a
+build is loaded (the first request for one waits for its files to be read, in a thread).
 
 - The sites (one small record per environment: its domain, build SID, Auth Token, variables) are
   all held, loaded at start and then kept current from the change feed (`core/live.py`): a

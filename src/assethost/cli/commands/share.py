@@ -44,7 +44,7 @@ def share(url: str, ttl: str, auth_token: str | None, as_json: bool, conn: Conne
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URL")
     expires = int(time.time()) + ttl_seconds(ttl)
-    signed = rule.query(conn.auth_token(auth_token), unquote(parts.path) or "/", expires)
+    signed = rule.query(conn.auth_token(auth_token), parts.hostname or "", unquote(parts.path) or "/", expires)
     link = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", f"{parts.query}&{signed}" if parts.query
                        else signed, ""))
     if as_json:
