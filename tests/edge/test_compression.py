@@ -91,6 +91,11 @@ def test_conditional_with_compression(std_site):
     again = std_site.get("/big.txt", headers={"Accept-Encoding": "br", "If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""
+    # The 304 is the compressed representation's: its weak ETag, as the 200 that cached it had.
+    assert again.headers["etag"] == etag and etag.startswith('W/"')
+    assert sorted(again.headers) == ["cache-control", "date", "etag", "vary"]
+    identity = raw_request(std_site.port, "GET", "/big.txt", std_site.host, {"If-None-Match": etag})
+    assert (identity.status, identity.header("etag")) == (304, etag.removeprefix("W/"))
 
 
 def test_compressed_after_redeploy_is_the_new_content(deployer):

@@ -143,3 +143,13 @@ def test_unexpected_error_is_twilio_500_and_the_connection_stays(server, lists):
             else:
                 assert json.loads(body)["sid"] == sid
     assert "JSONDecodeError" in server.log_tail(20000)  # the bug is in the log, not in the answer
+
+
+def test_a_page_token_naming_the_largest_id_is_an_empty_page_on_every_list(http, lists):
+    for path in lists["paths"]:
+        for token in ("PA" + "9" * 18, "PB" + "9" * 18):
+            resp = http.get(path, params={"PageToken": token})
+            assert resp.status_code == 200, (path, token, resp.text)
+            assert resp.json()["meta"]["page_size"] == 50
+    before_everything = http.get("/v1/Services", params={"PageToken": "PA" + "9" * 18}).json()
+    assert before_everything["services"] == []

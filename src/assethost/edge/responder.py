@@ -19,7 +19,7 @@ from assethost.core.variants import ENCODINGS
 from assethost.edge import aliases
 from assethost.edge.conditional import UNSATISFIABLE, byte_range, not_modified
 from assethost.edge.httpparts import choose_encoding, form_params
-from assethost.edge.snapshot import BuildFiles, FileEntry, Site, Snapshot
+from assethost.edge.snapshot import BuildFiles, FileEntry, Site, Snapshot, Variant
 from assethost.functions.call import FunctionCall, FunctionEntry
 
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
@@ -207,7 +207,11 @@ class Responder:
         ))
 
     def _file(self, method: str, entry: FileEntry, headers: dict[bytes, bytes]) -> Reply:
+        variant = _variant(entry, headers) if entry.variants else None
         if not_modified(headers, entry.etag, entry.last_modified):
+            # The 304 of the representation the client would get: a variant's carries its weak ETag.
+            if variant is not None:
+                return Reply(304, variant.not_modified_headers, raw_head=variant.not_modified_head)
             return Reply(304, entry.not_modified_headers, raw_head=entry.not_modified_head)
         head = method == "HEAD"
         size = entry.size
@@ -222,17 +226,13 @@ class Responder:
                 (b"content-length", str(length).encode()),
             ]
             return self._body(206, hdrs, entry, first, length, head)
-        if entry.variants:
-            accept = headers.get(b"accept-encoding")
-            enc = choose_encoding(accept.decode("latin-1"), ENCODINGS) if accept else None
-            variant = next((v for v in entry.variants if v.encoding == enc), None) if enc else None
-            if variant is not None:
-                if head:
-                    return Reply(200, variant.headers, raw_head=variant.head)
-                if variant.body is not None:
-                    return Reply(200, variant.headers, variant.body, raw_head=variant.head)
-                return Reply(200, variant.headers, file=variant.file, length=variant.size, raw_head=variant.head,
-                             blob=entry.blob_hash, encoding=variant.encoding)
+        if variant is not None:
+            if head:
+                return Reply(200, variant.headers, raw_head=variant.head)
+            if variant.body is not None:
+                return Reply(200, variant.headers, variant.body, raw_head=variant.head)
+            return Reply(200, variant.headers, file=variant.file, length=variant.size, raw_head=variant.head,
+                         blob=entry.blob_hash, encoding=variant.encoding)
         reply = self._body(200, entry.ok_headers, entry, 0, size, head)
         reply.raw_head = entry.ok_head
         return reply
@@ -246,3 +246,12 @@ class Responder:
             body = entry.body if (offset == 0 and length == entry.size) else entry.body[offset : offset + length]
             return Reply(status, headers, body)
         return Reply(status, headers, file=entry.file, offset=offset, length=length, blob=entry.blob_hash)
+
+
+def _variant(entry: FileEntry, headers: dict[bytes, bytes]) -> Variant | None:
+    """The compressed variant the request's Accept-Encoding chooses, if the file has it."""
+    accept = headers.get(b"accept-encoding")
+    enc = choose_encoding(accept.decode("latin-1"), ENCODINGS) if accept else None
+    if enc is None or entry.variants is None:
+        return None
+    return next((v for v in entry.variants if v.encoding == enc), None)

@@ -55,6 +55,8 @@ class Variant:
     body: bytes | None  # in memory, like the file's own body, when small and within the budget
     headers: list[tuple[bytes, bytes]]  # the file's, with a weak ETag, Content-Encoding, Content-Length
     head: bytes  # the same, serialised
+    not_modified_headers: list[tuple[bytes, bytes]]  # its 304's: those of `headers` a 304 carries
+    not_modified_head: bytes  # the same, serialised
 
 
 @dataclass(slots=True)
@@ -400,7 +402,8 @@ def _variants(ctx: Context, options: EdgeOptions, row: BuildEntry, headers: list
             (b"content-encoding", encoding.encode()),
             (b"content-length", str(size).encode()),
         ]
-        found.append(Variant(encoding, size, str(path), body, hdrs, serialize(hdrs)))
+        not_modified = not_modified_headers(hdrs)
+        found.append(Variant(encoding, size, str(path), body, hdrs, serialize(hdrs), not_modified, serialize(not_modified)))
     return tuple(found) if stored else None
 
 

@@ -13,7 +13,18 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Table, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -250,7 +261,7 @@ class Rows(Generic[T]):
             if column is not None:
                 q = q.where(t.c[column] >= bindparam("p_low"), t.c[column] <= bindparam("p_high"))
             forward, backward = (t.c.id.desc(), t.c.id) if newest_first else (t.c.id, t.c.id.desc())
-            cursor: Any = bindparam("p_cursor", type_=Integer)
+            cursor: Any = bindparam("p_cursor", type_=BigInteger)  # a PageToken may name any id below 10**18
             limit_ = bindparam("p_limit", type_=Integer)
             if mode == "before":
                 preceding = t.c.id > cursor if newest_first else t.c.id < cursor
@@ -258,7 +269,7 @@ class Rows(Generic[T]):
             if mode == "after":
                 q = q.where(t.c.id < cursor if newest_first else t.c.id > cursor)
             else:
-                q = q.offset(bindparam("p_offset", type_=Integer))
+                q = q.offset(bindparam("p_offset", type_=BigInteger))  # pages go up to 2**62 rows in
             return q.order_by(forward).limit(limit_)
 
         q = _statement((self.t.name, "page", shape, mode, column, newest_first), build)
