@@ -105,7 +105,7 @@
     document.body.removeChild(area);
     return ok;
   }
-  $all("button.copy-url").forEach(function (button) {
+  $all("button.copy-url, button.copy-immutable").forEach(function (button) {
     button.addEventListener("click", function () {
       var url = button.dataset.url;
       var box = $("#copied");
