@@ -284,3 +284,46 @@ def test_media_layout_fits_desktop_and_phone(browser, console_server, size, tmp_
             screenshot(page, "editor-media-phone")
     finally:
         ctx.close()
+
+
+def test_share_links_only_for_the_accounts_own_protected_assets(browser, signed_in, console_server):
+    page = signed_in
+    service, env = _service(console_server)
+    page.goto(f"/console/services/{service['sid']}")
+    _choose(page, {"name": "pin.txt", "mimeType": "text/plain", "buffer": b"4321\n"},
+            {"name": "open.txt", "mimeType": "text/plain", "buffer": b"hello\n"})
+    page.locator(".pending-file[data-path='/pin.txt'] select").select_option("protected")
+    page.click("#upload-start")
+    expect(_row(page, "/pin.txt")).to_have_attribute("data-visibility", "protected")
+    _deploy(page)
+    pin, public = (_row(page, p).get_attribute("data-sid") for p in ("/pin.txt", "/open.txt"))
+    base = f"/console/services/{service['sid']}/assets"
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    json_headers = {"X-Requested-With": "assethost-console"}
+
+    # A public asset needs no link: refused, and its menu offers none.
+    refused = page.request.post(f"{base}/{public}/share", form={"csrf": csrf, "ttl": "15m", "environment": env["sid"]},
+                                headers=json_headers)
+    assert refused.status == 400 and refused.json() == {"message": "/open.txt is public: only protected assets take "
+                                                                   "a share link"}
+    _open_menu(page, "/open.txt")
+    expect(_row(page, "/open.txt").locator("a.open-signed, a.share-item")).to_have_count(0)
+
+    # Another account, signed in to the same console, gets no link to this account's asset.
+    other_sid, other_token = console_server.create_account()
+    ctx = browser.new_context(viewport=VIEWPORT, base_url=console_server.base_url)
+    try:
+        other = ctx.new_page()
+        sign_in(other, console_server, other_sid, other_token)
+        other_csrf = other.locator('meta[name="csrf-token"]').get_attribute("content")
+        made = other.request.post(f"{base}/{pin}/share", form={"csrf": other_csrf, "ttl": "1d",
+                                                               "environment": env["sid"]}, headers=json_headers)
+        assert made.status == 404 and "url" not in made.json()
+        opened = other.request.get(f"{base}/{pin}/signed?env={env['sid']}", max_redirects=0)
+        assert opened.status == 404 and "location" not in opened.headers
+    finally:
+        ctx.close()
+    # Without the console's CSRF token, no link either (a form posted from elsewhere).
+    forged = page.request.post(f"{base}/{pin}/share", form={"ttl": "1d", "environment": env["sid"]},
+                               headers=json_headers)
+    assert forged.status == 403 and "url" not in forged.text()
