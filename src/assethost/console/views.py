@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -216,10 +216,12 @@ class AssetRow:
     live: bool
     dropped: bool
     url: str | None
-    facts: list[tuple[str, str]]  # what the bytes are (media_facts), empty when unknown
-    warnings: list[Result]  # the telephony checks it fails
-    has_gps: bool
-    immutable_url: str | None  # the alias a live build serves the content under
+    version_sid: str | None
+    # Filled by _with_media, for the rows a page shows:
+    facts: list[tuple[str, str]] = field(default_factory=list)  # what the bytes are; empty when unknown
+    warnings: list[Result] = field(default_factory=list)  # the telephony checks it fails
+    has_gps: bool = False
+    immutable_url: str | None = None  # the alias a live build serves the content under
 
 
 def media_facts(m: Media) -> list[tuple[str, str]]:
@@ -238,25 +240,39 @@ def media_facts(m: Media) -> list[tuple[str, str]]:
     return facts
 
 
-async def _asset_rows(request: Request, statuses: list[workspace.AssetStatus], env: Any | None) -> list[AssetRow]:
+def _asset_rows(request: Request, statuses: list[workspace.AssetStatus], env: Any | None) -> list[AssetRow]:
     origin = runtime_origin(request, _domain(request, env)) if env is not None else None
-    versions = [s.version for s in statuses if s.version is not None and s.version.kind == "asset"]
-    described = await _call(mediafiles.describe_all, _ctx(request), versions) if versions else {}
     rows = []
     for s in statuses:
         v = s.version
         path = v.path if v is not None else s.asset.friendly_name
         url = origin + path if origin and v is not None and v.visibility != "private" else None
-        vm = described.get(v.sid) if v is not None else None
-        facts = vm.media if vm is not None else None
-        alias = vm.immutable_url if vm is not None else None
-        alias_url = runtime_origin(request, environments.domain_name(alias.domain_label, _ctx(request).base_domain)) \
-            + alias.path if alias is not None else None
         rows.append(AssetRow(s.asset.sid, s.asset.kind, path, v.visibility if v else None,
-                             human_size(v.size if v else None), s.live, s.dropped, url,
-                             media_facts(facts) if facts else [], checks.failures(vm.checks) if vm else [],
-                             bool(facts and facts.has_gps), alias_url))
+                             human_size(v.size if v else None), s.live, s.dropped, url, v.sid if v else None))
     return sorted(rows, key=lambda r: r.path)
+
+
+async def _with_media(request: Request, rows: list[AssetRow], statuses: list[workspace.AssetStatus]) -> list[AssetRow]:
+    """The rows with their media facts, failed checks and immutable URLs (core/mediafiles.py), read
+    for these rows only: a page of the pane, or the opened asset."""
+    wanted = {r.version_sid for r in rows if r.kind == "asset"}
+    versions = [s.version for s in statuses if s.version is not None and s.version.sid in wanted]
+    if not versions:
+        return rows
+    ctx = _ctx(request)
+    described = await _call(mediafiles.describe_all, ctx, versions)
+    out = []
+    for r in rows:
+        vm = described.get(r.version_sid or "")
+        if vm is None:
+            out.append(r)
+            continue
+        alias = vm.immutable_url
+        alias_url = runtime_origin(request, environments.domain_name(alias.domain_label, ctx.base_domain)) \
+            + alias.path if alias is not None else None
+        out.append(replace(r, facts=media_facts(vm.media) if vm.media else [], warnings=checks.failures(vm.checks),
+                           has_gps=bool(vm.media and vm.media.has_gps), immutable_url=alias_url))
+    return out
 
 
 def _choose_environment(envs: list[Any], wanted: str | None) -> Any | None:
@@ -279,17 +295,18 @@ async def service_page(request: Request) -> Response:
     env_sid = env.sid if env else None
     statuses = await _call(workspace.assets, ctx, account, service.sid, env_sid)
     functions = await _call(workspace.assets, ctx, account, service.sid, env_sid, "function")
-    rows = await _asset_rows(request, statuses, env)
+    rows = _asset_rows(request, statuses, env)
     query = (request.query_params.get("q") or "").strip()
     shown = [r for r in rows if query.lower() in r.path.lower()] if query else rows
     pages = max(1, -(-len(shown) // ASSETS_PER_PAGE))
     number = min(_page_number(request.query_params.get("page")), pages)
+    shown_page = shown[(number - 1) * ASSETS_PER_PAGE:number * ASSETS_PER_PAGE]
     root = workspace.root_asset(statuses)
     return await _page(request, "service.html", {
         "title": service.friendly_name, "nav": "services", "service": service, "environments": envs,
-        "environment": env, "assets": shown[(number - 1) * ASSETS_PER_PAGE:number * ASSETS_PER_PAGE],
+        "environment": env, "assets": await _with_media(request, shown_page, statuses),
         "asset_count": len(rows), "shown_count": len(shown), "query": query, "page_number": number, "pages": pages,
-        "functions": await _asset_rows(request, functions, env), "root": root,
+        "functions": _asset_rows(request, functions, env), "root": root,
         "strip_default": (await _call(checks.get_settings, ctx, account, service.sid)).strip_metadata,
         "dropped": [r for r in rows if r.dropped],
         "existing": {r.path: r.visibility for r in rows if r.visibility},
@@ -482,7 +499,7 @@ async def editor_page(request: Request) -> Response:
     status = next((s for s in statuses if s.asset.sid == request.path_params["sid"]), None)
     if status is None or status.version is None:
         raise NotFound(f"No {kind} {request.path_params['sid']} with a version in this service")
-    row = (await _asset_rows(request, [status], env))[0]
+    row = (await _with_media(request, _asset_rows(request, [status], env), [status]))[0]
     opened = await _call(workspace.open_version, ctx, status.version)
     root = workspace.root_asset(await _call(workspace.assets, ctx, account, service.sid, None)) if kind == "asset" \
         else None
