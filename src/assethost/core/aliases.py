@@ -37,8 +37,8 @@ def live_alias(tx: Tx, version: Version) -> LiveAlias | None:
 
 
 def live_aliases(tx: Tx, versions: list[Version]) -> dict[str, LiveAlias]:
-    """live_alias of many versions of one service at once (the console's Assets pane): version
-    SID → its alias, for those a live build holds."""
+    """live_alias of many versions at once (a page of the console's Assets pane), in one read of
+    the live builds' entries: version SID → its alias, for those a live build holds."""
     served = [v for v in versions if v.kind == "asset" and v.visibility != "private"]
     if not served:
         return {}
