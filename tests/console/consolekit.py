@@ -55,9 +55,10 @@ def sign_in(page: Any, server: Any, username: str | None = None, password: str |
 
 def runtime_get(url: str, **kwargs: Any) -> httpx.Response:
     """GET a runtime URL (`http://{env domain}:{port}/path`) from the server on 127.0.0.1: the
-    name need not resolve here, the Host header carries it, as a DNS wildcard would."""
+    name need not resolve here, the Host header carries it, as a DNS wildcard would. The query
+    (a share link's) is sent as it is."""
     parts = urlsplit(url)
-    target = f"{parts.scheme}://127.0.0.1:{parts.port}{parts.path}"
+    target = f"{parts.scheme}://127.0.0.1:{parts.port}{parts.path}" + (f"?{parts.query}" if parts.query else "")
     with httpx.Client(trust_env=False, timeout=10) as c:
         return c.get(target, headers={"Host": parts.netloc}, **kwargs)
 

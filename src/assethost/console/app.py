@@ -52,6 +52,8 @@ def create_console(ctx: Context, public_url: str | None = None) -> ASGIApp:
               name="asset_visibility"),
         Route(p + "/services/{service}/assets/{sid}/content", views.asset_content, methods=["GET"],
               name="asset_content"),
+        Route(p + "/services/{service}/assets/{sid}/signed", views.open_signed, methods=["GET"], name="open_signed"),
+        Route(p + "/services/{service}/assets/{sid}/share", views.share_create, methods=["POST"], name="share_create"),
         Route(p + "/services/{service}/{collection}/{sid}", views.editor_page, methods=["GET"], name="editor"),
         Route(p + "/services/{service}/{collection}/{sid}/save", views.editor_save, methods=["POST"],
               name="editor_save"),

@@ -9,20 +9,33 @@ status of the core error, so the page can show the server's own words next to th
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from assethost.console.session import Session, session_of
-from assethost.core import environments, ingest, legacy, logs, services, sessions, usage, workspace
+from assethost.core import (
+    checks,
+    environments,
+    ingest,
+    legacy,
+    logs,
+    mediafiles,
+    services,
+    sessions,
+    usage,
+    workspace,
+)
+from assethost.core.checks import Result
 from assethost.core.context import Context
-from assethost.core.errors import AssetHostError, NotFound, Unauthorized
-from assethost.core.model import Service
+from assethost.core.errors import AssetHostError, Invalid, NotFound, Unauthorized
+from assethost.core.model import Media, Service
 from assethost.core.paging import MAX_SIZE, PageRequest
 from assethost.web import multipart
 from assethost.web.forms import read_form
@@ -30,6 +43,10 @@ from assethost.web.forms import read_form
 Handler = Callable[[Request], Awaitable[Response]]
 
 ASSETS_PER_PAGE = 100  # the Assets pane is filtered and paginated: a service may hold 1000 assets
+MAX_LISTED = 5  # paths or warnings named in one flash message (flashes travel in the session cookie)
+# "Share link…" offers these lifetimes; "Open with a signature" makes a link for OPEN_SIGNED_TTL_S.
+SHARE_TTLS = {"15m": ("15 minutes", 15 * 60), "1h": ("1 hour", 3600), "1d": ("1 day", 86400)}
+OPEN_SIGNED_TTL_S = 5 * 60
 
 
 # ------------------------------------------------------------------------------------ plumbing
@@ -199,6 +216,28 @@ class AssetRow:
     live: bool
     dropped: bool
     url: str | None
+    version_sid: str | None
+    # Filled by _with_media, for the rows a page shows:
+    facts: list[tuple[str, str]] = field(default_factory=list)  # what the bytes are; empty when unknown
+    warnings: list[Result] = field(default_factory=list)  # the telephony checks it fails
+    has_gps: bool = False
+    immutable_url: str | None = None  # the alias a live build serves the content under
+
+
+def media_facts(m: Media) -> list[tuple[str, str]]:
+    """(label, value) of what core/media.py read, as the API's `media` names them."""
+    facts = [("Kind", m.kind), ("Format", m.format or "unknown")]
+    if m.codec:
+        facts.append(("Codec", m.codec))
+    if m.duration_ms is not None:
+        facts.append(("Duration", f"{m.duration_ms / 1000:.1f} s"))
+    if m.sample_rate:
+        facts.append(("Sample rate", f"{m.sample_rate} Hz"))
+    if m.channels:
+        facts.append(("Channels", "mono" if m.channels == 1 else "stereo" if m.channels == 2 else str(m.channels)))
+    if m.width and m.height:
+        facts.append(("Dimensions", f"{m.width}×{m.height}"))
+    return facts
 
 
 def _asset_rows(request: Request, statuses: list[workspace.AssetStatus], env: Any | None) -> list[AssetRow]:
@@ -209,8 +248,31 @@ def _asset_rows(request: Request, statuses: list[workspace.AssetStatus], env: An
         path = v.path if v is not None else s.asset.friendly_name
         url = origin + path if origin and v is not None and v.visibility != "private" else None
         rows.append(AssetRow(s.asset.sid, s.asset.kind, path, v.visibility if v else None,
-                             human_size(v.size if v else None), s.live, s.dropped, url))
+                             human_size(v.size if v else None), s.live, s.dropped, url, v.sid if v else None))
     return sorted(rows, key=lambda r: r.path)
+
+
+async def _with_media(request: Request, rows: list[AssetRow], statuses: list[workspace.AssetStatus]) -> list[AssetRow]:
+    """The rows with their media facts, failed checks and immutable URLs (core/mediafiles.py), read
+    for these rows only: a page of the pane, or the opened asset."""
+    wanted = {r.version_sid for r in rows if r.kind == "asset"}
+    versions = [s.version for s in statuses if s.version is not None and s.version.sid in wanted]
+    if not versions:
+        return rows
+    ctx = _ctx(request)
+    described = await _call(mediafiles.describe_all, ctx, versions)
+    out = []
+    for r in rows:
+        vm = described.get(r.version_sid or "")
+        if vm is None:
+            out.append(r)
+            continue
+        alias = vm.immutable_url
+        alias_url = runtime_origin(request, environments.domain_name(alias.domain_label, ctx.base_domain)) \
+            + alias.path if alias is not None else None
+        out.append(replace(r, facts=media_facts(vm.media) if vm.media else [], warnings=checks.failures(vm.checks),
+                           has_gps=bool(vm.media and vm.media.has_gps), immutable_url=alias_url))
+    return out
 
 
 def _choose_environment(envs: list[Any], wanted: str | None) -> Any | None:
@@ -238,12 +300,14 @@ async def service_page(request: Request) -> Response:
     shown = [r for r in rows if query.lower() in r.path.lower()] if query else rows
     pages = max(1, -(-len(shown) // ASSETS_PER_PAGE))
     number = min(_page_number(request.query_params.get("page")), pages)
+    shown_page = shown[(number - 1) * ASSETS_PER_PAGE:number * ASSETS_PER_PAGE]
     root = workspace.root_asset(statuses)
     return await _page(request, "service.html", {
         "title": service.friendly_name, "nav": "services", "service": service, "environments": envs,
-        "environment": env, "assets": shown[(number - 1) * ASSETS_PER_PAGE:number * ASSETS_PER_PAGE],
+        "environment": env, "assets": await _with_media(request, shown_page, statuses),
         "asset_count": len(rows), "shown_count": len(shown), "query": query, "page_number": number, "pages": pages,
         "functions": _asset_rows(request, functions, env), "root": root,
+        "strip_default": (await _call(checks.get_settings, ctx, account, service.sid)).strip_metadata,
         "dropped": [r for r in rows if r.dropped],
         "existing": {r.path: r.visibility for r in rows if r.visibility},
         "missing_environments": workspace.creatable_presets(envs), "editable": service.ui_editable,
@@ -299,9 +363,14 @@ async def asset_upload(request: Request) -> Response:
         version = await _call(ingest.store, ctx, destination, received)
     except AssetHostError as exc:
         return _error_json(exc)
+    warnings = await _call(mediafiles.warnings, ctx, version)
     _session(request).flash("success", f"Uploaded {version.path} ({version.visibility}). Deploy All to make it live.")
+    if warnings:
+        _session(request).flash("warning", f"{version.path}: " + "; ".join(f"{w.rule}: {w.message}"
+                                                                          for w in warnings[:MAX_LISTED]))
     return JSONResponse({"asset_sid": version.resource_sid, "version_sid": version.sid, "path": version.path,
-                         "visibility": version.visibility, "size": version.size}, status_code=201)
+                         "visibility": version.visibility, "size": version.size,
+                         "warnings": [{"rule": w.rule, "message": w.message} for w in warnings]}, status_code=201)
 
 
 @signed_in
@@ -336,14 +405,22 @@ async def deploy_all(request: Request) -> Response:
                 "title": f"Deploy to {env.unique_name}?", "nav": "services", "service": service,
                 "environment": env, "origin": runtime_origin(request, _domain(request, env)),
             })
-        deployment = await _call(workspace.deploy_all, ctx, account, service.sid, env.sid)
+        done = await _call(workspace.deploy_all, ctx, account, service.sid, env.sid)
     except AssetHostError as exc:
         session.flash("error", f"Deploy failed: {exc.message}")
         return _redirect(_service_url(service.sid, env_sid or None))
-    if deployment is None:
+    if done is None:
         session.flash("info", f"Everything is live on {env.unique_name} already.")
-    else:
-        session.flash("success", f"Deployed build {deployment.build_sid} to {env.unique_name} ({_domain(request, env)}).")
+        return _redirect(_service_url(service.sid, env.sid))
+    session.flash("success", f"Deployed build {done.deployment.build_sid} to {env.unique_name} "
+                             f"({_domain(request, env)}).")
+    if done.changed_paths:
+        origin = runtime_origin(request, _domain(request, env))
+        listed = ", ".join(origin + p for p in done.changed_paths[:MAX_LISTED])
+        more = f" and {len(done.changed_paths) - MAX_LISTED} more" if len(done.changed_paths) > MAX_LISTED else ""
+        session.flash("changed", f"These URLs now serve new bytes: {listed}{more}. A cache (Twilio's media proxy "
+                                 "among them) may still answer them with the old ones: use each asset's immutable "
+                                 "URL (Copy URL).")
     return _redirect(_service_url(service.sid, env.sid))
 
 
@@ -422,7 +499,7 @@ async def editor_page(request: Request) -> Response:
     status = next((s for s in statuses if s.asset.sid == request.path_params["sid"]), None)
     if status is None or status.version is None:
         raise NotFound(f"No {kind} {request.path_params['sid']} with a version in this service")
-    row = _asset_rows(request, [status], env)[0]
+    row = (await _with_media(request, _asset_rows(request, [status], env), [status]))[0]
     opened = await _call(workspace.open_version, ctx, status.version)
     root = workspace.root_asset(await _call(workspace.assets, ctx, account, service.sid, None)) if kind == "asset" \
         else None
@@ -431,7 +508,7 @@ async def editor_page(request: Request) -> Response:
         "collection": _COLLECTIONS[kind], "row": row, "version": status.version, "opened": opened,
         "serves_root": root is not None and root.asset.sid == row.sid, "editable": service.ui_editable,
         "logs": await _log_lines(ctx, account, service.sid, env.sid) if env else [],
-        "max_editable": workspace.MAX_EDITABLE_BYTES,
+        "max_editable": workspace.MAX_EDITABLE_BYTES, "share_ttls": SHARE_TTLS,
     })
 
 
@@ -498,6 +575,49 @@ async def environment_logs(request: Request) -> Response:
     service = await _call(services.get, ctx, account, request.path_params["service"])
     lines = await _log_lines(ctx, account, service.sid, request.path_params["environment"])
     return JSONResponse({"logs": lines})
+
+
+async def _share_url(request: Request, ttl_s: int, env_sid: str | None) -> tuple[str, int]:
+    """A share link to the asset on the chosen environment's domain, made now."""
+    ctx, account = _ctx(request), request.state.account
+    service = await _call(services.get, ctx, account, request.path_params["service"])
+    envs = (await _call(environments.page, ctx, account, service.sid, PageRequest(size=MAX_SIZE))).rows
+    env = _choose_environment(envs, env_sid)
+    if env is None:
+        raise Invalid("Create an environment and deploy the asset first: a share link opens it on its domain")
+    link = await _call(workspace.share_link, ctx, account, service.sid, request.path_params["sid"], ttl_s, time.time())
+    return f"{runtime_origin(request, _domain(request, env))}{quote(link.path)}?{link.query}", link.expires
+
+
+@signed_in
+async def open_signed(request: Request) -> Response:
+    """"Open with a signature": a protected asset opened as Twilio would fetch it, by a share
+    link made at the click (so it is fresh however long the page was open) and short-lived."""
+    url, _ = await _share_url(request, OPEN_SIGNED_TTL_S, request.query_params.get("env"))
+    return _redirect(url)
+
+
+@signed_in
+async def share_create(request: Request) -> Response:
+    """"Share link…": a link with the chosen lifetime, in JSON for the page's script, else in a
+    flash message on the editor."""
+    form = await _form(request)
+    choice = SHARE_TTLS.get(str(form.get("ttl") or ""))
+    env_sid = str(form.get("environment") or "") or None
+    try:
+        if choice is None:
+            raise Invalid(f"Choose how long the link works: {', '.join(label for label, _ in SHARE_TTLS.values())}")
+        url, expires = await _share_url(request, choice[1], env_sid)
+    except AssetHostError as exc:
+        if _wants_json(request):
+            return _error_json(exc)
+        _session(request).flash("error", f"No share link: {exc.message}")
+        return _redirect(_editor_url(request.path_params["service"], "asset", request.path_params["sid"], env_sid))
+    until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires))
+    if _wants_json(request):
+        return JSONResponse({"url": url, "expires": expires, "until": until}, status_code=201)
+    _session(request).flash("success", f"Share link, valid until {until}: {url}")
+    return _redirect(_editor_url(request.path_params["service"], "asset", request.path_params["sid"], env_sid))
 
 
 # ------------------------------------------------------------------------------------ legacy

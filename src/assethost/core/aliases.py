@@ -8,7 +8,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from assethost.core.model import Version
+from assethost.core.model import BuildEntry, Version
 from assethost.core.ports import Tx
 
 SHORT_HASH = 12  # hex digits of the SHA-256: 48 bits, never ambiguous between two files of one path
@@ -33,16 +33,42 @@ class LiveAlias:
 
 def live_alias(tx: Tx, version: Version) -> LiveAlias | None:
     """Where the version's content is live under its path, if anywhere (private assets never are)."""
-    if version.kind != "asset" or version.visibility == "private":
-        return None
-    environments = [e for e in tx.environments.select(service_sid=version.service_sid) if e.build_sid]
+    return live_aliases(tx, [version]).get(version.sid)
+
+
+def live_aliases(tx: Tx, versions: list[Version]) -> dict[str, LiveAlias]:
+    """live_alias of many versions at once (a page of the console's Assets pane), in one read of
+    the live builds' entries: version SID → its alias, for those a live build holds."""
+    served = [v for v in versions if v.kind == "asset" and v.visibility != "private"]
+    if not served:
+        return {}
+    service_sids = {v.service_sid for v in served}
+    environments = [e for sid in sorted(service_sids) for e in tx.environments.select(service_sid=sid) if e.build_sid]
     if not environments:
-        return None
-    holding = {e.build_sid for e in tx.build_entries.select_in(
-        "build_sid", sorted({env.build_sid for env in environments if env.build_sid}),
-        path=version.path, blob_hash=version.blob_hash, kind="asset", visibility=version.visibility,
-    )}
-    for env in environments:
-        if env.build_sid in holding:
-            return LiveAlias(env.domain_label, alias_path(version.path, version.blob_hash))
-    return None
+        return {}
+    build_sids = sorted({env.build_sid for env in environments if env.build_sid})
+    if len(served) == 1:  # one version: only its own entries are read
+        v = served[0]
+        rows = tx.build_entries.select_in("build_sid", build_sids, path=v.path, blob_hash=v.blob_hash, kind="asset",
+                                          visibility=v.visibility)
+    else:
+        rows = tx.build_entries.select_in("build_sid", build_sids, kind="asset")
+    holding: dict[tuple[str, str, str], set[str]] = {}
+    for e in rows:
+        holding.setdefault((e.path, e.blob_hash, e.visibility), set()).add(e.build_sid)
+    out = {}
+    for v in served:
+        builds = holding.get((v.path, v.blob_hash, v.visibility), set())
+        env = next((e for e in environments if e.service_sid == v.service_sid and e.build_sid in builds), None)
+        if env is not None:
+            out[v.sid] = LiveAlias(env.domain_label, alias_path(v.path, v.blob_hash))
+    return out
+
+
+def changed_paths(before: list[BuildEntry], after: list[BuildEntry]) -> list[str]:
+    """The served asset paths of build `after` whose bytes differ from build `before`'s at the same
+    path (a URL a cache may still answer with the old bytes); new and removed paths are not
+    changes of bytes. Sorted."""
+    old = {e.path: e.blob_hash for e in before if e.kind == "asset" and e.visibility != "private"}
+    return sorted(e.path for e in after if e.kind == "asset" and e.visibility != "private"
+                  and e.path in old and old[e.path] != e.blob_hash)

@@ -97,6 +97,19 @@ def describe(ctx: Context, version: Version) -> VersionMedia:
     return VersionMedia(version, facts, results, alias)
 
 
+def describe_all(ctx: Context, versions: list[Version]) -> dict[str, VersionMedia]:
+    """describe of many versions in one read (the console's Assets pane), by version SID."""
+    with ctx.meta.read() as tx:
+        known = {m.blob_hash: m for m in tx.media.select_in("blob_hash", sorted({v.blob_hash for v in versions}))}
+        live = aliases.live_aliases(tx, versions)
+    out = {}
+    for v in versions:
+        facts = known.get(v.blob_hash)
+        results = checks.run(v.path, v.content_type, v.size, facts) if facts else []
+        out[v.sid] = VersionMedia(v, facts, results, live.get(v.sid))
+    return out
+
+
 def get(ctx: Context, account_sid: str, service_ref: str, asset_sid: str, version_sid: str) -> VersionMedia:
     return describe(ctx, resources.get_version(ctx, account_sid, service_ref, "asset", asset_sid, version_sid))
 

@@ -16,7 +16,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from assethost.core import builds, environments, limits, mediatypes, names, resources, services
+from assethost.core import (
+    aliases,
+    builds,
+    environments,
+    limits,
+    mediatypes,
+    names,
+    resources,
+    services,
+    share,
+)
 from assethost.core.context import Context
 from assethost.core.errors import Conflict, Invalid, NotFound
 from assethost.core.model import Deployment, Environment, Resource, Service, Version
@@ -164,10 +174,17 @@ def allow_editing(ctx: Context, account_sid: str, service_ref: str) -> Service:
     return services.update(ctx, account_sid, service_ref, None, None, "true")
 
 
-def deploy_all(ctx: Context, account_sid: str, service_ref: str, environment_sid: str) -> Deployment | None:
+@dataclass(frozen=True)
+class DeployedAll:
+    deployment: Deployment
+    changed_paths: list[str]  # served paths whose bytes differ from the previous live build's
+
+
+def deploy_all(ctx: Context, account_sid: str, service_ref: str, environment_sid: str) -> DeployedAll | None:
     """Build the latest version of every asset and function, but those the live build dropped,
-    and deploy it to the environment. Returns the deployment, or None when exactly that is live
-    already."""
+    and deploy it to the environment. Returns the deployment with the URLs that changed bytes
+    (`aliases.changed_paths`, as `assethost deploy` reports them), or None when exactly that is
+    live already."""
     service = _editable(ctx, account_sid, service_ref)
     statuses = (assets(ctx, account_sid, service.sid, environment_sid)
                 + assets(ctx, account_sid, service.sid, environment_sid, "function"))
@@ -176,13 +193,39 @@ def deploy_all(ctx: Context, account_sid: str, service_ref: str, environment_sid
         _, env = environments.find(tx, account_sid, service.sid, environment_sid)
         if not rows:
             raise Invalid("Nothing to deploy yet: upload a file first")
-        if env.build_sid and {e.version_sid for e in builds.entries(tx, env.build_sid)} == {r.sid for r in rows}:
+        before = builds.entries(tx, env.build_sid) if env.build_sid else []
+        if env.build_sid and {e.version_sid for e in before} == {r.sid for r in rows}:
             return None
         build = builds.freeze(ctx, tx, service, rows, [], builds.DEFAULT_RUNTIME)
     status = builds.finish(ctx, build.sid)
     if status != "completed":
         raise Invalid(f"Build {build.sid} failed; nothing was deployed")
-    return environments.deploy(ctx, account_sid, service.sid, env.sid, build.sid)
+    deployment = environments.deploy(ctx, account_sid, service.sid, env.sid, build.sid)
+    with ctx.meta.read() as tx:
+        after = builds.entries(tx, build.sid)
+    return DeployedAll(deployment, aliases.changed_paths(before, after))
+
+
+@dataclass(frozen=True)
+class SharedLink:
+    path: str
+    query: str  # core/share.py's ahExpires and ahSignature
+    expires: int  # Unix seconds
+
+
+def share_link(ctx: Context, account_sid: str, service_ref: str, asset_sid: str, ttl_s: int, now: float) -> SharedLink:
+    """A share link (core/share.py) to a protected asset's path for `ttl_s` seconds, signed with
+    the account's Auth Token as the edge checks it. Public assets need none, private ones are
+    never served: both are refused."""
+    if not 1 <= ttl_s <= share.MAX_TTL_S:
+        raise Invalid(f"A share link lives from 1 second to {share.MAX_TTL_S // 86400} days")
+    _, current = _latest(ctx, account_sid, service_ref, "asset", asset_sid)
+    if current.visibility != "protected":
+        raise Invalid(f"{current.path} is {current.visibility}: only protected assets take a share link")
+    with ctx.meta.read() as tx:
+        token = tx.accounts.one(sid=account_sid).auth_token
+    expires = int(now) + ttl_s
+    return SharedLink(current.path, share.query(token, current.path, expires), expires)
 
 
 def _latest(ctx: Context, account_sid: str, service_ref: str, kind: str, sid: str) -> tuple[Resource, Version]:

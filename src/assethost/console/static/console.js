@@ -1,4 +1,4 @@
-/* assethost console: menus, Copy URL, confirmations, the upload and New Asset dialogs, the editor
+/* assethost console: menus, Copy URL, share links, confirmations, the upload and New Asset dialogs, the editor
    (CodeMirror when its bundle is loaded, else the plain textarea) and its logs pane. Every page
    works without this file; it only makes them quicker to use. */
 (function () {
@@ -105,7 +105,7 @@
     document.body.removeChild(area);
     return ok;
   }
-  $all("button.copy-url").forEach(function (button) {
+  $all("button.copy-url, button.copy-immutable").forEach(function (button) {
     button.addEventListener("click", function () {
       var url = button.dataset.url;
       var box = $("#copied");
@@ -119,6 +119,38 @@
       closeMenus(null);
     });
   });
+
+  /* ---------------------------------------------------------------- Share link… */
+  var shareForm = $("#share-form");
+  if (shareForm) {
+    shareForm.addEventListener("submit", function (e) {
+      e.preventDefault();  // the link in the page, copied; without this script, in a message after a reload
+      var box = $("#shared");
+      fetch(shareForm.action, {
+        method: "POST", body: new URLSearchParams(new FormData(shareForm)), credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf, "X-Requested-With": "assethost-console" }
+      }).then(function (r) {
+        return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+      }).then(function (res) {
+        box.hidden = false;
+        if (!res.ok) {
+          $("#shared-url").value = "";
+          $(".copied-note", box).textContent = res.body.message || "No share link was made.";
+          return;
+        }
+        $("#shared-url").value = res.body.url;
+        return copyText(res.body.url).then(function (ok) {
+          $(".copied-note", box).textContent = "Valid until " + res.body.until + "." +
+            (ok ? " Copied to the clipboard." : " Select and copy it.");
+          $("#shared-url").focus();
+          $("#shared-url").select();
+        });
+      }, function () {
+        box.hidden = false;
+        $(".copied-note", box).textContent = "The connection failed: try again.";
+      });
+    });
+  }
 
   /* ---------------------------------------------------------------- Deploy All */
   var deployForm = $("#deploy-form");
@@ -246,7 +278,10 @@
         chain = chain.then(function () {
           var bar = $(".pf-progress", item.el);
           item.el.classList.add("sending");
-          return send(dialog.dataset.uploadUrl, { Path: item.path, Visibility: item.visibility }, item.file,
+          var strip = $("#strip-metadata");
+          var fields = { Path: item.path, Visibility: item.visibility };
+          if (strip) fields.StripMetadata = strip.checked ? "true" : "false";
+          return send(dialog.dataset.uploadUrl, fields, item.file,
             function (fraction) { bar.value = Math.round(fraction * 100); }
           ).then(function (res) {
             item.el.classList.remove("sending");
