@@ -585,8 +585,10 @@ async def _share_url(request: Request, ttl_s: int, env_sid: str | None) -> tuple
     env = _choose_environment(envs, env_sid)
     if env is None:
         raise Invalid("Create an environment and deploy the asset first: a share link opens it on its domain")
-    link = await _call(workspace.share_link, ctx, account, service.sid, request.path_params["sid"], ttl_s, time.time())
-    return f"{runtime_origin(request, _domain(request, env))}{quote(link.path)}?{link.query}", link.expires
+    domain = _domain(request, env)
+    link = await _call(workspace.share_link, ctx, account, service.sid, request.path_params["sid"], domain, ttl_s,
+                       time.time())
+    return f"{runtime_origin(request, domain)}{quote(link.path)}?{link.query}", link.expires
 
 
 @signed_in

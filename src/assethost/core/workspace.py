@@ -213,9 +213,10 @@ class SharedLink:
     expires: int  # Unix seconds
 
 
-def share_link(ctx: Context, account_sid: str, service_ref: str, asset_sid: str, ttl_s: int, now: float) -> SharedLink:
-    """A share link (core/share.py) to a protected asset's path for `ttl_s` seconds, signed with
-    the account's Auth Token as the edge checks it. Public assets need none, private ones are
+def share_link(ctx: Context, account_sid: str, service_ref: str, asset_sid: str, domain: str, ttl_s: int,
+               now: float) -> SharedLink:
+    """A share link (core/share.py) to a protected asset's path on `domain` (an environment's) for
+    `ttl_s` seconds, signed with the account's Auth Token as the edge checks it. Public assets need none, private ones are
     never served: both are refused."""
     if not 1 <= ttl_s <= share.MAX_TTL_S:
         raise Invalid(f"A share link lives from 1 second to {share.MAX_TTL_S // 86400} days")
@@ -225,7 +226,7 @@ def share_link(ctx: Context, account_sid: str, service_ref: str, asset_sid: str,
     with ctx.meta.read() as tx:
         token = tx.accounts.one(sid=account_sid).auth_token
     expires = int(now) + ttl_s
-    return SharedLink(current.path, share.query(token, current.path, expires), expires)
+    return SharedLink(current.path, share.query(token, domain, current.path, expires), expires)
 
 
 def _latest(ctx: Context, account_sid: str, service_ref: str, kind: str, sid: str) -> tuple[Resource, Version]:
