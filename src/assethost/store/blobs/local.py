@@ -76,8 +76,11 @@ def keep(tmp: Path, final: Path, durable: bool = True) -> None:
     """Rename a complete (fsynced) temporary file into place: a reader sees the whole file or none.
     `durable`: the rename itself survives a crash (a blob); without, a crash may forget the file,
     which is right for what can be made or fetched again (a variant, a cached copy)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, final)
+    try:  # the folder is there for a variant (beside its blob), and for more blobs as the store fills
+        os.replace(tmp, final)
+    except FileNotFoundError:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
     if durable:
         _fsync_dir(final.parent)
 
