@@ -244,6 +244,7 @@ class LocalBlobStore:
         of one fsync per file: the variants of a build of 1000 small files cost 2000 fsyncs before.
         Without syncfs, one fsync each."""
         files: list[tuple[Path, int, Path]] = []
+        kept = 0  # files[:kept] are renamed into place
         try:
             with disk_errors("store a compressed variant"):
                 for digest, encoding, data in variants:
@@ -259,9 +260,11 @@ class LocalBlobStore:
             with disk_errors("store a compressed variant"):
                 for tmp, _, final in files:
                     keep(tmp, final, durable=False)
+                    kept += 1
         finally:
-            for tmp, fd, _ in files:
-                tmp.unlink(missing_ok=True)  # what was not renamed
+            for i, (tmp, fd, _) in enumerate(files):
+                if i >= kept:
+                    tmp.unlink(missing_ok=True)
                 os.close(fd)
 
     def put(self, data: bytes) -> tuple[str, int]:
