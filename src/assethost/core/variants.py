@@ -141,12 +141,15 @@ class Variants:
             missing = [enc for enc in ENCODINGS if not blobs.has_variant(row.blob_hash, enc)]
             if not missing:
                 return []
-            data = blobs.read(row.blob_hash)
+            with open(blobs.local_path(row.blob_hash), "rb") as f:
+                # The type from the first bytes, before the rest is read: a file that may have
+                # variants by its name (no extension, octet-stream) is often binary.
+                head = f.read(SNIFF_BYTES)
+                if not compressible(mediatypes.resolve(row.path, row.content_type, head), row.size, self.limit):
+                    return []
+                data = head + f.read()
         except (OSError, StorageError) as exc:
             log.warning("build %s: no compressed variants of %s: %s", build.sid, row.path, exc)
-            return []
-        content_type = mediatypes.resolve(row.path, row.content_type, data[:SNIFF_BYTES])
-        if not compressible(content_type, len(data), self.limit):
             return []
         return [(row.blob_hash, enc, encode(data, enc)) for enc in missing]
 
