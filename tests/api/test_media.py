@@ -144,6 +144,22 @@ def test_hostile_and_unknown_files_are_other_and_answered_quickly(http):
     assert time.monotonic() - started < 20
 
 
+def test_text_is_told_from_its_name_and_bytes_without_the_image_and_audio_readers(http):
+    """Pillow reads "P1" text as a PBM bitmap: had the readers seen these text files, they would be
+    images of 2 × 2 pixels (as they were before text skipped them). Bytes that sniff as media are
+    still read."""
+    zs = create_service(http, uniq("media"))["sid"]
+    cases = {"/notes.txt": (b"P1\n2 2\n0 1\n1 0\n", "text/plain", "text/plain"),
+             "/data.json": (b"P1\n2 2\n1 1\n0 0\n", "application/json", "application/json")}
+    for path, (content, mime, fmt) in cases.items():
+        m = _media(http, _upload(http, zs, path, content, mime))["media"]
+        assert m == {"kind": "text", "format": fmt, "checks": []}, path
+    png = io.BytesIO()
+    Image.new("RGB", (3, 2)).save(png, "PNG")
+    m = _media(http, _upload(http, zs, "/misnamed.txt", png.getvalue(), "text/plain"))["media"]
+    assert (m["kind"], m["format"], m["width"], m["height"]) == ("image", "png", 3, 2)
+
+
 def test_a_bad_strip_field_is_refused_and_stores_nothing(http):
     zs = create_service(http, uniq("media"))["sid"]
     asset = create_asset(http, zs)

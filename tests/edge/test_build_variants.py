@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from edgekit import FileSpec, png_bytes, text_blob
 
 from assethost.config import parse_blob_url
+from assethost.core import variants
 
 
 def _stored(server, digest: str, suffix: str) -> tuple[bytes, object] | None:
@@ -59,3 +60,31 @@ def test_variants_are_made_at_build_time_once_per_blob(deployer, server):
     copy = again.raw_get("/copy.txt", "gzip, br")
     assert (copy.headers["content-encoding"], copy.raw_body) == ("br", br[0])
     assert brotli.decompress(copy.raw_body) == text
+
+
+def _variant_names(server, digests: set[str]) -> list[str]:
+    """The stored variants (`{digest}.{suffix}`) of these blobs: the bucket's keys or the folder's files."""
+    if server.blob_args:
+        bucket, prefix = parse_blob_url(server.blob_args[1])
+        pages = objectstore.shared().client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        names = [obj["Key"][len(prefix):] for page in pages for obj in page.get("Contents", [])]
+    else:
+        names = [p.name for p in (Path(server.data_dir) / "blobs").glob("*/*/*.*")]
+    return sorted(n for n in names if "." in n and n.split(".")[0] in digests)
+
+
+def test_a_build_of_many_files_stores_two_whole_variants_of_each_made_as_one_thread_would(deployer, server):
+    # 150 files: more than one batch of core/variants.py, compressed on its threads and stored a batch at once.
+    label = secrets.token_hex(8)
+    texts = [text_blob(f"{label} file {i}", 1024 + 37 * i) for i in range(150)]
+    deployer.site([FileSpec(f"/t/{i}.txt", t) for i, t in enumerate(texts)], prefix="many")
+    by_digest = {hashlib.sha256(t).hexdigest(): t for t in texts}
+    names = _variant_names(server, set(by_digest))
+    assert names == sorted(f"{d}.{s}" for d in by_digest for s in ("br", "gz"))
+    for digest, text in by_digest.items():
+        br, gz = _stored(server, digest, "br"), _stored(server, digest, "gz")
+        assert br is not None and gz is not None
+        assert brotli.decompress(br[0]) == text and gzip.decompress(gz[0]) == text
+        assert (br[0], gz[0]) == (variants.encode(text, "br"), variants.encode(text, "gzip"))
+    if not server.blob_args:
+        assert [p.name for p in (Path(server.data_dir) / "blobs" / "tmp").glob("variant-*")] == []

@@ -1,11 +1,14 @@
 """The blob store's temporary files: disk errors become StorageError (full or not, no path), a
-failed write leaves no temporary file, and sweep removes only what no live writer holds."""
+failed write leaves no temporary file (nor a variant under its name), and sweep removes only what
+no live writer holds."""
 
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -124,4 +127,43 @@ def test_commit_all_refuses_what_is_not_one_of_its_writers(store):
     with pytest.raises(TypeError):
         store.commit_all([writer, Foreign()])
     writer.abort()
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_put_variants_stores_each_whole_and_leaves_no_temporary_file(store):
+    one, two = hashlib.sha256(b"one").hexdigest(), hashlib.sha256(b"two").hexdigest()
+    store.put_variants([(one, "br", b"br of one"), (one, "gzip", b"gz of one"), (two, "br", b"br of two")])
+    assert [store.variant_path(one, "br").read_bytes(), store.variant_path(one, "gzip").read_bytes(),
+            store.variant_path(two, "br").read_bytes()] == [b"br of one", b"gz of one", b"br of two"]
+    assert store.variant_path(two, "gzip") is None
+    store.put_variants([(two, "gzip", b"gz of two")])  # one alone: fsynced by itself
+    assert store.variant_path(two, "gzip").read_bytes() == b"gz of two"
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+# Run in a child process: a file-size limit (RLIMIT_FSIZE) makes the kernel refuse the third
+# variant's write with EFBIG, part-way, as a full disk would.
+_FAILING_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from assethost.core.ports import StorageError
+from assethost.store.blobs.local import LocalBlobStore
+store = LocalBlobStore(Path(sys.argv[1]))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    store.put_variants([("a" * 64, "br", b"x" * 1000), ("a" * 64, "gzip", b"y" * 1000), ("b" * 64, "br", b"z" * 10000)])
+except StorageError as exc:
+    print("refused", exc.full)
+"""
+
+
+def test_a_disk_failing_during_put_variants_leaves_no_variant_visible(store, tmp_path):
+    (store.root / "aa" / "aa").mkdir(parents=True)  # the blobs' folders, as beside real blobs
+    (store.root / "bb" / "bb").mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-c", _FAILING_DISK, str(store.root)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (0, "refused True\n"), done.stderr
+    # Not even the two complete ones: nothing is renamed into place before the whole batch is durable.
+    assert [store.variant_path(d * 64, e) for d in "ab" for e in ("br", "gzip")] == [None] * 4
     assert list(store.tmp_dir.iterdir()) == []

@@ -76,7 +76,7 @@ def is_textual(mime: str) -> bool:
 def resolve(path: str, declared: str | None, head: bytes) -> str:
     """The Content-Type to serve. The extension decides, unless the bytes clearly are another kind
     of media (a PNG named .jpg is sent as image/png, so MMS and <Play> get what the file is)."""
-    return served_type(path, declared, sniff(head), _looks_like_text(head))
+    return served_type(path, declared, sniff(head), looks_like_text(head))
 
 
 def served_type(path: str, declared: str | None, sniffed: str | None, textual: bool) -> str:
@@ -98,7 +98,7 @@ def served_type(path: str, declared: str | None, sniffed: str | None, textual: b
     return chosen
 
 
-def _looks_like_text(head: bytes) -> bool:
+def looks_like_text(head: bytes) -> bool:
     if not head or b"\x00" in head:
         return False
     try:

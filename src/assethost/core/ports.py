@@ -268,6 +268,10 @@ class BlobWriter(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+# A compressed variant to store: (the blob's SHA-256, its Content-Encoding, the compressed bytes).
+Variant = tuple[str, str, bytes]
+
+
 class BlobStore(Protocol):
     """Content-addressed, immutable bytes: a blob never changes once committed."""
 
@@ -307,9 +311,12 @@ class BlobStore(Protocol):
         """Whether the blob's compressed variant (`encoding`: "br" or "gzip") is stored."""
         ...
 
-    def put_variant(self, digest: str, encoding: str, data: bytes) -> None:
-        """Store `data`, the blob compressed with `encoding`, beside the blob. Made from the blob's
-        bytes alone, so one variant per blob and encoding: storing it again changes nothing."""
+    def put_variants(self, variants: Sequence[Variant]) -> None:
+        """Store each (digest, encoding, data): `data`, the blob compressed with `encoding` ("br"
+        or "gzip"), beside the blob; a variant is visible under its name only once all its bytes
+        are durable. Made from the blob's bytes alone, so one variant per blob and encoding:
+        storing it again changes nothing. Holds a file open per variant until all are stored:
+        callers pass bounded batches (`core.variants.BATCH`)."""
         ...
 
     def variant_path(self, digest: str, encoding: str) -> Path | None:

@@ -10,7 +10,7 @@ or removed, so that `sweep`, run now and then by every process sharing the folde
 only the files of writers that are gone (a crashed process releases its locks).
 
 Compressed variants of a blob (`core.variants`) sit beside it as `{sha256}.br` and `{sha256}.gz`,
-written the same way: to `tmp/`, then renamed into place.
+written the same way, a build's at once (`put_variants`): to `tmp/`, flushed, then renamed into place.
 
 This folder is the store itself: nothing in it is ever evicted (`S3BlobStore` uses one as its
 bounded cache, see `store/blobs/cache.py`).
@@ -35,7 +35,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
-from assethost.core.ports import BlobTooLarge, StorageError
+from assethost.core.ports import BlobTooLarge, StorageError, Variant
 from assethost.core.ports import BlobWriter as BlobWriterPort
 
 log = logging.getLogger("assethost.blobs")
@@ -76,8 +76,11 @@ def keep(tmp: Path, final: Path, durable: bool = True) -> None:
     """Rename a complete (fsynced) temporary file into place: a reader sees the whole file or none.
     `durable`: the rename itself survives a crash (a blob); without, a crash may forget the file,
     which is right for what can be made or fetched again (a variant, a cached copy)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, final)
+    try:  # the folder is there for a variant (beside its blob), and for more blobs as the store fills
+        os.replace(tmp, final)
+    except FileNotFoundError:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
     if durable:
         _fsync_dir(final.parent)
 
@@ -208,9 +211,9 @@ class LocalBlobStore:
         self._syncfs()
         return placed
 
-    def _syncfs(self) -> None:
+    def _syncfs(self, action: str = "store uploads") -> None:
         assert _SYNCFS is not None
-        with disk_errors("store uploads"):
+        with disk_errors(action):
             fd = os.open(self.tmp_dir, os.O_RDONLY)
             try:
                 if _SYNCFS(fd) != 0:
@@ -232,23 +235,37 @@ class LocalBlobStore:
         path = self.variant_file(digest, encoding)
         return path if path.is_file() else None
 
-    def put_variant(self, digest: str, encoding: str, data: bytes) -> None:
-        self.write_file(data, self.variant_file(digest, encoding), "store a compressed variant")
-
-    def write_file(self, data: bytes, final: Path, action: str) -> None:
-        """Write `data` to a temporary file, fsync it, then rename it to `final` (which a crash may
-        forget: what is written this way can be made again)."""
-        tmp, fd = locked_temp(self, "variant")
+    def put_variants(self, variants: Sequence[Variant]) -> None:
+        """Store many variants at once: each is written to its own temporary file, then one
+        syncfs(2) makes all their bytes durable, and only then is each renamed into place. A crash
+        (or a failing disk) before the flush leaves temporary files only, never a truncated variant
+        under its name that the edge would send as valid br or gzip; the renames are not flushed
+        (a crash may forget some, which the next build makes again). One flush for the lot instead
+        of one fsync per file: the variants of a build of 1000 small files cost 2000 fsyncs before.
+        Without syncfs, one fsync each."""
+        files: list[tuple[Path, int, Path]] = []
+        kept = 0  # files[:kept] are renamed into place
         try:
-            with disk_errors(action):
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-                keep(tmp, final, durable=False)
+            with disk_errors("store a compressed variant"):
+                for digest, encoding, data in variants:
+                    tmp, fd = locked_temp(self, "variant")
+                    files.append((tmp, fd, self.variant_file(digest, encoding)))
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    if _SYNCFS is None or len(variants) < 2:
+                        os.fsync(fd)
+            if _SYNCFS is not None and len(variants) >= 2:
+                self._syncfs("store compressed variants")
+            with disk_errors("store a compressed variant"):
+                for tmp, _, final in files:
+                    keep(tmp, final, durable=False)
+                    kept += 1
         finally:
-            tmp.unlink(missing_ok=True)
-            os.close(fd)
+            for i, (tmp, fd, _) in enumerate(files):
+                if i >= kept:
+                    tmp.unlink(missing_ok=True)
+                os.close(fd)
 
     def put(self, data: bytes) -> tuple[str, int]:
         with self.writer(len(data)) as w:

@@ -43,7 +43,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from assethost.config import parse_blob_url
-from assethost.core.ports import BlobWriter, StorageError
+from assethost.core.ports import BlobWriter, StorageError, Variant
 from assethost.store.blobs.cache import Cache
 from assethost.store.blobs.local import SUFFIXES, LocalBlobStore, disk_errors, keep, locked_temp
 
@@ -53,6 +53,7 @@ _CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attemp
                         max_pool_connections=16)
 _TRANSFER = TransferConfig(multipart_threshold=16 * 1024 * 1024, max_concurrency=4)
 PREFETCH_THREADS = 8  # fetches at once when the edge warms the cache for new builds
+UPLOAD_THREADS = 8  # variants sent at once when a build is made
 FILL_STRIPES = 64  # locks that make fills of one file in one process take turns
 ABSENT_FOR_S = 60.0  # a variant the bucket lacked is not asked for again for this long
 READ_CHUNK = 1024 * 1024
@@ -197,14 +198,24 @@ class S3BlobStore:
     def has_variant(self, digest: str, encoding: str) -> bool:
         return self.local.has_variant(digest, encoding) or self._in_bucket(self._key(digest, encoding))
 
-    def put_variant(self, digest: str, encoding: str, data: bytes) -> None:
+    def put_variants(self, variants: Sequence[Variant]) -> None:
+        """Each variant to the bucket (UPLOAD_THREADS PUTs at once: a build's are many small
+        objects, each a round trip), then all to the local cache in one flush."""
+        if not variants:
+            return
+        with concurrent.futures.ThreadPoolExecutor(min(UPLOAD_THREADS, len(variants)), "assethost-variants") as pool:
+            for future in [pool.submit(self._put_variant, *v) for v in variants]:
+                future.result()
+        self.local.put_variants(variants)
+        for digest, encoding, data in variants:
+            self._absent.pop(self._key(digest, encoding), None)
+            self.cache.added(len(data))
+
+    def _put_variant(self, digest: str, encoding: str, data: bytes) -> None:
         sha = hashlib.sha256(data).hexdigest()
         with _store_errors("store a compressed variant"):
             self.client.put_object(Bucket=self.bucket, Key=self._key(digest, encoding), Body=data,
                                    Metadata={"sha256": sha})
-        self.local.put_variant(digest, encoding, data)
-        self._absent.pop(self._key(digest, encoding), None)
-        self.cache.added(len(data))
 
     def variant_path(self, digest: str, encoding: str) -> Path | None:
         path = self.local.variant_file(digest, encoding)
