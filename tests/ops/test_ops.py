@@ -308,6 +308,9 @@ def test_access_log_is_off_by_default(started):
 def test_common_access_log(started):
     srv = started("--access-log", "common", launcher=STDERR_ONLY)
     site = _site(srv, [FileSpec("/hello.txt", HELLO)])
+    # The setup's last request (the deployment) is logged at the end of an event-loop turn: wait for
+    # its line, so that only this test's four requests come after the mark.
+    assert _until(lambda: "/Deployments\" 201" in srv.log_path.read_text(), 5.0), srv.log_tail()
     mark = len(srv.log_path.read_text().splitlines())
     assert site.get("/hello.txt").status_code == 200
     assert site.get("/no such.txt").status_code == 404

@@ -26,7 +26,10 @@ def ask(path: str, request: bytes, timeout: float = 15.0) -> bytes:
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(timeout)
         s.connect(path)
-        s.sendall(request)
+        try:
+            s.sendall(request)
+        except BrokenPipeError:
+            pass  # refused before the request was read (over a limit): the answer is still there to read
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = s.recv(4096)
