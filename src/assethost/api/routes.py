@@ -164,10 +164,9 @@ async def _create_version(request: Request, ctx: Context, ref: str, kind: str, s
     # The credentials and the destination in one thread hop, both before the body is read.
     destination = await as_account(request, lambda account: ingest.NewVersion(account, ref, kind, sid).locate(ctx))
     received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling(kind))
-    row = await _call(ingest.store, ctx, destination, received)
+    row, warnings = await _call(ingest.store_and_check, ctx, destination, received)
     r = _render(request)
     # An extension field: Twilio's clients read the fields they know and ignore the others.
-    warnings = await _call(mediafiles.warnings, ctx, row)
     return _json(r.version(row) | {"media_warnings": r.media_warnings(warnings)}, 201)
 
 

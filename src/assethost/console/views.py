@@ -360,10 +360,9 @@ async def asset_upload(request: Request) -> Response:
     try:
         destination = await _call(ingest.WorkspaceFile(account, request.path_params["service"]).locate, ctx)
         received = await multipart.receive(request, ctx.blobs, ctx.limits.upload_ceiling("asset"))
-        version = await _call(ingest.store, ctx, destination, received)
+        version, warnings = await _call(ingest.store_and_check, ctx, destination, received)
     except AssetHostError as exc:
         return _error_json(exc)
-    warnings = await _call(mediafiles.warnings, ctx, version)
     _session(request).flash("success", f"Uploaded {version.path} ({version.visibility}). Deploy All to make it live.")
     if warnings:
         _session(request).flash("warning", f"{version.path}: " + "; ".join(f"{w.rule}: {w.message}"

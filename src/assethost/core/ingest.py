@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from assethost.core import legacy, mediafiles, names, resources, services, workspace
+from assethost.core import checks, legacy, mediafiles, names, resources, services, workspace
 from assethost.core.context import Context
 from assethost.core.errors import Invalid, storage_refusal
 from assethost.core.model import Version
@@ -147,6 +147,12 @@ def store(ctx: Context, destination: Destination, received: Received) -> Version
     mediafiles.remember(ctx, blob_hash, facts)
     return destination.add(ctx, path, visibility, blob_hash, size, received.content_type)
 
+
+def store_and_check(ctx: Context, destination: Destination, received: Received) -> tuple[Version, list[checks.Result]]:
+    """`store`, and the media rules the new version fails (what the upload's answer warns of), in
+    the caller's one thread hop."""
+    version = store(ctx, destination, received)
+    return version, mediafiles.warnings(ctx, version)
 
 
 def store_expected(blobs: BlobStore, files: Sequence[tuple[BlobWriter, str, str]]) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from assethost.core.aliases import CACHE_CONTROL_PROTECTED, CACHE_CONTROL_PUBLIC, alias_path
 from assethost.edge.conditional import not_modified_headers
+from assethost.edge.httpparts import serialize
 
 if TYPE_CHECKING:
     from assethost.edge.snapshot import FileEntry, Variant
@@ -33,13 +34,9 @@ def immutable(served: dict[str, FileEntry]) -> dict[str, FileEntry]:
 def _immutable_variant(variant: Variant, cache: str) -> Variant:
     headers = _immutable(variant.headers, cache)
     not_modified = not_modified_headers(headers)
-    return dataclasses.replace(variant, headers=headers, head=_serialize(headers), not_modified_headers=not_modified,
-                               not_modified_head=_serialize(not_modified))
+    return dataclasses.replace(variant, headers=headers, head=serialize(headers), not_modified_headers=not_modified,
+                               not_modified_head=serialize(not_modified))
 
 
 def _immutable(headers: list[tuple[bytes, bytes]], cache: str) -> list[tuple[bytes, bytes]]:
     return [h for h in headers if h[0] != b"cache-control"] + [(b"cache-control", cache.encode())]
-
-
-def _serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
-    return b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)

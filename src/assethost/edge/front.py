@@ -42,9 +42,9 @@ from assethost.edge.bounds import (
     refusal,
     simple_response,
 )
+from assethost.edge.httpparts import serialize
 from assethost.edge.responder import Reply
 from assethost.edge.sender import open_body
-from assethost.edge.snapshot import serialize
 from assethost.web.traffic import OPERATOR_PATHS, client_address
 
 # Bodies up to this size go out in one write with their head (for a 100 KiB file, one copy costs

@@ -72,3 +72,8 @@ class Clock:
             self._second = now
             self._value = http_date(now).encode()
         return self._value
+
+
+def serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """Header lines as sent on the wire (`name: value\r\n` each)."""
+    return b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)

@@ -31,7 +31,7 @@ from assethost.core.environments import domain_name
 from assethost.core.model import BuildEntry
 from assethost.edge import aliases
 from assethost.edge.conditional import not_modified_headers
-from assethost.edge.httpparts import http_date
+from assethost.edge.httpparts import http_date, serialize
 from assethost.functions.call import FunctionEntry
 from assethost.functions.package import language
 
@@ -415,10 +415,6 @@ def _cache_control(value: str) -> bytes:
     if found is None:
         found = _cache_controls[value] = value.encode("latin-1")
     return found
-
-
-def serialize(headers: list[tuple[bytes, bytes]]) -> bytes:
-    return b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
 
 
 class SnapshotLoader:
